@@ -1,0 +1,12 @@
+//! bulk-unblock: remove blocks from an account in bulk, inside the rate limit, resumable.
+//!
+//! The pipeline reads left to right: [`input`] → [`plan`] (pure: what is left, given the
+//! [`journal`]) → executor (pacing gate, token bucket, network client) → events → one writer
+//! (journal and display). Everything specific to one network sits behind the network seam.
+
+pub mod emulator;
+pub mod input;
+pub mod journal;
+pub mod outcome;
+pub mod plan;
+pub mod target;
