@@ -4,9 +4,11 @@
 //! [`journal`]) → executor (pacing gate, token bucket, network client) → events → one writer
 //! (journal and display). Everything specific to one network sits behind the network seam.
 
+pub mod clock;
 pub mod emulator;
 pub mod input;
 pub mod journal;
+pub mod network;
 pub mod outcome;
 pub mod plan;
 pub mod target;

@@ -1,0 +1,136 @@
+//! The network seam: everything that differs between networks sits behind [`Network`].
+//!
+//! How a target is named and resolved, auth and signing, endpoints, how a response maps to an
+//! outcome and which rate-limit headers a server speaks are the client's business. The pipeline,
+//! journal, pacing and display only see the network-neutral types here: a [`Reply`] carrying a
+//! [`Verdict`], the [`RateInfo`] the server announced, and the server's clock reading.
+
+pub mod x;
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use crate::outcome::{Action, Outcome};
+use crate::target::Target;
+
+/// The account the credentials act for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The account's user ID, as the network spells it.
+    pub user_id: String,
+    /// The account's screen name or handle, when the network returned one.
+    pub screen_name: Option<String>,
+}
+
+/// What the response told about the user acted on (to index the journal under both names).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserRef {
+    /// The user's ID.
+    pub user_id: Option<String>,
+    /// The user's screen name.
+    pub screen_name: Option<String>,
+}
+
+/// One rate-limit window as announced by the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateWindow {
+    /// Requests the window admits in all, when announced.
+    pub limit: Option<u64>,
+    /// Requests left in the window.
+    pub remaining: u64,
+    /// When the window resets, in the server's clock.
+    pub reset: SystemTime,
+}
+
+/// Every rate-limit window a response announced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateInfo {
+    /// The short (15-minute) window of the endpoint.
+    pub window: Option<RateWindow>,
+    /// A 24-hour cap (user or app), when the server sends one. The tighter one is kept.
+    pub day: Option<RateWindow>,
+}
+
+/// How one request ended, sorted for the executor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The target is finished for this run: a terminal outcome, or `failed` with the reason.
+    Done {
+        /// The outcome to record.
+        outcome: Outcome,
+        /// The user as the server described it.
+        user: UserRef,
+        /// The API's error code, if any.
+        error_code: Option<i64>,
+        /// The API's error message, if any.
+        message: Option<String>,
+    },
+    /// Rate limited (429): not the target's fault; wait and send again.
+    RateLimited {
+        /// The server's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// A fault that may pass (5xx, over capacity, timeout, connection lost): back off and retry.
+    Transient {
+        /// The API's error code, if any.
+        error_code: Option<i64>,
+        /// What went wrong.
+        message: String,
+    },
+    /// The request's timestamp was refused: correct the clock from the server's `Date` and retry.
+    ClockSkew {
+        /// The API's error message.
+        message: String,
+    },
+    /// The credentials were rejected: no further request can succeed, so the run stops.
+    Rejected {
+        /// The API's error code, if any.
+        error_code: Option<i64>,
+        /// The API's error message.
+        message: String,
+        /// What the user should do about it.
+        hint: &'static str,
+    },
+}
+
+/// One response (or transport failure), sorted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// How the request ended.
+    pub verdict: Verdict,
+    /// The HTTP status, when a response arrived.
+    pub http_status: Option<u16>,
+    /// The rate-limit state the response announced.
+    pub rate: RateInfo,
+    /// The server's `Date`, when sent: the reference for resets and OAuth timestamps.
+    pub server_date: Option<SystemTime>,
+}
+
+/// The credentials were refused while checking them before the run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The server said no: wrong, revoked or under-privileged credentials.
+    #[error("credentials rejected by the server (HTTP {status}{}): {message}. {hint}", code.map(|c| format!(", code {c}")).unwrap_or_default())]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// API error code.
+        code: Option<i64>,
+        /// API error message.
+        message: String,
+        /// What to fix.
+        hint: &'static str,
+    },
+    /// The check could not be completed (network, server fault, unexpected answer).
+    #[error("could not check the credentials: {0}")]
+    Unavailable(String),
+}
+
+/// A network the pipeline can act on.
+pub trait Network: Send + Sync + 'static {
+    /// Checks the credentials and returns the account they act for.
+    fn verify(&self) -> impl Future<Output = Result<Account, VerifyError>> + Send;
+
+    /// Performs `action` on `target` once, and sorts the result.
+    fn act(&self, action: Action, target: &Target) -> impl Future<Output = Reply> + Send;
+}
