@@ -63,17 +63,48 @@ impl OffsetEstimate {
     }
 }
 
+/// The local wall clock; replaceable so paused-time tests keep it in step with `tokio::time`.
+type WallClock = Box<dyn Fn() -> SystemTime + Send + Sync>;
+
 /// A shared [`OffsetEstimate`] read by the signer and the pacer.
-#[derive(Debug, Default)]
 pub struct ServerClock {
     /// Updated by every response; held only for a few arithmetic operations.
     estimate: Mutex<OffsetEstimate>,
+    /// Reads the local time.
+    wall: WallClock,
+}
+
+impl Default for ServerClock {
+    fn default() -> ServerClock {
+        ServerClock::with_wall_clock(Box::new(SystemTime::now))
+    }
+}
+
+impl std::fmt::Debug for ServerClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerClock")
+            .field("estimate", &self.estimate())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerClock {
     /// A clock that assumes no offset until it sees a response.
     pub fn new() -> ServerClock {
         ServerClock::default()
+    }
+
+    /// A clock reading the local time from `wall` (tests pass one driven by paused tokio time).
+    pub fn with_wall_clock(wall: WallClock) -> ServerClock {
+        ServerClock {
+            estimate: Mutex::new(OffsetEstimate::default()),
+            wall,
+        }
+    }
+
+    /// The local wall-clock time.
+    pub fn local_now(&self) -> SystemTime {
+        (self.wall)()
     }
 
     /// The current estimate.
@@ -83,7 +114,7 @@ impl ServerClock {
 
     /// The server's time now, as best known.
     pub fn server_now(&self) -> SystemTime {
-        self.estimate().to_server(SystemTime::now())
+        self.estimate().to_server(self.local_now())
     }
 
     /// Feeds one response.
@@ -104,7 +135,7 @@ impl ServerClock {
 
     /// How long from now until the server's clock reads `server_time`.
     pub fn until(&self, server_time: SystemTime) -> Duration {
-        self.estimate().until(server_time, SystemTime::now())
+        self.estimate().until(server_time, self.local_now())
     }
 }
 

@@ -10,5 +10,6 @@ pub mod input;
 pub mod journal;
 pub mod network;
 pub mod outcome;
+pub mod pace;
 pub mod plan;
 pub mod target;

@@ -1,0 +1,994 @@
+//! Pacing: send as fast as the server allows and never faster.
+//!
+//! Three layers, checked in this order before every request:
+//! 1. the **gate**, a shared "resume at" instant set by 429s, which pauses every worker at once;
+//! 2. the **server budget**: the windows the server announced in `x-rate-limit-*` (and 24-hour)
+//!    headers, admitting a request only while `remaining` exceeds the requests already in flight;
+//! 3. the **token bucket** (governor) for the local pace (`--rate`), lowered after 429s that the
+//!    server did not explain with headers and raised again gradually after clean periods.
+//!
+//! [`Budget`] and [`Adaptive`] are pure (time is passed in); [`Pacer`] is the async shell around
+//! them. Every wait uses `tokio::time`, including governor's through [`TokioClock`], so the whole
+//! pacer is tested with paused time rather than sleeps.
+
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use governor::clock::Clock as GovernorClock;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use rand::Rng;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::ServerClock;
+use crate::network::{RateInfo, RateWindow, Reply, Verdict};
+
+/// The longest a single wait for a window may last (a garbage reset must not park the run for days).
+const MAX_WINDOW_WAIT: Duration = Duration::from_secs(25 * 3600);
+/// First backoff after a 429 that gave no hint; doubled each time, with full jitter.
+const BACKOFF_429_BASE: Duration = Duration::from_secs(1);
+/// Longest backoff after 429s: one full standard window.
+const BACKOFF_429_CAP: Duration = Duration::from_secs(15 * 60);
+/// The local pace never drops below this share of `--rate`.
+const MIN_RATE_FACTOR: f64 = 1.0 / 64.0;
+
+/// A pace: `count` requests per `period`, spread evenly (`50/15m` sends one every 18 s).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Requests per period.
+    pub count: u32,
+    /// The period.
+    pub period: Duration,
+}
+
+/// A `--rate` value that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid rate `{input}`: {reason} (expected N/PERIOD, for example 50/15m or 2/s)")]
+pub struct RateError {
+    input: String,
+    reason: &'static str,
+}
+
+impl Rate {
+    /// The conservative default: 50 per 15 minutes, the only published figure for unblocking.
+    pub const DEFAULT: Rate = Rate {
+        count: 50,
+        period: Duration::from_secs(15 * 60),
+    };
+
+    /// Requests per second.
+    pub fn per_second(&self) -> f64 {
+        f64::from(self.count) / self.period.as_secs_f64()
+    }
+
+    /// The interval between two requests at this pace.
+    pub fn interval(&self) -> Duration {
+        self.period / self.count
+    }
+
+    /// How long `n` requests take at this pace (the first goes at once).
+    pub fn duration_for(&self, n: u64) -> Duration {
+        let n = u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.interval().saturating_mul(n)
+    }
+}
+
+impl FromStr for Rate {
+    type Err = RateError;
+
+    fn from_str(s: &str) -> Result<Rate, RateError> {
+        let err = |reason| RateError {
+            input: s.to_owned(),
+            reason,
+        };
+        let (count, period) = s.trim().split_once('/').ok_or_else(|| err("missing `/`"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| err("the count is not a whole number"))?;
+        if count == 0 {
+            return Err(err("the count must be at least 1"));
+        }
+        let period = period.trim();
+        let period = match period {
+            "s" | "sec" => Duration::from_secs(1),
+            "m" | "min" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(86400),
+            _ => humantime::parse_duration(period).map_err(|_| err("unknown period"))?,
+        };
+        if period.is_zero() {
+            return Err(err("the period must be longer than zero"));
+        }
+        if (period / count).is_zero() {
+            return Err(err("the rate is too high"));
+        }
+        Ok(Rate { count, period })
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            self.count,
+            humantime::format_duration(self.period)
+        )
+    }
+}
+
+/// The governor quota for a pace in requests per second: evenly spaced, no burst (accounts have
+/// been restricted for bursts, and a burst can overrun a fixed window the server does not announce).
+pub fn quota(per_second: f64) -> Quota {
+    let interval =
+        Duration::from_secs_f64(1.0 / per_second.max(1e-6)).max(Duration::from_micros(1));
+    Quota::with_period(interval)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::MIN)
+}
+
+/// A governor clock that reads `tokio::time`, so paused-time tests drive the token bucket too.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioClock;
+
+impl GovernorClock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> std::time::Instant {
+        Instant::now().into_std()
+    }
+}
+
+type Bucket = RateLimiter<
+    NotKeyed,
+    InMemoryState,
+    TokioClock,
+    governor::middleware::NoOpMiddleware<std::time::Instant>,
+>;
+
+/// Exponential backoff with full jitter: uniform in `[0, min(cap, base·2^attempt)]`.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration, rng: &mut impl Rng) -> Duration {
+    let ceiling = base
+        .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
+        .min(cap);
+    ceiling.mul_f64(rng.random::<f64>())
+}
+
+/// One announced window, placed on the local monotonic clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Known {
+    limit: Option<u64>,
+    remaining: u64,
+    /// The reset as the server stated it: identifies the window.
+    reset_server: SystemTime,
+    /// The same moment on the local clock (conservatively late).
+    reset_at: Instant,
+}
+
+/// Why a request may not be sent yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// Paused by a 429 until then.
+    Gate(Instant),
+    /// The server's window is spent until it resets then.
+    Window(Instant),
+    /// The window's budget is held by requests in flight: wait for one to finish.
+    InFlight,
+}
+
+/// The server's budget as announced, plus requests in flight and the 429 gate. Pure.
+#[derive(Clone, Debug, Default)]
+pub struct Budget {
+    window: Option<Known>,
+    day: Option<Known>,
+    /// After a window reset whose new figures are not known yet: its limit, if announced before.
+    fresh_limit: Option<u64>,
+    in_flight: u64,
+    resume_at: Option<Instant>,
+}
+
+impl Budget {
+    /// Takes one request slot, or says what to wait for.
+    pub fn try_admit(&mut self, now: Instant) -> Result<(), Hold> {
+        if let Some(t) = self.resume_at {
+            if now < t {
+                return Err(Hold::Gate(t));
+            }
+            self.resume_at = None;
+        }
+        self.expire(now);
+        for known in [self.window, self.day].into_iter().flatten() {
+            if known.remaining <= self.in_flight {
+                return Err(if known.remaining == 0 || self.in_flight == 0 {
+                    Hold::Window(known.reset_at)
+                } else {
+                    Hold::InFlight
+                });
+            }
+        }
+        if self.window.is_none() && self.fresh_limit.is_some_and(|l| l <= self.in_flight) {
+            return Err(Hold::InFlight);
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Forgets windows that have reset: their new figures arrive with the next response.
+    fn expire(&mut self, now: Instant) {
+        if let Some(w) = self.window {
+            if now >= w.reset_at {
+                self.fresh_limit = w.limit;
+                self.window = None;
+            }
+        }
+        if self.day.is_some_and(|d| now >= d.reset_at) {
+            self.day = None;
+        }
+    }
+
+    /// Returns a slot and learns from the response. `to_local` places a server time on the local
+    /// clock; `rate_limited` says whether the response was a 429.
+    pub fn finish(
+        &mut self,
+        now: Instant,
+        info: &RateInfo,
+        to_local: impl Fn(SystemTime) -> Instant,
+        rate_limited: bool,
+    ) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.expire(now);
+        match info.window {
+            Some(w) => Self::learn(&mut self.window, w, &to_local),
+            None => {
+                // The request probably counted, but the response did not say: assume it did.
+                if let Some(k) = self.window.as_mut() {
+                    k.remaining = k.remaining.saturating_sub(1);
+                }
+            }
+        }
+        match info.day {
+            Some(d) => Self::learn(&mut self.day, d, &to_local),
+            None => {
+                if let Some(k) = self.day.as_mut() {
+                    k.remaining = k.remaining.saturating_sub(1);
+                }
+            }
+        }
+        if rate_limited {
+            if let Some(k) = self.window.as_mut() {
+                k.remaining = 0;
+            }
+        }
+    }
+
+    fn learn(slot: &mut Option<Known>, w: RateWindow, to_local: impl Fn(SystemTime) -> Instant) {
+        match slot {
+            Some(k) if w.reset_server_eq(k) => {
+                k.remaining = k.remaining.min(w.remaining);
+                k.limit = w.limit.or(k.limit);
+            }
+            // A late answer from a window that has already been replaced.
+            Some(k) if w.reset < k.reset_server => {}
+            _ => {
+                *slot = Some(Known {
+                    limit: w.limit,
+                    remaining: w.remaining,
+                    reset_server: w.reset,
+                    reset_at: to_local(w.reset),
+                })
+            }
+        }
+    }
+
+    /// Pauses every request until `until` (keeps a later pause already set).
+    pub fn pause_until(&mut self, until: Instant) {
+        self.resume_at = Some(self.resume_at.map_or(until, |t| t.max(until)));
+    }
+
+    /// Requests currently admitted and not finished.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// The short window as last known: `(remaining, limit, resets at)`.
+    pub fn window(&self) -> Option<(u64, Option<u64>, Instant)> {
+        self.window.map(|k| (k.remaining, k.limit, k.reset_at))
+    }
+
+    /// When the gate opens, if it is closed.
+    pub fn paused_until(&self) -> Option<Instant> {
+        self.resume_at
+    }
+}
+
+trait SameWindow {
+    fn reset_server_eq(&self, k: &Known) -> bool;
+}
+
+impl SameWindow for RateWindow {
+    fn reset_server_eq(&self, k: &Known) -> bool {
+        self.reset == k.reset_server
+    }
+}
+
+/// The local pace, lowered after unexplained 429s and recovered after clean periods. Pure.
+///
+/// After a 429 at pace `r` the pace halves and `0.9·r` becomes a ceiling it never climbs past
+/// again, so each further 429 lowers the ceiling: their count stays logarithmic in how far
+/// `--rate` overshoots, instead of growing with the length of the run.
+#[derive(Clone, Debug)]
+pub struct Adaptive {
+    base: f64,
+    current: f64,
+    ceiling: f64,
+    clean_period: Duration,
+    last_event: Instant,
+}
+
+impl Adaptive {
+    /// Starts at the configured pace.
+    pub fn new(rate: Rate, now: Instant) -> Adaptive {
+        let base = rate.per_second();
+        Adaptive {
+            base,
+            current: base,
+            ceiling: base,
+            clean_period: rate.period.max(Duration::from_secs(1)),
+            last_event: now,
+        }
+    }
+
+    /// Requests per second now.
+    pub fn current(&self) -> f64 {
+        self.current
+    }
+
+    /// The configured pace in requests per second.
+    pub fn base(&self) -> f64 {
+        self.base
+    }
+
+    /// A 429 the server did not explain: slow down. Returns the new pace.
+    pub fn on_unexplained_429(&mut self, now: Instant) -> f64 {
+        self.ceiling = (self.current * 0.9).max(self.base * MIN_RATE_FACTOR);
+        self.current = (self.current * 0.5).max(self.base * MIN_RATE_FACTOR);
+        self.last_event = now;
+        self.current
+    }
+
+    /// Raises the pace by a tenth of `--rate` for each clean period since the last change.
+    /// Returns the new pace when it changed.
+    pub fn on_tick(&mut self, now: Instant) -> Option<f64> {
+        if self.current >= self.ceiling || now.duration_since(self.last_event) < self.clean_period {
+            return None;
+        }
+        self.current = (self.current + self.base * 0.1).min(self.ceiling);
+        self.last_event = now;
+        Some(self.current)
+    }
+}
+
+/// A snapshot of the pacing state, for the display and the summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PaceState {
+    /// The local pace now, requests per second.
+    pub rate: f64,
+    /// `--rate`, requests per second.
+    pub base_rate: f64,
+    /// Requests left in the server's window, and its limit, when announced.
+    pub window: Option<(u64, Option<u64>)>,
+    /// Time until the server's window resets, when announced.
+    pub resets_in: Option<Duration>,
+    /// Time until a 429 pause ends, when paused.
+    pub paused_for: Option<Duration>,
+    /// 429 answers so far.
+    pub rate_limited: u64,
+    /// Time the run spent held by the server's limits (overlapping waits counted once).
+    pub waited: Duration,
+}
+
+/// What a worker holds while its request is in flight; hand it back through [`Pacer::finish`].
+#[derive(Debug)]
+#[must_use = "a permit must be returned with Pacer::finish"]
+pub struct Permit {
+    _private: (),
+}
+
+/// Counters the pacer keeps beside the budget.
+#[derive(Debug, Default)]
+struct Tally {
+    rate_limited: u64,
+    consecutive_429: u32,
+    waited: Duration,
+    waited_until: Option<Instant>,
+    successes_with_headers: u64,
+}
+
+/// The async shell: workers `admit` before each request and `finish` after it.
+pub struct Pacer {
+    /// The token bucket; replaced (not mutated) when the adaptive pace changes.
+    bucket: RwLock<Arc<Bucket>>,
+    /// Server windows, the gate and requests in flight; locked briefly, never across an await.
+    budget: Mutex<Budget>,
+    /// The adaptive local pace.
+    adaptive: Mutex<Adaptive>,
+    /// Counters for the display.
+    tally: Mutex<Tally>,
+    /// Woken whenever a slot is returned or the gate moves, so held workers re-check.
+    changed: Notify,
+    clock: Arc<ServerClock>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Pacer {
+    /// A pacer at `rate`, reading server times through `clock`.
+    pub fn new(rate: Rate, clock: Arc<ServerClock>) -> Pacer {
+        let now = Instant::now();
+        let adaptive = Adaptive::new(rate, now);
+        Pacer {
+            bucket: RwLock::new(Arc::new(RateLimiter::direct_with_clock(
+                quota(adaptive.current()),
+                TokioClock,
+            ))),
+            budget: Mutex::new(Budget::default()),
+            adaptive: Mutex::new(adaptive),
+            tally: Mutex::new(Tally::default()),
+            changed: Notify::new(),
+            clock,
+        }
+    }
+
+    /// Waits until a request may be sent. `None` when cancelled first (nothing was taken).
+    pub async fn admit(&self, cancel: &CancellationToken) -> Option<Permit> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = Instant::now();
+            // 1 and 2: the gate and the server's budget, checked without taking a slot.
+            let hold = {
+                let mut probe = lock(&self.budget).clone();
+                probe.try_admit(now).err()
+            };
+            if let Some(hold) = hold {
+                self.wait(hold, now, notified, cancel).await?;
+                continue;
+            }
+            // 3: the local token bucket.
+            let bucket = self
+                .bucket
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Err(not_until) = bucket.check() {
+                let wait = not_until.wait_time_from(TokioClock.now());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => return None,
+                }
+                continue;
+            }
+            // Take the slot for real; the budget may have changed while we waited on the bucket.
+            if lock(&self.budget).try_admit(Instant::now()).is_ok() {
+                if let Some(rate) = lock(&self.adaptive).on_tick(Instant::now()) {
+                    self.set_rate(rate);
+                }
+                return Some(Permit { _private: () });
+            }
+        }
+    }
+
+    async fn wait(
+        &self,
+        hold: Hold,
+        now: Instant,
+        notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+        cancel: &CancellationToken,
+    ) -> Option<()> {
+        let until = match hold {
+            Hold::Gate(t) | Hold::Window(t) => Some(t.min(now + MAX_WINDOW_WAIT)),
+            Hold::InFlight => None,
+        };
+        if let Some(t) = until {
+            self.record_wait(now, t);
+        }
+        tokio::select! {
+            _ = async {
+                match until {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => Some(()),
+            _ = notified => Some(()),
+            _ = cancel.cancelled() => None,
+        }
+    }
+
+    fn record_wait(&self, now: Instant, until: Instant) {
+        let mut tally = lock(&self.tally);
+        let from = tally.waited_until.map_or(now, |w| w.max(now));
+        if until > from {
+            tally.waited += until - from;
+            tally.waited_until = Some(until);
+        }
+    }
+
+    fn set_rate(&self, per_second: f64) {
+        let bucket = Arc::new(RateLimiter::direct_with_clock(
+            quota(per_second),
+            TokioClock,
+        ));
+        *self.bucket.write().unwrap_or_else(|e| e.into_inner()) = bucket;
+    }
+
+    /// Places a server time on the local monotonic clock (conservatively late).
+    fn to_local(&self, server_time: SystemTime) -> Instant {
+        Instant::now() + self.clock.until(server_time).min(MAX_WINDOW_WAIT)
+    }
+
+    /// Returns the permit and learns from the reply (rate headers, 429s).
+    pub fn finish(&self, permit: Permit, reply: &Reply) {
+        let Permit { _private: () } = permit;
+        let now = Instant::now();
+        let rate_limited = matches!(reply.verdict, Verdict::RateLimited { .. });
+        let mut info = reply.rate;
+        let server_now = reply.server_date.unwrap_or_else(|| self.clock.server_now());
+        for w in [&mut info.window, &mut info.day] {
+            if w.is_some_and(|w| !crate::network::x::response::plausible_reset(w.reset, server_now))
+            {
+                *w = None;
+            }
+        }
+        let mut budget = lock(&self.budget);
+        budget.finish(now, &info, |t| self.to_local(t), rate_limited);
+        let mut tally = lock(&self.tally);
+        if rate_limited {
+            tally.rate_limited += 1;
+            tally.consecutive_429 += 1;
+            let pause = match (&reply.verdict, info.window) {
+                (_, Some(w)) if w.remaining == 0 => self.to_local(w.reset),
+                (
+                    Verdict::RateLimited {
+                        retry_after: Some(after),
+                    },
+                    _,
+                ) => now + *after,
+                _ => {
+                    now + backoff(
+                        tally.consecutive_429 - 1,
+                        BACKOFF_429_BASE,
+                        BACKOFF_429_CAP,
+                        &mut rand::rng(),
+                    )
+                    .max(Duration::from_millis(100))
+                }
+            };
+            budget.pause_until(pause);
+            // Successful answers carry no window: the server's limit is hidden, so slow down.
+            if tally.successes_with_headers == 0 {
+                let rate = lock(&self.adaptive).on_unexplained_429(now);
+                self.set_rate(rate);
+            }
+        } else {
+            tally.consecutive_429 = 0;
+            if info.window.is_some() && matches!(reply.verdict, Verdict::Done { .. }) {
+                tally.successes_with_headers += 1;
+            }
+        }
+        drop(tally);
+        drop(budget);
+        self.changed.notify_waiters();
+    }
+
+    /// Returns a permit whose request was never sent (cancelled between admit and send).
+    pub fn release(&self, permit: Permit) {
+        let Permit { _private: () } = permit;
+        let mut budget = lock(&self.budget);
+        budget.in_flight = budget.in_flight.saturating_sub(1);
+        drop(budget);
+        self.changed.notify_waiters();
+    }
+
+    /// The state for the display.
+    pub fn state(&self) -> PaceState {
+        let now = Instant::now();
+        let budget = lock(&self.budget).clone();
+        let adaptive = lock(&self.adaptive).clone();
+        let tally = lock(&self.tally);
+        PaceState {
+            rate: adaptive.current(),
+            base_rate: adaptive.base(),
+            window: budget.window().map(|(r, l, _)| (r, l)),
+            resets_in: budget
+                .window()
+                .map(|(_, _, at)| at.saturating_duration_since(now)),
+            paused_for: budget
+                .paused_until()
+                .map(|t| t.saturating_duration_since(now))
+                .filter(|d| !d.is_zero()),
+            rate_limited: tally.rate_limited,
+            waited: tally.waited,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(
+            "50/15m".parse::<Rate>().unwrap(),
+            Rate {
+                count: 50,
+                period: Duration::from_secs(900)
+            }
+        );
+        assert_eq!(
+            "2/s".parse::<Rate>().unwrap().period,
+            Duration::from_secs(1)
+        );
+        assert_eq!("300/1h".parse::<Rate>().unwrap().count, 300);
+        assert_eq!(
+            "10/500ms".parse::<Rate>().unwrap().interval(),
+            Duration::from_millis(50)
+        );
+        for bad in ["50", "0/15m", "x/15m", "5/0s", "5/fortnight", "-1/s", ""] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+        assert_eq!(Rate::DEFAULT.interval(), Duration::from_secs(18));
+        assert_eq!(Rate::DEFAULT.duration_for(51), Duration::from_secs(900));
+    }
+
+    #[test]
+    fn the_quota_spaces_requests_evenly_without_burst() {
+        let clock = FakeRelativeClock::default();
+        let limiter =
+            RateLimiter::direct_with_clock(quota(Rate::DEFAULT.per_second()), clock.clone());
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err(), "no burst");
+        clock.advance(Duration::from_secs(17));
+        assert!(limiter.check().is_err());
+        clock.advance(Duration::from_secs(1));
+        assert!(limiter.check().is_ok());
+        // Over 15 minutes: exactly 50 more.
+        let mut sent = 0;
+        for _ in 0..900 {
+            clock.advance(Duration::from_secs(1));
+            while limiter.check().is_ok() {
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, 50);
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_grows() {
+        let mut rng = rand::rng();
+        for attempt in 0..40 {
+            let d = backoff(
+                attempt,
+                Duration::from_secs(1),
+                Duration::from_secs(900),
+                &mut rng,
+            );
+            assert!(d <= Duration::from_secs(900));
+            assert!(d <= Duration::from_secs(1) * 2u32.saturating_pow(attempt.min(20)));
+        }
+        let big: Duration = (0..200)
+            .map(|_| {
+                backoff(
+                    6,
+                    Duration::from_secs(1),
+                    Duration::from_secs(900),
+                    &mut rng,
+                )
+            })
+            .sum();
+        assert!(big > Duration::from_secs(200 * 10), "mean of U[0,64] is 32");
+    }
+
+    fn window(remaining: u64, reset_secs: u64) -> RateInfo {
+        RateInfo {
+            window: Some(RateWindow {
+                limit: Some(40),
+                remaining,
+                reset: UNIX_EPOCH + Duration::from_secs(reset_secs),
+            }),
+            day: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_counts_requests_in_flight() {
+        let now = Instant::now();
+        let base = now;
+        let to_local = |t: SystemTime| {
+            base + t
+                .duration_since(UNIX_EPOCH + Duration::from_secs(1000))
+                .unwrap_or_default()
+        };
+        let mut b = Budget::default();
+        // Nothing known: admit freely.
+        for _ in 0..3 {
+            b.try_admit(now).unwrap();
+        }
+        // The first answer says 3 left; 2 are still in flight → one more may go.
+        b.finish(now, &window(3, 1010), to_local, false);
+        assert_eq!(b.in_flight(), 2);
+        b.try_admit(now).unwrap();
+        assert_eq!(b.try_admit(now), Err(Hold::InFlight));
+        // A late answer with a higher figure for the same window does not raise the budget.
+        b.finish(now, &window(5, 1010), to_local, false);
+        assert_eq!(b.window().unwrap().0, 3, "the lowest figure is kept");
+        b.finish(now, &window(1, 1010), to_local, false);
+        assert_eq!(b.in_flight(), 1);
+        assert_eq!(b.try_admit(now), Err(Hold::InFlight));
+        b.finish(now, &window(0, 1010), to_local, false);
+        assert_eq!(b.in_flight(), 0);
+        assert_eq!(
+            b.try_admit(now),
+            Err(Hold::Window(base + Duration::from_secs(10)))
+        );
+        // After the reset the window is forgotten until the next answer; the limit caps in-flight.
+        let later = base + Duration::from_secs(10);
+        for _ in 0..40 {
+            b.try_admit(later).unwrap();
+        }
+        assert_eq!(b.try_admit(later), Err(Hold::InFlight));
+        // The next window's first answer takes over.
+        b.finish(later, &window(39, 1020), to_local, false);
+        assert_eq!(b.window().unwrap().0, 39);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_without_headers_still_spend_the_known_window() {
+        let now = Instant::now();
+        let to_local = |_| now + Duration::from_secs(5);
+        let mut b = Budget::default();
+        b.try_admit(now).unwrap();
+        b.finish(now, &window(2, 1), to_local, false);
+        b.try_admit(now).unwrap();
+        b.finish(now, &RateInfo::default(), to_local, false);
+        b.try_admit(now).unwrap();
+        b.finish(now, &RateInfo::default(), to_local, false);
+        assert!(matches!(b.try_admit(now), Err(Hold::Window(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_gate_holds_everyone_until_it_opens() {
+        let now = Instant::now();
+        let mut b = Budget::default();
+        b.pause_until(now + Duration::from_secs(3));
+        b.pause_until(now + Duration::from_secs(1));
+        assert_eq!(
+            b.try_admit(now),
+            Err(Hold::Gate(now + Duration::from_secs(3)))
+        );
+        assert!(b.try_admit(now + Duration::from_secs(3)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_adaptive_pace_halves_then_recovers_under_a_falling_ceiling() {
+        let t0 = Instant::now();
+        let mut a = Adaptive::new("10/s".parse().unwrap(), t0);
+        assert_eq!(a.on_unexplained_429(t0), 5.0);
+        assert_eq!(a.on_tick(t0 + Duration::from_millis(500)), None);
+        assert_eq!(a.on_tick(t0 + Duration::from_secs(1)), Some(6.0));
+        let mut t = t0 + Duration::from_secs(1);
+        for _ in 0..10 {
+            t += Duration::from_secs(1);
+            a.on_tick(t);
+        }
+        assert_eq!(a.current(), 9.0, "stops at 0.9 × the pace that failed");
+        a.on_unexplained_429(t);
+        assert!((a.current() - 4.5).abs() < 1e-9);
+        for _ in 0..100 {
+            t += Duration::from_secs(1);
+            a.on_tick(t);
+        }
+        assert!((a.current() - 8.1).abs() < 1e-9);
+        for _ in 0..100 {
+            a.on_unexplained_429(t);
+        }
+        assert!(a.current() >= 10.0 * MIN_RATE_FACTOR);
+    }
+
+    fn reply(verdict: Verdict, rate: RateInfo) -> Reply {
+        Reply {
+            verdict,
+            http_status: Some(200),
+            rate,
+            server_date: None,
+        }
+    }
+
+    fn done() -> Verdict {
+        Verdict::Done {
+            outcome: crate::outcome::Outcome::Unblocked,
+            user: Default::default(),
+            error_code: None,
+            message: None,
+        }
+    }
+
+    /// A server clock whose wall time follows paused tokio time from a whole second.
+    fn paused_clock() -> (Arc<ServerClock>, SystemTime) {
+        let epoch = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let base = Instant::now();
+        let clock = ServerClock::with_wall_clock(Box::new(move || epoch + base.elapsed()));
+        (Arc::new(clock), epoch)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_with_a_reset_pauses_every_worker_until_then() {
+        let (clock, epoch) = paused_clock();
+        let pacer = Arc::new(Pacer::new("1000/s".parse().unwrap(), clock));
+        let cancel = CancellationToken::new();
+        let p = pacer.admit(&cancel).await.unwrap();
+        let reset = epoch + Duration::from_secs(30);
+        pacer.finish(
+            p,
+            &reply(
+                Verdict::RateLimited { retry_after: None },
+                RateInfo {
+                    window: Some(RateWindow {
+                        limit: Some(50),
+                        remaining: 0,
+                        reset,
+                    }),
+                    day: None,
+                },
+            ),
+        );
+        let start = Instant::now();
+        let p = pacer.admit(&cancel).await.unwrap();
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(29) && waited <= Duration::from_secs(32),
+            "{waited:?}"
+        );
+        pacer.finish(p, &reply(done(), RateInfo::default()));
+        assert_eq!(pacer.state().rate_limited, 1);
+        assert!(pacer.state().waited >= Duration::from_secs(29));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unexplained_429_backs_off_and_slows_the_pace() {
+        let pacer = Pacer::new("100/s".parse().unwrap(), Arc::new(ServerClock::new()));
+        let cancel = CancellationToken::new();
+        let p = pacer.admit(&cancel).await.unwrap();
+        pacer.finish(
+            p,
+            &reply(
+                Verdict::RateLimited { retry_after: None },
+                RateInfo::default(),
+            ),
+        );
+        assert_eq!(pacer.state().rate, 50.0);
+        let p = pacer.admit(&cancel).await.unwrap();
+        pacer.finish(
+            p,
+            &reply(
+                Verdict::RateLimited {
+                    retry_after: Some(Duration::from_secs(7)),
+                },
+                RateInfo::default(),
+            ),
+        );
+        let start = Instant::now();
+        let p = pacer.admit(&cancel).await.unwrap();
+        assert!(start.elapsed() >= Duration::from_secs(7));
+        pacer.finish(p, &reply(done(), RateInfo::default()));
+        // Halved twice (100 → 50 → 25), then one step of recovery after 7 clean seconds.
+        assert_eq!(pacer.state().rate, 35.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_local_pace_spaces_requests_in_paused_time() {
+        let pacer = Pacer::new("4/s".parse().unwrap(), Arc::new(ServerClock::new()));
+        let cancel = CancellationToken::new();
+        let start = Instant::now();
+        for _ in 0..9 {
+            let p = pacer.admit(&cancel).await.unwrap();
+            pacer.finish(p, &reply(done(), RateInfo::default()));
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_secs(2) && elapsed < Duration::from_millis(2100),
+            "{elapsed:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancel_releases_a_held_worker() {
+        let pacer = Arc::new(Pacer::new(
+            "1/h".parse().unwrap(),
+            Arc::new(ServerClock::new()),
+        ));
+        let cancel = CancellationToken::new();
+        let p = pacer.admit(&cancel).await.unwrap();
+        pacer.finish(p, &reply(done(), RateInfo::default()));
+        let waiter = {
+            let pacer = pacer.clone();
+            let cancel = cancel.clone();
+            tokio::spawn(async move { pacer.admit(&cancel).await.is_none() })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        cancel.cancel();
+        assert!(waiter.await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn honest_windows_are_used_fully_without_overrun() {
+        // Eight workers against a window of 40 per 10 s announced honestly.
+        let (clock, epoch) = paused_clock();
+        let pacer = Arc::new(Pacer::new("1000/s".parse().unwrap(), clock));
+        let cancel = CancellationToken::new();
+        let server = Arc::new(Mutex::new((0u64, 0u64, 0u64))); // (window index, used, overruns)
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (pacer, cancel, server) = (pacer.clone(), cancel.clone(), server.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut sent = 0u64;
+                while start.elapsed() < Duration::from_secs(60) {
+                    let Some(p) = pacer.admit(&cancel).await else {
+                        break;
+                    };
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let elapsed = start.elapsed();
+                    let index = elapsed.as_secs() / 10;
+                    let (remaining, overrun) = {
+                        let mut s = server.lock().unwrap();
+                        if s.0 != index {
+                            *s = (index, 0, s.2);
+                        }
+                        if s.1 >= 40 {
+                            s.2 += 1;
+                            (0, true)
+                        } else {
+                            s.1 += 1;
+                            (40 - s.1, false)
+                        }
+                    };
+                    let info = RateInfo {
+                        window: Some(RateWindow {
+                            limit: Some(40),
+                            remaining,
+                            reset: epoch + Duration::from_secs((index + 1) * 10),
+                        }),
+                        day: None,
+                    };
+                    let verdict = if overrun {
+                        Verdict::RateLimited { retry_after: None }
+                    } else {
+                        sent += 1;
+                        done()
+                    };
+                    pacer.finish(p, &reply(verdict, info));
+                }
+                sent
+            }));
+        }
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        let overruns = server.lock().unwrap().2;
+        assert_eq!(overruns, 0, "no request beyond the window");
+        // Six windows of 40 fit in 60 s; allow the last one to be cut short.
+        assert!(total >= 5 * 40 + 30, "used {total} of 240");
+    }
+}
