@@ -13,3 +13,5 @@ pub mod outcome;
 pub mod pace;
 pub mod plan;
 pub mod target;
+pub mod pipeline;
+pub mod report;

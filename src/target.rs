@@ -70,10 +70,11 @@ impl Target {
     /// Parses a user ID: ASCII digits only, no sign, greater than zero, at most `u64::MAX`.
     pub fn parse_id(raw: &str) -> Result<Target, TargetError> {
         let s = raw.trim();
-        if let Some(rest) = s.strip_prefix('-') {
-            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(TargetError::NegativeId(s.to_owned()));
-            }
+        if let Some(rest) = s.strip_prefix('-')
+            && !rest.is_empty()
+            && rest.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(TargetError::NegativeId(s.to_owned()));
         }
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TargetError::NotAnId(shorten(s)));

@@ -1,0 +1,314 @@
+//! What the user sees: the progress display during a run and the summary after it.
+//!
+//! On a terminal an indicatif bar shows counts per outcome, the pace, the state of the server's
+//! window, retries, 429s and an ETA. Off a terminal (cron, nohup, CI) indicatif draws nothing, so a
+//! plain progress line is printed every ~10 s instead. Only the writer task calls into this module.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::time::Instant;
+
+use crate::outcome::Outcome;
+use crate::pace::PaceState;
+
+/// How chatty the run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `-q`: errors only.
+    Quiet,
+    /// Default: progress and summary.
+    Normal,
+    /// `-v`: one line per finished target and per retry.
+    Verbose,
+    /// `-vv`: debug detail.
+    Debug,
+}
+
+/// Counts for one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Targets finished per outcome, in [`Outcome::ALL`] order.
+    pub outcomes: [u64; 5],
+    /// Requests sent.
+    pub sent: u64,
+    /// Retries after transient faults.
+    pub retries: u64,
+    /// 429 answers.
+    pub rate_limited: u64,
+    /// Targets left unfinished because the run stopped.
+    pub abandoned: u64,
+}
+
+impl Counts {
+    /// Adds one finished target.
+    pub fn add(&mut self, outcome: Outcome) {
+        self.outcomes[index(outcome)] += 1;
+    }
+
+    /// Finished targets with this outcome.
+    pub fn get(&self, outcome: Outcome) -> u64 {
+        self.outcomes[index(outcome)]
+    }
+
+    /// Targets finished in all.
+    pub fn finished(&self) -> u64 {
+        self.outcomes.iter().sum()
+    }
+
+    /// `unblocked 12 · not_found 1 · failed 0`: every outcome that occurred, plus `failed`.
+    pub fn outcome_line(&self) -> String {
+        let mut line = String::new();
+        for o in Outcome::ALL {
+            let n = self.get(o);
+            if n > 0 || o == Outcome::Failed {
+                if !line.is_empty() {
+                    line.push_str(" · ");
+                }
+                let _ = write!(line, "{o} {n}");
+            }
+        }
+        line
+    }
+}
+
+fn index(outcome: Outcome) -> usize {
+    Outcome::ALL
+        .iter()
+        .position(|o| *o == outcome)
+        .unwrap_or(Outcome::ALL.len() - 1)
+}
+
+/// The progress bar currently drawn, so log lines can be printed above it without tearing it.
+static ACTIVE_BAR: OnceLock<std::sync::Mutex<Option<ProgressBar>>> = OnceLock::new();
+
+fn active_bar() -> &'static std::sync::Mutex<Option<ProgressBar>> {
+    ACTIVE_BAR.get_or_init(|| std::sync::Mutex::new(None))
+}
+
+/// Prints a line to stderr above the progress bar (or plainly when there is none).
+pub fn eprint_line(line: &str) {
+    let bar = active_bar().lock().ok().and_then(|b| b.clone());
+    match bar {
+        Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// A `tracing` writer that keeps log lines from tearing the progress bar.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        eprint_line(text.trim_end_matches('\n'));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> LogWriter {
+        LogWriter
+    }
+}
+
+/// The live display of a run.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    lines: bool,
+    total: u64,
+    start: Instant,
+    last_line: Instant,
+    line_every: Duration,
+    verb: &'static str,
+}
+
+impl Progress {
+    /// A display for `total` targets. `verb` names the action in plain lines ("unblock").
+    pub fn new(total: u64, verbosity: Verbosity, verb: &'static str) -> Progress {
+        let terminal = std::io::stderr().is_terminal()
+            && std::env::var("TERM").map_or(false, |t| !t.is_empty() && t != "dumb");
+        let quiet = verbosity == Verbosity::Quiet;
+        let bar = (terminal && !quiet).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(250));
+            if let Ok(mut slot) = active_bar().lock() {
+                *slot = Some(bar.clone());
+            }
+            bar
+        });
+        let now = Instant::now();
+        Progress {
+            bar,
+            lines: !terminal && !quiet,
+            total,
+            start: now,
+            last_line: now,
+            line_every: Duration::from_secs(10),
+            verb,
+        }
+    }
+
+    /// Redraws with the latest counts and pacing state; prints a plain line when one is due.
+    pub fn update(&mut self, counts: &Counts, pace: &PaceState) {
+        let done = counts.finished();
+        let status = status_line(counts, pace, self.eta(done, pace));
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            bar.set_message(status);
+        } else if self.lines && self.last_line.elapsed() >= self.line_every {
+            self.last_line = Instant::now();
+            eprintln!(
+                "progress: {done}/{} {} · {status}",
+                self.total,
+                self.verb_done()
+            );
+        }
+    }
+
+    fn verb_done(&self) -> &'static str {
+        match self.verb {
+            "block" => "processed",
+            _ => "processed",
+        }
+    }
+
+    /// Time left: from the pace achieved once there is some history, else from the configured pace.
+    fn eta(&self, done: u64, pace: &PaceState) -> Option<Duration> {
+        let left = self.total.saturating_sub(done);
+        if left == 0 {
+            return Some(Duration::ZERO);
+        }
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let per_second = if done >= 5 && elapsed > 0.0 {
+            done as f64 / elapsed
+        } else {
+            pace.rate
+        };
+        (per_second > 0.0).then(|| Duration::from_secs_f64(left as f64 / per_second))
+    }
+
+    /// Removes the bar (the summary is printed after it).
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if let Ok(mut slot) = active_bar().lock() {
+            *slot = None;
+        }
+    }
+}
+
+/// The status text shared by the bar and the plain lines.
+pub fn status_line(counts: &Counts, pace: &PaceState, eta: Option<Duration>) -> String {
+    let mut s = counts.outcome_line();
+    let _ = write!(s, " | pace {}", per_minute(pace.rate));
+    if pace.rate + 1e-9 < pace.base_rate {
+        let _ = write!(s, " (lowered from {})", per_minute(pace.base_rate));
+    }
+    if let Some(paused) = pace.paused_for {
+        let _ = write!(s, " | paused by the server for {}", clock(paused));
+    } else if let Some((remaining, limit)) = pace.window {
+        let _ = match limit {
+            Some(l) => write!(s, " | window {remaining}/{l} left"),
+            None => write!(s, " | window {remaining} left"),
+        };
+        if let Some(r) = pace.resets_in.filter(|r| !r.is_zero()) {
+            let _ = write!(s, ", resets in {}", clock(r));
+        }
+    }
+    if counts.retries > 0 || counts.rate_limited > 0 {
+        let _ = write!(
+            s,
+            " | retries {} · 429s {}",
+            counts.retries, counts.rate_limited
+        );
+    }
+    if let Some(eta) = eta {
+        let _ = write!(s, " | ETA {}", clock(eta));
+    }
+    s
+}
+
+/// `4.0/min`, or `/s` when faster than one a second.
+pub fn per_minute(per_second: f64) -> String {
+    if per_second >= 1.0 {
+        format!("{per_second:.1}/s")
+    } else {
+        format!("{:.1}/min", per_second * 60.0)
+    }
+}
+
+/// `11:42`, `1:02:03`, or `2d 03:00:00` for long waits.
+pub fn clock(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let (days, rest) = (secs / 86400, secs % 86400);
+    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    match (days, h) {
+        (0, 0) => format!("{m}:{s:02}"),
+        (0, _) => format!("{h}:{m:02}:{s:02}"),
+        _ => format!("{days}d {h:02}:{m:02}:{s:02}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks_read_naturally() {
+        assert_eq!(clock(Duration::from_secs(702)), "11:42");
+        assert_eq!(clock(Duration::from_millis(1500)), "0:02");
+        assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
+        assert_eq!(clock(Duration::from_secs(2 * 86400 + 3 * 3600)), "2d 03:00:00");
+    }
+
+    #[test]
+    fn the_status_line_shows_window_state_and_eta() {
+        let mut counts = Counts::default();
+        for _ in 0..12 {
+            counts.add(Outcome::Unblocked);
+        }
+        counts.add(Outcome::NotFound);
+        counts.retries = 2;
+        let pace = PaceState {
+            rate: 50.0 / 900.0,
+            base_rate: 50.0 / 900.0,
+            window: Some((12, Some(50))),
+            resets_in: Some(Duration::from_secs(702)),
+            ..PaceState::default()
+        };
+        let line = status_line(&counts, &pace, Some(Duration::from_secs(3600)));
+        assert_eq!(
+            line,
+            "unblocked 12 · not_found 1 · failed 0 | pace 3.3/min | window 12/50 left, \
+             resets in 11:42 | retries 2 · 429s 0 | ETA 1:00:00"
+        );
+        let paused = PaceState {
+            paused_for: Some(Duration::from_secs(30)),
+            rate: 1.0,
+            base_rate: 2.0,
+            ..pace
+        };
+        let line = status_line(&counts, &paused, None);
+        assert!(line.contains("pace 1.0/s (lowered from 2.0/s)"), "{line}");
+        assert!(line.contains("paused by the server for 0:30"), "{line}");
+    }
+}
