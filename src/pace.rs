@@ -220,11 +220,11 @@ impl Budget {
 
     /// Forgets windows that have reset: their new figures arrive with the next response.
     fn expire(&mut self, now: Instant) {
-        if let Some(w) = self.window {
-            if now >= w.reset_at {
-                self.fresh_limit = w.limit;
-                self.window = None;
-            }
+        if let Some(w) = self.window
+            && now >= w.reset_at
+        {
+            self.fresh_limit = w.limit;
+            self.window = None;
         }
         if self.day.is_some_and(|d| now >= d.reset_at) {
             self.day = None;
@@ -259,10 +259,8 @@ impl Budget {
                 }
             }
         }
-        if rate_limited {
-            if let Some(k) = self.window.as_mut() {
-                k.remaining = 0;
-            }
+        if rate_limited && let Some(k) = self.window.as_mut() {
+            k.remaining = 0;
         }
     }
 

@@ -134,10 +134,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A display for `total` targets. `verb` names the action in plain lines ("unblock").
+    /// A display for `total` targets. `verb` names what is counted in plain lines ("done").
     pub fn new(total: u64, verbosity: Verbosity, verb: &'static str) -> Progress {
         let terminal = std::io::stderr().is_terminal()
-            && std::env::var("TERM").map_or(false, |t| !t.is_empty() && t != "dumb");
+            && std::env::var("TERM").is_ok_and(|t| !t.is_empty() && t != "dumb");
         let quiet = verbosity == Verbosity::Quiet;
         let bar = (terminal && !quiet).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -175,18 +175,7 @@ impl Progress {
             bar.set_message(status);
         } else if self.lines && self.last_line.elapsed() >= self.line_every {
             self.last_line = Instant::now();
-            eprintln!(
-                "progress: {done}/{} {} · {status}",
-                self.total,
-                self.verb_done()
-            );
-        }
-    }
-
-    fn verb_done(&self) -> &'static str {
-        match self.verb {
-            "block" => "processed",
-            _ => "processed",
+            eprintln!("progress: {done}/{} {} · {status}", self.total, self.verb);
         }
     }
 

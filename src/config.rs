@@ -1,0 +1,133 @@
+//! Settings from the command line and the environment, gathered into one place.
+//!
+//! The only module that reads the environment. Credentials are read only when a run needs them,
+//! so `--dry-run` works before any key is set up.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::network::x::oauth::{Credentials, Secret};
+use crate::pace::Rate;
+use crate::pipeline::Settings;
+use crate::report::Verbosity;
+
+/// The environment variables holding the OAuth 1.0a user-context credentials, in order.
+pub const CREDENTIAL_VARS: [&str; 4] = [
+    "TWITTER_CONSUMER_KEY",
+    "TWITTER_CONSUMER_SECRET",
+    "TWITTER_ACCESS_TOKEN",
+    "TWITTER_ACCESS_TOKEN_SECRET",
+];
+
+/// Everything `run` needs, validated.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Input files (`-` is stdin).
+    pub inputs: Vec<PathBuf>,
+    /// The journal.
+    pub log: PathBuf,
+    /// Preview only.
+    pub dry_run: bool,
+    /// Go on despite unusable input lines.
+    pub skip_invalid: bool,
+    /// The API base URL as given.
+    pub api_base: String,
+    /// The local pace.
+    pub rate: Rate,
+    /// Timeout per request.
+    pub timeout: Duration,
+    /// Executor settings.
+    pub settings: Settings,
+}
+
+impl RunConfig {
+    /// Turns the parsed flags into settings.
+    pub fn from_args(args: RunArgs) -> RunConfig {
+        RunConfig {
+            inputs: args.inputs,
+            log: args.log,
+            dry_run: args.dry_run,
+            skip_invalid: args.skip_invalid,
+            api_base: args.api_base,
+            rate: args.rate,
+            timeout: args.timeout,
+            settings: Settings {
+                concurrency: usize::from(args.concurrency),
+                max_attempts: args.max_attempts,
+                ..Settings::default()
+            },
+        }
+    }
+}
+
+/// The verbosity the flags ask for.
+pub fn verbosity(verbose: u8, quiet: bool) -> Verbosity {
+    match (quiet, verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, 1) => Verbosity::Verbose,
+        (false, _) => Verbosity::Debug,
+    }
+}
+
+/// Reads the credentials through `get` (the environment in real runs). Every missing or empty
+/// variable is named; the values never appear in the error.
+pub fn credentials(get: impl Fn(&str) -> Option<String>) -> Result<Credentials, Error> {
+    let values: Vec<Option<String>> = CREDENTIAL_VARS
+        .iter()
+        .map(|name| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+        .collect();
+    let missing: Vec<&str> = CREDENTIAL_VARS
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "missing credentials: set {} (OAuth 1.0a user context, from the app's Keys and \
+             tokens page); nothing was sent",
+            missing.join(", ")
+        )));
+    }
+    let mut values = values.into_iter().flatten().map(Secret::new);
+    let mut next = || values.next().unwrap_or_else(|| Secret::new(""));
+    Ok(Credentials {
+        consumer_key: next(),
+        consumer_secret: next(),
+        access_token: next(),
+        access_token_secret: next(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn missing_credentials_are_named_and_values_are_not() {
+        let env: HashMap<&str, &str> = [
+            ("TWITTER_CONSUMER_KEY", "ck-value"),
+            ("TWITTER_ACCESS_TOKEN", "  "),
+        ]
+        .into();
+        let err = credentials(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TWITTER_CONSUMER_SECRET"), "{err}");
+        assert!(err.contains("TWITTER_ACCESS_TOKEN,"), "empty counts as missing: {err}");
+        assert!(err.contains("TWITTER_ACCESS_TOKEN_SECRET"), "{err}");
+        assert!(!err.contains("TWITTER_CONSUMER_KEY"), "{err}");
+        assert!(!err.contains("ck-value"), "{err}");
+    }
+
+    #[test]
+    fn complete_credentials_load_in_order() {
+        let c = credentials(|k| Some(format!("{k}-v"))).unwrap();
+        assert_eq!(c.consumer_key.expose(), "TWITTER_CONSUMER_KEY-v");
+        assert_eq!(c.access_token_secret.expose(), "TWITTER_ACCESS_TOKEN_SECRET-v");
+    }
+}

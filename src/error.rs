@@ -1,0 +1,107 @@
+//! Exit codes and the errors that stop a command.
+//!
+//! Per-target failures are outcomes, never errors (see `outcome`). What is here stops a command
+//! before or during a run: bad usage or input, a journal problem, rejected credentials. Each error
+//! knows its exit code, and messages carry context while causes stay in `#[source]`, so a printed
+//! chain never repeats itself.
+
+use std::process::ExitCode;
+
+/// The documented exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Every target ended terminal.
+    Success = 0,
+    /// Some targets are `failed`: rerun the same command to retry them.
+    SomeFailed = 1,
+    /// Usage, input or journal error: nothing was sent.
+    Usage = 2,
+    /// The credentials were rejected.
+    Credentials = 3,
+    /// Interrupted (Ctrl-C or SIGTERM); rerun the same command to resume.
+    Interrupted = 130,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// An error that ends a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line or the environment is not usable.
+    #[error("{0}")]
+    Usage(String),
+    /// The inputs cannot be read or hold no usable target.
+    #[error("{0}")]
+    Input(String),
+    /// The journal cannot be used.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// The credentials were rejected before the run.
+    #[error(transparent)]
+    Credentials(crate::network::VerifyError),
+    /// The server could not be reached to check the credentials, or answered unexpectedly.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Any other I/O failure, with what was being done.
+    #[error("{context}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The exit code this error ends the command with.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Credentials(crate::network::VerifyError::Rejected { .. }) => Exit::Credentials,
+            Error::Credentials(_) | Error::Unavailable(_) => Exit::SomeFailed,
+            _ => Exit::Usage,
+        }
+    }
+}
+
+/// An error and its causes on one line, skipping a cause whose text the previous one already holds.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_the_documented_numbers() {
+        assert_eq!(Exit::Success as u8, 0);
+        assert_eq!(Exit::SomeFailed as u8, 1);
+        assert_eq!(Exit::Usage as u8, 2);
+        assert_eq!(Exit::Credentials as u8, 3);
+        assert_eq!(Exit::Interrupted as u8, 130);
+    }
+
+    #[test]
+    fn chains_name_the_cause_once() {
+        let e = Error::Io {
+            context: "cannot write `out.csv`".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(chain(&e), "cannot write `out.csv`: disk full");
+    }
+}

@@ -1,0 +1,437 @@
+//! The `run` command, end to end: input → plan → credentials check → executor → writer → summary.
+//!
+//! This is glue: each step lives in its own module, and this one decides the order, what is
+//! printed, and the exit code. Nothing is sent until the inputs, the journal and the credentials
+//! have all been checked.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::ServerClock;
+use crate::config::RunConfig;
+use crate::error::{Error, Exit, chain};
+use crate::input::{InvalidLine, Parsed};
+use crate::journal::{self, FORMAT_NAME, FORMAT_VERSION, Header, Journal};
+use crate::network::x::oauth::Credentials;
+use crate::network::x::{XClient, XSettings};
+use crate::network::{Network, VerifyError};
+use crate::outcome::Outcome;
+use crate::pace::{Pacer, Rate};
+use crate::pipeline::{self, Settings};
+use crate::plan::{self, Plan};
+use crate::report::{self, Progress, Verbosity};
+use crate::writer::{self, Tally};
+
+/// Invalid lines printed before the rest are only counted.
+const SHOWN_INVALID: usize = 20;
+
+/// A job ready to plan: targets read, journal named, how to reach the network.
+pub struct Job {
+    /// The targets, in input order, with the unusable lines.
+    pub parsed: Parsed,
+    /// Go on despite unusable lines.
+    pub skip_invalid: bool,
+    /// The journal path.
+    pub log: PathBuf,
+    /// Preview only.
+    pub dry_run: bool,
+    /// The local pace.
+    pub rate: Rate,
+    /// Executor settings.
+    pub settings: Settings,
+    /// The API base URL.
+    pub api_base: String,
+    /// Timeout per request.
+    pub timeout: std::time::Duration,
+    /// The command that resumes this job, shown when it stops early.
+    pub resume_hint: String,
+}
+
+/// `bulk-unblock run`: reads the inputs named in `config`, then runs the job.
+pub async fn run(
+    config: RunConfig,
+    verbosity: Verbosity,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Exit, Error> {
+    let parsed = crate::input::read(&config.inputs).map_err(|e| Error::Input(chain(&e)))?;
+    let job = Job {
+        parsed,
+        skip_invalid: config.skip_invalid,
+        log: config.log,
+        dry_run: config.dry_run,
+        rate: config.rate,
+        settings: config.settings,
+        api_base: config.api_base,
+        timeout: config.timeout,
+        resume_hint: resume_command(),
+    };
+    execute(job, verbosity, || crate::config::credentials(&env)).await
+}
+
+/// Checks the job, previews it or runs it. `credentials` is called only for a real run.
+pub async fn execute(
+    job: Job,
+    verbosity: Verbosity,
+    credentials: impl FnOnce() -> Result<Credentials, Error>,
+) -> Result<Exit, Error> {
+    check_inputs(&job.parsed, job.skip_invalid)?;
+    let invalid = job.parsed.invalid.len();
+    if job.dry_run {
+        let replay = journal::read(&job.log)?;
+        warn_damage(&job.log, &replay);
+        let plan = plan::plan(job.parsed.targets, &replay);
+        print_dry_run(&plan, invalid, &job.rate, &job.log);
+        return Ok(Exit::Success);
+    }
+    let credentials = credentials()?;
+    let (mut journal, replay) = Journal::open(&job.log)?;
+    warn_damage(&job.log, &replay);
+    let has_header = replay.header.is_some();
+    let plan = plan::plan(job.parsed.targets, &replay);
+    if plan.todo.is_empty() {
+        if verbosity > Verbosity::Quiet {
+            println!(
+                "Nothing to do: all {} targets are already done according to {}.",
+                plan.unique,
+                job.log.display()
+            );
+        }
+        return Ok(Exit::Success);
+    }
+
+    let clock = Arc::new(ServerClock::new());
+    let network = XClient::new(
+        XSettings {
+            api_base: job.api_base.clone(),
+            credentials,
+            timeout: job.timeout,
+        },
+        clock.clone(),
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
+    let account = match network.verify().await {
+        Ok(account) => account,
+        Err(e @ VerifyError::Rejected { .. }) => return Err(Error::Credentials(e)),
+        Err(VerifyError::Unavailable(why)) => {
+            return Err(Error::Unavailable(format!(
+                "could not check the credentials at {}: {why}; nothing was sent",
+                network.base()
+            )));
+        }
+    };
+    replay.check_account(&job.log, &account.user_id, job.settings.action)?;
+    if !has_header {
+        journal.write_header(&Header {
+            journal: FORMAT_NAME.to_owned(),
+            version: FORMAT_VERSION,
+            account_id: account.user_id.clone(),
+            account_screen_name: account.screen_name.clone(),
+            action: job.settings.action,
+            created_at: writer::rfc3339(std::time::SystemTime::now()),
+        })?;
+    }
+    if verbosity > Verbosity::Quiet {
+        report::eprint_line(&format!(
+            "Acting as @{} ({}); {} to do, {} already done; pace {}, {} in flight at most.",
+            account.screen_name.as_deref().unwrap_or("?"),
+            account.user_id,
+            plan.todo.len(),
+            plan.done,
+            job.rate,
+            job.settings.concurrency
+        ));
+    }
+    let pacer = Arc::new(Pacer::new(job.rate, clock));
+    let (tally, interrupted) = drive(
+        Arc::new(network),
+        pacer,
+        journal,
+        plan.todo.clone(),
+        job.settings.clone(),
+        verbosity,
+    )
+    .await;
+    Ok(conclude(&job, &plan, invalid, &tally, interrupted, verbosity))
+}
+
+/// Runs the executor and the writer together, with Ctrl-C and SIGTERM handling.
+pub async fn drive<N: Network>(
+    network: Arc<N>,
+    pacer: Arc<Pacer>,
+    journal: Journal,
+    todo: Vec<crate::target::Target>,
+    settings: Settings,
+    verbosity: Verbosity,
+) -> (Tally, bool) {
+    let cancel = CancellationToken::new();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let signals = tokio::spawn(watch_signals(cancel.clone(), interrupted.clone()));
+    let progress = Progress::new(todo.len() as u64, verbosity, "done");
+    let (tx, rx) = mpsc::channel(256);
+    let writer = tokio::spawn(writer::write(
+        rx,
+        journal,
+        pacer.clone(),
+        cancel.clone(),
+        progress,
+    ));
+    pipeline::execute(network, pacer, todo, settings, cancel, tx).await;
+    let (tally, journal) = match writer.await {
+        Ok(done) => done,
+        Err(e) => {
+            // The writer panicked: records it wrote are flushed; say so and stop.
+            eprintln!("error: the journal writer stopped unexpectedly: {e}");
+            std::process::exit(Exit::Usage as i32);
+        }
+    };
+    drop(journal);
+    signals.abort();
+    (tally, interrupted.load(Ordering::SeqCst))
+}
+
+/// First signal: stop scheduling and finish what is in flight. Second: quit at once.
+async fn watch_signals(cancel: CancellationToken, interrupted: Arc<AtomicBool>) {
+    wait_for_signal().await;
+    interrupted.store(true, Ordering::SeqCst);
+    cancel.cancel();
+    report::eprint_line(
+        "Interrupted: finishing the requests in flight (press Ctrl-C again to quit at once; \
+         the journal stays valid).",
+    );
+    wait_for_signal().await;
+    std::process::exit(Exit::Interrupted as i32);
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Refuses unusable input (unless skipped) and empty input.
+fn check_inputs(parsed: &Parsed, skip_invalid: bool) -> Result<(), Error> {
+    if !parsed.invalid.is_empty() && !skip_invalid {
+        return Err(Error::Input(format!(
+            "{}\n{} unusable input line{}; nothing was sent. Fix them, or pass --skip-invalid to go \
+             on without them.",
+            list_invalid(&parsed.invalid),
+            parsed.invalid.len(),
+            if parsed.invalid.len() == 1 { "" } else { "s" }
+        )));
+    }
+    if parsed.targets.is_empty() {
+        return Err(Error::Input(
+            "the inputs hold no targets; nothing was sent".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// `FILE:LINE: reason` for the first 20, then a count.
+fn list_invalid(invalid: &[InvalidLine]) -> String {
+    let mut lines: Vec<String> = invalid
+        .iter()
+        .take(SHOWN_INVALID)
+        .map(ToString::to_string)
+        .collect();
+    if invalid.len() > SHOWN_INVALID {
+        lines.push(format!("… and {} more", invalid.len() - SHOWN_INVALID));
+    }
+    lines.join("\n")
+}
+
+fn warn_damage(path: &Path, replay: &journal::Replay) {
+    if replay.torn_tail {
+        report::eprint_line(&format!(
+            "warning: {}: the last line was cut short (the previous run was killed while writing \
+             it); it is ignored and the next record starts on a new line",
+            path.display()
+        ));
+    }
+    for skipped in replay.skipped.iter().take(SHOWN_INVALID) {
+        report::eprint_line(&format!(
+            "warning: {}:{}: skipped: {}",
+            path.display(),
+            skipped.line,
+            skipped.reason
+        ));
+    }
+}
+
+fn print_dry_run(plan: &Plan, invalid: usize, rate: &Rate, log: &Path) {
+    let targets_read = plan.unique + plan.duplicates;
+    println!("Dry run: nothing is sent and the journal is not written.");
+    println!("  targets read:            {targets_read}");
+    println!("  duplicates dropped:      {}", plan.duplicates);
+    println!("  invalid lines skipped:   {invalid}");
+    println!(
+        "  already done (journal):  {} ({})",
+        plan.done,
+        log.display()
+    );
+    println!(
+        "  left to do:              {}{}",
+        plan.todo.len(),
+        if plan.retry > 0 {
+            format!(" (including {} that failed before)", plan.retry)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "  estimated duration:      {} at {} (server limits may slow it further)",
+        report::clock(rate.duration_for(plan.todo.len() as u64)),
+        rate
+    );
+}
+
+/// Prints the summary and decides the exit code.
+fn conclude(
+    job: &Job,
+    plan: &Plan,
+    invalid: usize,
+    tally: &Tally,
+    interrupted: bool,
+    verbosity: Verbosity,
+) -> Exit {
+    let c = &tally.counts;
+    if verbosity > Verbosity::Quiet {
+        println!("{}", c.outcome_line());
+        println!(
+            "already done before: {} · duplicates dropped: {} · invalid lines skipped: {}",
+            plan.done, plan.duplicates, invalid
+        );
+        println!(
+            "requests sent: {} · 429s: {} · retries: {} · waited on the rate limit: {}",
+            c.sent,
+            c.rate_limited,
+            c.retries,
+            report::clock(tally.pace.waited)
+        );
+        println!(
+            "elapsed: {} · journal: {}",
+            report::clock(tally.elapsed),
+            job.log.display()
+        );
+    }
+    let not_started = plan.todo.len() as u64 - c.finished();
+    if let Some(error) = &tally.journal_error {
+        eprintln!("error: the journal could not be written: {error}");
+        if !tally.unrecorded.is_empty() {
+            eprintln!(
+                "These targets were acted on but are not in the journal (the next run will \
+                 send them again, which is harmless):"
+            );
+            for f in &tally.unrecorded {
+                eprintln!("  {} {}", f.target, f.outcome);
+            }
+        }
+        return Exit::Usage;
+    }
+    if let Some(r) = &tally.rejected {
+        eprintln!(
+            "error: credentials rejected mid-run (HTTP {}{}): {}. {}",
+            r.http_status.map_or("?".to_owned(), |s| s.to_string()),
+            r.error_code.map(|c| format!(", code {c}")).unwrap_or_default(),
+            r.message,
+            r.hint
+        );
+        eprintln!(
+            "{not_started} targets were not done; after fixing the credentials, resume with:\n  {}",
+            job.resume_hint
+        );
+        return Exit::Credentials;
+    }
+    if interrupted {
+        eprintln!(
+            "Interrupted: {not_started} targets not done yet. Resume with:\n  {}",
+            job.resume_hint
+        );
+        return Exit::Interrupted;
+    }
+    let failed = c.get(Outcome::Failed);
+    if failed > 0 || not_started > 0 {
+        eprintln!(
+            "{failed} targets failed; rerun the same command to retry them:\n  {}",
+            job.resume_hint
+        );
+        return Exit::SomeFailed;
+    }
+    Exit::Success
+}
+
+/// The command line of this process, quoted for a POSIX shell.
+pub fn resume_command() -> String {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| {
+            if i == 0 {
+                "bulk-unblock".to_owned()
+            } else {
+                shell_quote(&a)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Quotes one word for a POSIX shell when it needs it.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_a_shell() {
+        assert_eq!(shell_quote("blocks.csv"), "blocks.csv");
+        assert_eq!(shell_quote("my blocks.csv"), "'my blocks.csv'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn invalid_lines_are_listed_up_to_twenty() {
+        let invalid: Vec<InvalidLine> = (1..=25)
+            .map(|line| InvalidLine {
+                source: "in.txt".into(),
+                line,
+                reason: "bad".into(),
+            })
+            .collect();
+        let text = list_invalid(&invalid);
+        assert!(text.starts_with("in.txt:1: bad\nin.txt:2: bad"));
+        assert!(text.contains("in.txt:20: bad\n… and 5 more"));
+        assert!(!text.contains("in.txt:21"));
+    }
+}
