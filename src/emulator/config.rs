@@ -257,14 +257,18 @@ pub struct Faults {
     pub over_capacity_rate: f64,
     /// Probability of 500 code 131 `Internal error.` (nothing done).
     pub internal_error_rate: f64,
-    /// Probability that the request acts and then the response breaks after the status line.
+    /// Probability that the request acts and then the response breaks off: the client receives
+    /// the status line and headers of the real answer (e.g. 200), then the connection closes
+    /// mid-body, so reading the body fails (reqwest: `send()` succeeds, `bytes()` errs).
     pub drop_after_acting_rate: f64,
     /// Probability of a stall: the answer waits `stall` first (a client's timeout fires).
     pub stall_rate: f64,
     /// How long a stall lasts.
     #[serde(with = "duration_text")]
     pub stall: Duration,
-    /// Probability of a 429 although the window has room (the request is not counted).
+    /// Probability of a 429 although the window has room (the request is not counted). In
+    /// header mode `headers` it carries the true, non-zero remaining count, as the real API
+    /// sometimes does; in mode `none` it follows `limits.reset_on_429`.
     pub spurious_429_rate: f64,
     /// Revoke an access token after this many successful mutating requests made with it.
     pub revoke_after: Option<u64>,
