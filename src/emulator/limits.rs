@@ -1,0 +1,128 @@
+//! Fixed rate windows, per access token and endpoint, on the emulator's clock.
+//!
+//! A window opens at the first request after the previous one closed, aligned down to a whole
+//! second, so the `x-rate-limit-reset` it announces is exactly when it closes. A refused request
+//! does not count against the window, as on the real API.
+
+/// One fixed window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// When the current window closes (emulator clock, ms); 0 before the first request.
+    closes_ms: i64,
+    /// Requests counted in the current window.
+    used: u32,
+}
+
+/// What a window says about one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Whether the request is within the limit.
+    pub allowed: bool,
+    /// The limit.
+    pub limit: u32,
+    /// Requests left in the window after this one.
+    pub remaining: u32,
+    /// When the window closes, epoch seconds on the emulator clock.
+    pub reset_secs: i64,
+}
+
+impl Window {
+    /// Opens a new window if the current one has closed.
+    fn roll(&mut self, now_ms: i64, length_ms: i64) {
+        if now_ms >= self.closes_ms {
+            let start = now_ms.div_euclid(1000) * 1000;
+            self.closes_ms = start + length_ms.max(1);
+            self.used = 0;
+        }
+    }
+
+    /// Checks a request against the window. When `count` is true and the request is allowed,
+    /// it is counted.
+    pub fn admit(&mut self, now_ms: i64, length_ms: i64, limit: u32, count: bool) -> Verdict {
+        self.roll(now_ms, length_ms);
+        let allowed = self.used < limit;
+        if allowed && count {
+            self.used += 1;
+        }
+        self.verdict(allowed, limit)
+    }
+
+    /// The window's state without counting anything (for `rate_limit_status`).
+    pub fn peek(&mut self, now_ms: i64, length_ms: i64, limit: u32) -> Verdict {
+        self.roll(now_ms, length_ms);
+        self.verdict(self.used < limit, limit)
+    }
+
+    /// Counts a request that an earlier check allowed.
+    pub fn consume(&mut self) {
+        self.used = self.used.saturating_add(1);
+    }
+
+    fn verdict(&self, allowed: bool, limit: u32) -> Verdict {
+        Verdict {
+            allowed,
+            limit,
+            remaining: limit.saturating_sub(self.used),
+            reset_secs: self.closes_ms.div_euclid(1000) + i64::from(self.closes_ms % 1000 != 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_counts_down_refuses_then_reopens() {
+        let mut w = Window::default();
+        let v = w.admit(10_400, 2_000, 2, true);
+        assert_eq!(
+            v,
+            Verdict {
+                allowed: true,
+                limit: 2,
+                remaining: 1,
+                reset_secs: 12
+            }
+        );
+        let v = w.admit(11_000, 2_000, 2, true);
+        assert_eq!((v.allowed, v.remaining), (true, 0));
+        // Refused requests do not count: the window stays at 0 remaining, the reset unchanged.
+        for _ in 0..3 {
+            let v = w.admit(11_999, 2_000, 2, true);
+            assert_eq!((v.allowed, v.remaining, v.reset_secs), (false, 0, 12));
+        }
+        // The window closes exactly at its reset; the next opens aligned to the second.
+        let v = w.admit(12_000, 2_000, 2, true);
+        assert_eq!(
+            v,
+            Verdict {
+                allowed: true,
+                limit: 2,
+                remaining: 1,
+                reset_secs: 14
+            }
+        );
+        let v = w.admit(20_700, 2_000, 2, true);
+        assert_eq!(v.reset_secs, 22);
+    }
+
+    #[test]
+    fn peek_and_uncounted_checks_do_not_consume() {
+        let mut w = Window::default();
+        assert!(w.admit(0, 1_000, 1, false).allowed);
+        assert_eq!(w.peek(500, 1_000, 1).remaining, 1);
+        w.consume();
+        assert!(!w.peek(600, 1_000, 1).allowed);
+    }
+
+    #[test]
+    fn negative_clock_values_align_down() {
+        let mut w = Window {
+            closes_ms: i64::MIN,
+            used: 0,
+        };
+        let v = w.admit(-1_500, 1_000, 5, true);
+        assert_eq!(v.reset_secs, -1);
+    }
+}

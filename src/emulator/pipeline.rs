@@ -1,0 +1,415 @@
+//! The steps every emulated request goes through, each one a short critical section:
+//! arrive (log, draw latency) → admit (authenticate, check access, count the rate window, draw
+//! a fault) → act (run the endpoint, or fail as the fault says) → finish (log the answer).
+//!
+//! Splitting at the awaits (latency before admit, a stall before act) is what keeps the state
+//! lock from ever being held across a sleep.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+
+use super::config::HeaderMode;
+use super::oauth::{self, AuthFailure};
+use super::reply::{Incoming, Reply};
+use super::route::Endpoint;
+use super::seed::{AccessLevel, UserState};
+use super::state::{FaultKind, LoggedRequest, State};
+use super::{v1, v2};
+
+/// Real time plus a signed offset, in epoch milliseconds.
+pub fn clock_ms(offset_secs: i64) -> i64 {
+    let real = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    real.saturating_add(offset_secs.saturating_mul(1000))
+}
+
+/// A request that passed admission.
+#[derive(Debug)]
+pub struct Ticket {
+    account: usize,
+    user_id: u64,
+    headers: Vec<(&'static str, String)>,
+    fault: Option<FaultKind>,
+    /// How long to wait before acting (a stall fault).
+    pub stall: Option<Duration>,
+}
+
+/// A finished request, ready to log and answer.
+#[derive(Debug)]
+pub struct Done {
+    /// The answer.
+    pub reply: Reply,
+    /// Extra headers (rate limits, access level, retry-after).
+    pub headers: Vec<(&'static str, String)>,
+    /// Break the body after the status line (drop-after-acting).
+    pub broken: bool,
+    account: Option<u64>,
+    window_spent: bool,
+    fault: Option<FaultKind>,
+}
+
+impl Done {
+    fn refused(reply: Reply, account: Option<u64>) -> Done {
+        Done {
+            reply,
+            headers: Vec::new(),
+            broken: false,
+            account,
+            window_spent: false,
+            fault: None,
+        }
+    }
+}
+
+impl State {
+    /// The emulator's clock now.
+    pub fn now_ms(&self) -> i64 {
+        clock_ms(self.config.clock_offset_secs)
+    }
+
+    /// Logs the arrival and draws the latency to apply before answering.
+    pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
+        let seq = self.log.len() as u64;
+        let mut params = std::collections::BTreeMap::new();
+        for (k, v) in &req.params {
+            if !k.starts_with("oauth_") {
+                params.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        if let Some(serde_json::Value::Object(body)) = &req.json {
+            for (k, v) in body {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                params.entry(k.clone()).or_insert(text);
+            }
+        }
+        let endpoint = req.route.endpoint;
+        self.log.push(LoggedRequest {
+            seq,
+            at_ms: self.now_ms(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            endpoint,
+            params,
+            account: None,
+            status: 0,
+            error_code: None,
+            window_spent: false,
+            fault: None,
+        });
+        self.stats.requests += 1;
+        self.per_endpoint[endpoint.index()] += 1;
+        let faults = &self.config.faults;
+        let mut ms = faults.latency_ms;
+        if faults.jitter_ms > 0 {
+            ms = ms.saturating_add(self.rng.random_range(0..=faults.jitter_ms));
+        }
+        (seq, Duration::from_millis(ms))
+    }
+
+    /// Verifies the OAuth header and returns the account index.
+    fn authenticate(&mut self, req: &Incoming, now_ms: i64) -> Result<usize, AuthFailure> {
+        let header = oauth::parse_header(req.authorization.as_deref())?;
+        let consumer_secret = self
+            .apps
+            .get(&header.consumer_key)
+            .ok_or(AuthFailure::CouldNotAuthenticate)?;
+        let idx = *self
+            .by_token
+            .get(&header.token)
+            .ok_or(AuthFailure::InvalidToken)?;
+        let account = self.accounts.get(idx).ok_or(AuthFailure::InvalidToken)?;
+        if account.revoked || account.consumer_key != header.consumer_key {
+            return Err(AuthFailure::InvalidToken);
+        }
+        oauth::verify(
+            &req.method,
+            &req.base_url,
+            &req.params,
+            &header,
+            consumer_secret,
+            &account.token_secret,
+        )?;
+        let skew = i64::try_from(self.config.auth.skew_window.as_secs()).unwrap_or(i64::MAX);
+        let now_secs = now_ms.div_euclid(1000);
+        if header.timestamp.abs_diff(now_secs) > skew.unsigned_abs() {
+            return Err(AuthFailure::TimestampOutOfBounds);
+        }
+        if self.config.auth.check_nonce {
+            if self.nonces.len() > 100_000 {
+                self.nonces
+                    .retain(|_, ts| now_secs.abs_diff(*ts) <= skew.unsigned_abs());
+            }
+            let key = format!("{}\u{0}{}", header.consumer_key, header.nonce);
+            if self.nonces.insert(key, header.timestamp).is_some() {
+                return Err(AuthFailure::CouldNotAuthenticate);
+            }
+        }
+        Ok(idx)
+    }
+
+    /// Authentication, access checks, the rate window and the fault draw.
+    pub fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
+        let endpoint = req.route.endpoint;
+        if endpoint == Endpoint::Unknown {
+            return Err(Done::refused(Reply::no_such_page(), None));
+        }
+        let v2 = endpoint.is_v2();
+        let now_ms = self.now_ms();
+        let idx = match self.authenticate(req, now_ms) {
+            Ok(idx) => idx,
+            Err(failure) => {
+                self.stats.auth_failures += 1;
+                let reply = if v2 {
+                    Reply::problem(401, "Unauthorized")
+                } else {
+                    let (status, code, message) = failure.v1_reply();
+                    Reply::v1_error(status, code, message)
+                };
+                return Err(Done::refused(reply, None));
+            }
+        };
+        let Some(account) = self.accounts.get(idx) else {
+            return Err(Done::refused(Reply::no_such_page(), None));
+        };
+        let user_id = account.user_id;
+        let owner_state = self.users.get(&user_id).map(|u| u.state);
+        let mut headers = Vec::new();
+        if !v2 && self.config.replies.access_level_header {
+            headers.push((
+                "x-access-level",
+                account.access_level.header_value().to_owned(),
+            ));
+        }
+        let refusal = match owner_state {
+            Some(UserState::Suspended) if v2 => Some(v2::forbidden_suspended()),
+            Some(UserState::Suspended) => Some(Reply::v1_error(
+                403,
+                64,
+                "Your account is suspended and is not permitted to access this feature.",
+            )),
+            Some(UserState::Deactivated) | None if v2 => Some(Reply::problem(401, "Unauthorized")),
+            Some(UserState::Deactivated) | None => {
+                Some(Reply::v1_error(401, 89, "Invalid or expired token."))
+            }
+            Some(UserState::Active) => None,
+        }
+        .or_else(|| {
+            if !v2 && !account.v1_access {
+                Some(Reply::v1_error(403, 453, ACCESS_453))
+            } else if endpoint.needs_write() && account.access_level == AccessLevel::Read {
+                Some(if v2 {
+                    Reply::problem(403, "Forbidden")
+                } else {
+                    Reply::v1_error(403, 261, "Application cannot perform write actions.")
+                })
+            } else if endpoint.is_v2_block() && self.config.replies.v2_blocks_forbidden {
+                Some(v2::client_forbidden())
+            } else {
+                None
+            }
+        });
+        if let Some(reply) = refusal {
+            let mut done = Done::refused(reply, Some(user_id));
+            done.headers = headers;
+            return Err(done);
+        }
+        let applies_faults = endpoint.is_mutating() || self.config.faults.all_endpoints;
+        let mut window_spent = false;
+        let mut limited = false;
+        let mut spurious = false;
+        let limits = &self.config.limits;
+        if limits.enabled
+            && let Some(limit) = limits.of(endpoint)
+            && let Some(account) = self.accounts.get_mut(idx)
+        {
+            let i = endpoint.index();
+            let length_ms = i64::try_from(limits.window.as_millis()).unwrap_or(i64::MAX);
+            let w = account.windows[i].admit(now_ms, length_ms, limit.limit, false);
+            let d = limit
+                .daily_limit
+                .map(|cap| account.daily[i].admit(now_ms, 86_400_000, cap, false));
+            let rate = self.config.faults.spurious_429_rate;
+            spurious = applies_faults && rate > 0.0 && self.rng.random::<f64>() < rate;
+            window_spent = !w.allowed || d.is_some_and(|d| !d.allowed);
+            limited = window_spent || spurious;
+            let taken = u32::from(!limited);
+            if !limited {
+                account.windows[i].consume();
+                account.daily[i].consume();
+            }
+            let remaining = w.remaining.saturating_sub(taken);
+            match limit.headers {
+                HeaderMode::Headers => {
+                    headers.push(("x-rate-limit-limit", w.limit.to_string()));
+                    headers.push(("x-rate-limit-remaining", remaining.to_string()));
+                    headers.push(("x-rate-limit-reset", w.reset_secs.to_string()));
+                }
+                HeaderMode::None if limited && limits.reset_on_429 => {
+                    headers.push(("x-rate-limit-remaining", "0".to_owned()));
+                    headers.push(("x-rate-limit-reset", w.reset_secs.to_string()));
+                }
+                HeaderMode::None => {}
+            }
+            if let Some(d) = d {
+                headers.push(("x-user-limit-24hour-limit", d.limit.to_string()));
+                let left = d.remaining.saturating_sub(taken);
+                headers.push(("x-user-limit-24hour-remaining", left.to_string()));
+                headers.push(("x-user-limit-24hour-reset", d.reset_secs.to_string()));
+            }
+            if limited && limits.retry_after {
+                let reset = match d {
+                    Some(d) if !d.allowed => d.reset_secs,
+                    _ => w.reset_secs,
+                };
+                let wait = (reset - now_ms.div_euclid(1000)).max(1);
+                headers.push(("retry-after", wait.to_string()));
+            }
+        }
+        if limited {
+            if spurious {
+                self.stats.faults_injected += 1;
+            }
+            let reply = if v2 {
+                Reply::problem(429, "Too Many Requests")
+            } else {
+                Reply::v1_error(429, 88, "Rate limit exceeded")
+            };
+            return Err(Done {
+                reply,
+                headers,
+                broken: false,
+                account: Some(user_id),
+                window_spent,
+                fault: spurious.then_some(FaultKind::Spurious429),
+            });
+        }
+        let fault = if applies_faults {
+            self.draw_fault()
+        } else {
+            None
+        };
+        if fault.is_some() {
+            self.stats.faults_injected += 1;
+            // Logged now, so a stall whose client gave up still shows why.
+            if let Some(entry) = usize::try_from(seq).ok().and_then(|i| self.log.get_mut(i)) {
+                entry.fault = fault;
+                entry.account = Some(user_id);
+            }
+        }
+        let stall = (fault == Some(FaultKind::Stall)).then_some(self.config.faults.stall);
+        Ok(Ticket {
+            account: idx,
+            user_id,
+            headers,
+            fault,
+            stall,
+        })
+    }
+
+    /// One draw decides between no fault and each fault kind, by cumulative probability.
+    fn draw_fault(&mut self) -> Option<FaultKind> {
+        let f = &self.config.faults;
+        let kinds = [
+            (f.over_capacity_rate, FaultKind::OverCapacity),
+            (f.internal_error_rate, FaultKind::InternalError),
+            (f.drop_after_acting_rate, FaultKind::DropAfterActing),
+            (f.stall_rate, FaultKind::Stall),
+        ];
+        if kinds.iter().all(|(p, _)| *p <= 0.0) {
+            return None;
+        }
+        let draw: f64 = self.rng.random();
+        let mut edge = 0.0;
+        for (p, kind) in kinds {
+            edge += p.max(0.0);
+            if draw < edge {
+                return Some(kind);
+            }
+        }
+        None
+    }
+
+    /// Runs the endpoint (unless the fault says the server failed first).
+    pub fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
+        let endpoint = req.route.endpoint;
+        let v2 = endpoint.is_v2();
+        let idx = ticket.account;
+        let reply = match ticket.fault {
+            Some(FaultKind::OverCapacity) if v2 => Reply::problem(503, "Service Unavailable"),
+            Some(FaultKind::OverCapacity) => Reply::v1_error(503, 130, "Over capacity."),
+            Some(FaultKind::InternalError) if v2 => Reply::problem(500, "Internal Server Error"),
+            Some(FaultKind::InternalError) => Reply::v1_error(500, 131, "Internal error."),
+            _ => {
+                let now_ms = self.now_ms();
+                match endpoint {
+                    Endpoint::BlocksDestroy => v1::block_write(self, idx, req, false),
+                    Endpoint::BlocksCreate => v1::block_write(self, idx, req, true),
+                    Endpoint::BlocksIds => v1::blocks_ids(self, idx, req),
+                    Endpoint::UsersLookup => v1::users_lookup(self, req),
+                    Endpoint::VerifyCredentials => v1::verify_credentials(self, idx, req),
+                    Endpoint::RateLimitStatus => v1::rate_limit_status(self, idx, req, now_ms),
+                    Endpoint::V2Me => v2::me(self, idx),
+                    Endpoint::V2Unblock => v2::block_write(self, idx, req, false),
+                    Endpoint::V2Block => v2::block_write(self, idx, req, true),
+                    Endpoint::V2Blocking => v2::blocking(self, idx, req),
+                    Endpoint::V2UsersBy => v2::users_by(self, req),
+                    Endpoint::Unknown => Reply::no_such_page(),
+                }
+            }
+        };
+        if reply.is_success()
+            && endpoint.is_mutating()
+            && let Some(account) = self.accounts.get_mut(idx)
+        {
+            account.mutations += 1;
+            if self
+                .config
+                .faults
+                .revoke_after
+                .is_some_and(|n| account.mutations >= n)
+            {
+                account.revoked = true;
+            }
+        }
+        Done {
+            broken: ticket.fault == Some(FaultKind::DropAfterActing),
+            reply,
+            headers: ticket.headers,
+            account: Some(ticket.user_id),
+            window_spent: false,
+            fault: ticket.fault,
+        }
+    }
+
+    /// Records the answer in the log and the counters.
+    pub fn finish(&mut self, seq: u64, done: &Done) {
+        let status = done.reply.status;
+        let stats = &mut self.stats;
+        match status {
+            200..=299 => stats.status_2xx += 1,
+            400..=499 => stats.status_4xx += 1,
+            500..=599 => stats.status_5xx += 1,
+            _ => {}
+        }
+        if status == 429 {
+            stats.rate_limited += 1;
+        }
+        if done.window_spent {
+            stats.window_spent += 1;
+        }
+        let Some(entry) = usize::try_from(seq).ok().and_then(|i| self.log.get_mut(i)) else {
+            return;
+        };
+        entry.status = status;
+        entry.error_code = done.reply.error_code;
+        entry.account = done.account;
+        entry.window_spent = done.window_spent;
+        entry.fault = done.fault;
+    }
+}
+
+/// The body of the access-tier 403 (code 453).
+const ACCESS_453: &str = "You currently have access to a subset of Twitter API v2 endpoints and limited v1.1 endpoints (e.g. media post, oauth) only. If you need access to this endpoint, you may need a different access level. You can learn more here: https://developer.twitter.com/en/portal/product";

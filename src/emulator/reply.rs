@@ -1,0 +1,160 @@
+//! What an endpoint answers, before it becomes an HTTP response, and the parsed request the
+//! endpoints read.
+//!
+//! Handlers run under the state lock, so they produce a plain value (status, serialized body,
+//! error code) and the HTTP response is built after the lock is released.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::route::Route;
+
+/// The base of problem `type` URIs in v2 errors (older captures use this host).
+pub const PROBLEMS: &str = "https://api.twitter.com/2/problems";
+
+/// A request, parsed once on arrival.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The HTTP method, uppercase.
+    pub method: String,
+    /// The path, as sent (still percent-encoded).
+    pub path: String,
+    /// `http://{host}{path}`: the base URL the signature covers.
+    pub base_url: String,
+    /// Query parameters, then form-body parameters, decoded.
+    pub params: Vec<(String, String)>,
+    /// The `Authorization` header, when it is valid text.
+    pub authorization: Option<String>,
+    /// A JSON body (v2 writes), when the content type says JSON and it parses.
+    pub json: Option<serde_json::Value>,
+    /// The endpoint and its path parameters.
+    pub route: Route,
+}
+
+impl Incoming {
+    /// The first value of a parameter.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of a parameter, when not empty.
+    pub fn non_empty(&self, key: &str) -> Option<&str> {
+        self.param(key).filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// How the body is labelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// v1.1 JSON (`application/json;charset=utf-8`).
+    V1,
+    /// v2 JSON (`application/json; charset=utf-8`).
+    V2,
+    /// v2 problem JSON (`application/problem+json`).
+    Problem,
+}
+
+/// An endpoint's answer.
+#[derive(Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The serialized body.
+    pub body: Vec<u8>,
+    /// How to label the body.
+    pub kind: BodyKind,
+    /// The v1.1 error code, if this is a v1.1 error.
+    pub error_code: Option<u32>,
+}
+
+impl Reply {
+    /// A 200 v1.1 body.
+    pub fn v1(value: &impl Serialize) -> Reply {
+        Reply::serialized(200, value, BodyKind::V1)
+    }
+
+    /// A 200 v2 body.
+    pub fn v2(value: &impl Serialize) -> Reply {
+        Reply::serialized(200, value, BodyKind::V2)
+    }
+
+    fn serialized(status: u16, value: &impl Serialize, kind: BodyKind) -> Reply {
+        match serde_json::to_vec(value) {
+            Ok(body) => Reply {
+                status,
+                body,
+                kind,
+                error_code: None,
+            },
+            // Only a bug in a handler's types could get here; answer like the real API's 500.
+            Err(_) => Reply::v1_error(500, 131, "Internal error."),
+        }
+    }
+
+    /// A v1.1 error: `{"errors":[{"code":N,"message":"..."}]}`.
+    pub fn v1_error(status: u16, code: u32, message: &str) -> Reply {
+        let body = json!({"errors": [{"code": code, "message": message}]});
+        Reply {
+            status,
+            body: body.to_string().into_bytes(),
+            kind: BodyKind::V1,
+            error_code: Some(code),
+        }
+    }
+
+    /// A v2 problem with `type: about:blank` and `detail` equal to `title`.
+    pub fn problem(status: u16, title: &str) -> Reply {
+        Reply::problem_json(
+            status,
+            json!({"title": title, "type": "about:blank", "status": status, "detail": title}),
+        )
+    }
+
+    /// A v2 problem with a body of its own.
+    pub fn problem_json(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            body: body.to_string().into_bytes(),
+            kind: BodyKind::Problem,
+            error_code: None,
+        }
+    }
+
+    /// The v2 400 for a bad parameter.
+    pub fn invalid_request(parameter: &str, value: &str, message: String) -> Reply {
+        Reply::problem_json(
+            400,
+            json!({
+                "errors": [{"parameters": {parameter: [value]}, "message": message}],
+                "title": "Invalid Request",
+                "detail": "One or more parameters to your request was invalid.",
+                "type": format!("{PROBLEMS}/invalid-request"),
+            }),
+        )
+    }
+
+    /// The route-missing 404 (code 34), used for every unknown route.
+    pub fn no_such_page() -> Reply {
+        Reply::v1_error(404, 34, "Sorry, that page does not exist.")
+    }
+
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// The message the real API pairs with a v1.1 error code, for codes a knob can choose.
+pub fn message_for(code: u32) -> &'static str {
+    match code {
+        17 => "No user matches for specified terms.",
+        34 => "Sorry, that page does not exist.",
+        38 => "user_id or screen_name parameter is missing.",
+        50 => "User not found.",
+        63 => "User has been suspended.",
+        _ => "Sorry, that page does not exist.",
+    }
+}

@@ -1,0 +1,439 @@
+//! The emulated network's state and the bookkeeping around it: users, accounts with their
+//! blocked sets and rate windows, the request log and the counters.
+//!
+//! Everything lives in one struct behind one mutex (see `Emulator`): every request takes the
+//! lock a few times for short, synchronous steps and never across an await, so the lock is
+//! cheap even under benchmark load, and the state is always consistent between steps.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use super::config::Config;
+use super::limits::Window;
+use super::route::Endpoint;
+use super::seed::{AccessLevel, MAX_USER_ID, Seed, SeedError, SeedUser, UserState};
+use crate::target::Target;
+
+/// One request as the emulator saw it, for tests and `GET /admin/requests`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedRequest {
+    /// Arrival order, from 0.
+    pub seq: u64,
+    /// Arrival time, epoch milliseconds on the emulator clock.
+    pub at_ms: i64,
+    /// The HTTP method.
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The endpoint the request resolved to.
+    pub endpoint: Endpoint,
+    /// Query and form parameters except `oauth_*`, plus a v2 JSON body's fields.
+    pub params: BTreeMap<String, String>,
+    /// The user ID of the account whose token signed the request (never the token itself);
+    /// `None` when authentication failed before the token was known.
+    pub account: Option<u64>,
+    /// The status answered; 0 when the client went away before the answer.
+    pub status: u16,
+    /// The v1.1 error code answered, if any.
+    pub error_code: Option<u32>,
+    /// The request arrived when its rate window was already spent.
+    pub window_spent: bool,
+    /// The fault injected into this request, if any.
+    pub fault: Option<FaultKind>,
+}
+
+/// An injected fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// 503 code 130, nothing done.
+    OverCapacity,
+    /// 500 code 131, nothing done.
+    InternalError,
+    /// The request acted, then the response body broke off.
+    DropAfterActing,
+    /// The answer waited `faults.stall` first.
+    Stall,
+    /// A 429 although the window had room.
+    Spurious429,
+}
+
+/// Counters over the emulator's life.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Requests received.
+    pub requests: u64,
+    /// Requests received per endpoint name (`Endpoint::name`).
+    pub per_endpoint: BTreeMap<String, u64>,
+    /// Answers with a 2xx status.
+    pub status_2xx: u64,
+    /// Answers with a 4xx status (429 included).
+    pub status_4xx: u64,
+    /// Answers with a 5xx status.
+    pub status_5xx: u64,
+    /// Answers with 429.
+    pub rate_limited: u64,
+    /// Requests that arrived when their window was already spent (a well-paced client makes 0).
+    pub window_spent: u64,
+    /// Requests refused by OAuth verification.
+    pub auth_failures: u64,
+    /// Blocks removed.
+    pub unblocks_applied: u64,
+    /// Blocks added.
+    pub blocks_applied: u64,
+    /// Faults injected.
+    pub faults_injected: u64,
+    /// Requests without an answer yet: in flight, or their client went away first.
+    pub unanswered: u64,
+}
+
+/// An account: a user with a token, a blocked set and rate windows.
+#[derive(Debug)]
+pub struct Account {
+    /// The owner's user ID.
+    pub user_id: u64,
+    /// The app the token belongs to.
+    pub consumer_key: String,
+    /// The access token.
+    pub token: String,
+    /// The access token secret.
+    pub token_secret: String,
+    /// What the token may do.
+    pub access_level: AccessLevel,
+    /// Whether the app tier includes v1.1.
+    pub v1_access: bool,
+    /// Blocked user IDs, ordered so cursors (the last ID served) stay valid across removals.
+    pub blocked: BTreeSet<u64>,
+    /// The token was revoked: 401 code 89 from now on.
+    pub revoked: bool,
+    /// Successful mutating requests made with the token (for `revoke_after`).
+    pub mutations: u64,
+    /// Rate windows, indexed by `Endpoint::index`.
+    pub windows: [Window; Endpoint::ALL.len()],
+    /// 24-hour windows, indexed by `Endpoint::index`.
+    pub daily: [Window; Endpoint::ALL.len()],
+}
+
+/// The whole mutable state.
+#[derive(Debug)]
+pub struct State {
+    /// The knobs, read on every request so changes apply at once.
+    pub config: Config,
+    /// Users by ID.
+    pub users: HashMap<u64, SeedUser>,
+    /// User IDs by lowercase screen name.
+    pub by_name: HashMap<String, u64>,
+    /// Consumer secrets by consumer key.
+    pub apps: HashMap<String, String>,
+    /// Accounts, in seed order.
+    pub accounts: Vec<Account>,
+    /// Account indexes by access token.
+    pub by_token: HashMap<String, usize>,
+    /// Account indexes by owner ID.
+    pub by_owner: HashMap<u64, usize>,
+    /// Every request, indexed by `seq`.
+    pub log: Vec<LoggedRequest>,
+    /// Counters (per-endpoint counts are kept in `per_endpoint` to avoid string keys per request).
+    pub stats: Stats,
+    /// Requests per endpoint, indexed by `Endpoint::index`.
+    pub per_endpoint: [u64; Endpoint::ALL.len()],
+    /// The fault RNG and the seed it was built from (reseeded when the config's seed changes).
+    pub rng: StdRng,
+    /// The seed `rng` was built from.
+    pub rng_seed: u64,
+    /// Nonces seen, with their timestamps (only when nonce checking is on).
+    pub nonces: HashMap<String, i64>,
+}
+
+impl State {
+    /// Builds the state from a seed, checking every reference in it.
+    pub fn new(seed: Seed, config: Config) -> Result<State, SeedError> {
+        let mut users = HashMap::with_capacity(seed.users.len());
+        let mut by_name = HashMap::with_capacity(seed.users.len());
+        for user in seed.users {
+            if user.id == 0 || user.id > MAX_USER_ID {
+                return Err(SeedError::IdOutOfRange(user.id));
+            }
+            if let Err(source) = Target::parse_screen_name(&user.screen_name) {
+                return Err(SeedError::BadScreenName {
+                    id: user.id,
+                    name: user.screen_name,
+                    source,
+                });
+            }
+            if user.screen_name.starts_with('@') {
+                return Err(SeedError::BadScreenName {
+                    id: user.id,
+                    name: user.screen_name.clone(),
+                    source: crate::target::TargetError::BadNameChar(user.screen_name),
+                });
+            }
+            let lower = user.screen_name.to_ascii_lowercase();
+            if by_name.insert(lower, user.id).is_some() {
+                return Err(SeedError::DuplicateScreenName(user.screen_name));
+            }
+            let id = user.id;
+            if users.insert(id, user).is_some() {
+                return Err(SeedError::DuplicateUserId(id));
+            }
+        }
+        let mut apps = HashMap::new();
+        for app in seed.apps {
+            if apps
+                .insert(app.consumer_key.clone(), app.consumer_secret)
+                .is_some()
+            {
+                return Err(SeedError::DuplicateApp(app.consumer_key));
+            }
+        }
+        let mut accounts = Vec::with_capacity(seed.accounts.len());
+        let mut by_token = HashMap::new();
+        let mut by_owner = HashMap::new();
+        for (idx, a) in seed.accounts.into_iter().enumerate() {
+            if !users.contains_key(&a.user_id) {
+                return Err(SeedError::UnknownOwner(a.user_id));
+            }
+            if !apps.contains_key(&a.consumer_key) {
+                return Err(SeedError::UnknownApp { user_id: a.user_id });
+            }
+            if by_owner.insert(a.user_id, idx).is_some() {
+                return Err(SeedError::DuplicateAccount(a.user_id));
+            }
+            if by_token.insert(a.access_token.clone(), idx).is_some() {
+                return Err(SeedError::DuplicateToken(a.user_id));
+            }
+            if let Some(&unknown) = a.blocked.iter().find(|id| !users.contains_key(id)) {
+                return Err(SeedError::UnknownBlocked {
+                    account: a.user_id,
+                    blocked: unknown,
+                });
+            }
+            accounts.push(Account {
+                user_id: a.user_id,
+                consumer_key: a.consumer_key,
+                token: a.access_token,
+                token_secret: a.access_token_secret,
+                access_level: a.access_level,
+                v1_access: a.v1_access,
+                blocked: a.blocked.into_iter().collect(),
+                revoked: false,
+                mutations: 0,
+                windows: Default::default(),
+                daily: Default::default(),
+            });
+        }
+        let rng_seed = config.faults.seed;
+        Ok(State {
+            config,
+            users,
+            by_name,
+            apps,
+            accounts,
+            by_token,
+            by_owner,
+            log: Vec::new(),
+            stats: Stats::default(),
+            per_endpoint: [0; Endpoint::ALL.len()],
+            rng: StdRng::seed_from_u64(rng_seed),
+            rng_seed,
+            nonces: HashMap::new(),
+        })
+    }
+
+    /// Reseeds the fault RNG when the configured seed changed.
+    pub fn config_changed(&mut self) {
+        if self.config.faults.seed != self.rng_seed {
+            self.rng_seed = self.config.faults.seed;
+            self.rng = StdRng::seed_from_u64(self.rng_seed);
+        }
+    }
+
+    /// Adds or replaces users. IDs of 0 or above the signed 64-bit range are skipped, as is a
+    /// user whose screen name another user already has.
+    pub fn add_users(&mut self, users: impl IntoIterator<Item = SeedUser>) {
+        for user in users {
+            if user.id == 0 || user.id > MAX_USER_ID {
+                tracing::warn!(id = user.id, "emulator: user ID out of range, skipped");
+                continue;
+            }
+            let lower = user.screen_name.to_ascii_lowercase();
+            match self.by_name.get(&lower) {
+                Some(&other) if other != user.id => {
+                    tracing::warn!(id = user.id, "emulator: screen name taken, user skipped");
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(old) = self.users.get(&user.id) {
+                let old_lower = old.screen_name.to_ascii_lowercase();
+                self.by_name.remove(&old_lower);
+            }
+            self.by_name.insert(lower, user.id);
+            self.users.insert(user.id, user);
+        }
+    }
+
+    /// Replaces an account's blocked set. IDs without a user get a synthesized active user
+    /// (screen name `u_` + the ID in base 36), so big test lists need no user list.
+    pub fn set_blocked(&mut self, account_id: u64, ids: impl IntoIterator<Item = u64>) {
+        let Some(&idx) = self.by_owner.get(&account_id) else {
+            tracing::warn!(account_id, "emulator: set_blocked on an unknown account");
+            return;
+        };
+        let mut set = BTreeSet::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            if id == 0 || id > MAX_USER_ID {
+                continue;
+            }
+            if !self.users.contains_key(&id) {
+                missing.push(id);
+            }
+            set.insert(id);
+        }
+        let synthesized = missing.into_iter().map(|id| {
+            let name = format!("u_{}", base36(id));
+            SeedUser {
+                id,
+                name: format!("User {id}"),
+                screen_name: name,
+                state: UserState::Active,
+            }
+        });
+        self.add_users(synthesized);
+        set.retain(|id| self.users.contains_key(id));
+        if let Some(account) = self.accounts.get_mut(idx) {
+            account.blocked = set;
+        }
+    }
+
+    /// An account's blocked IDs, ascending.
+    pub fn blocked(&self, account_id: u64) -> Vec<u64> {
+        self.by_owner
+            .get(&account_id)
+            .and_then(|&idx| self.accounts.get(idx))
+            .map(|a| a.blocked.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Revokes a token: every later request signed with it gets 401 code 89.
+    pub fn revoke_token(&mut self, token: &str) {
+        if let Some(&idx) = self.by_token.get(token)
+            && let Some(account) = self.accounts.get_mut(idx)
+        {
+            account.revoked = true;
+        }
+    }
+
+    /// Finds a user by screen name, ignoring case.
+    pub fn user_by_name(&self, name: &str) -> Option<&SeedUser> {
+        self.by_name
+            .get(&name.to_ascii_lowercase())
+            .and_then(|id| self.users.get(id))
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.stats.clone();
+        stats.per_endpoint = Endpoint::ALL
+            .iter()
+            .filter(|e| self.per_endpoint[e.index()] > 0)
+            .map(|e| (e.name().to_owned(), self.per_endpoint[e.index()]))
+            .collect();
+        stats.unanswered = self.log.iter().filter(|e| e.status == 0).count() as u64;
+        stats
+    }
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::seed::{SeedAccount, SeedApp};
+
+    fn tiny_seed() -> Seed {
+        Seed {
+            apps: vec![SeedApp {
+                consumer_key: "ck".into(),
+                consumer_secret: "cs".into(),
+            }],
+            users: vec![
+                SeedUser::active(1, "owner", "Owner"),
+                SeedUser::active(2, "Two", "Two"),
+            ],
+            accounts: vec![SeedAccount {
+                user_id: 1,
+                consumer_key: "ck".into(),
+                access_token: "1-t".into(),
+                access_token_secret: "ts".into(),
+                access_level: AccessLevel::ReadWrite,
+                v1_access: true,
+                blocked: vec![2],
+            }],
+        }
+    }
+
+    #[test]
+    fn seed_references_are_checked() {
+        assert!(State::new(tiny_seed(), Config::default()).is_ok());
+        let mut s = tiny_seed();
+        s.accounts[0].blocked.push(99);
+        assert!(matches!(
+            State::new(s, Config::default()),
+            Err(SeedError::UnknownBlocked {
+                account: 1,
+                blocked: 99
+            })
+        ));
+        let mut s = tiny_seed();
+        s.users.push(SeedUser::active(3, "TWO", "dup"));
+        assert!(matches!(
+            State::new(s, Config::default()),
+            Err(SeedError::DuplicateScreenName(_))
+        ));
+        let mut s = tiny_seed();
+        s.users.push(SeedUser::active(u64::MAX, "big", "Big"));
+        assert!(matches!(
+            State::new(s, Config::default()),
+            Err(SeedError::IdOutOfRange(_))
+        ));
+        let mut s = tiny_seed();
+        s.accounts[0].consumer_key = "other".into();
+        assert!(matches!(
+            State::new(s, Config::default()),
+            Err(SeedError::UnknownApp { user_id: 1 })
+        ));
+    }
+
+    #[test]
+    fn set_blocked_synthesizes_missing_users() {
+        let mut state = State::new(tiny_seed(), Config::default()).expect("valid");
+        state.set_blocked(1, (10..=12).chain([u64::MAX]));
+        assert_eq!(state.blocked(1), vec![10, 11, 12]);
+        let u = state.user_by_name("u_a").expect("synthesized user 10");
+        assert_eq!(u.id, 10);
+        assert!(state.users.contains_key(&2), "older users are kept");
+    }
+
+    #[test]
+    fn base36_names_fit_screen_name_rules() {
+        let name = format!("u_{}", base36(MAX_USER_ID));
+        assert!(Target::parse_screen_name(&name).is_ok(), "{name}");
+    }
+}
