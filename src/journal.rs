@@ -1,10 +1,26 @@
 //! The result log: versioned JSON Lines, one record per finished target, appended as each
 //! target finishes so that a rerun of the same command resumes exactly where the last stopped.
+//!
+//! The file is the only memory a run keeps, so it is written to survive the worst moment: each
+//! record goes out in a single write of a whole line, a lock keeps a second run off the same
+//! file, and the replay never fails on damage. A line cut short by a killed process is ignored
+//! (its target is simply tried again) and garbage is skipped and listed, while every complete
+//! record before and after it still counts. What is refused is a file that is not a journal of
+//! this tool, or one written for another account or action: those are someone else's data.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::outcome::{Action, Outcome};
-use crate::target::TargetKind;
+use crate::target::{MAX_SCREEN_NAME_LEN, Target, TargetKey, TargetKind};
 
 /// The journal format version written in the header record.
 pub const FORMAT_VERSION: u32 = 1;
@@ -58,4 +74,866 @@ pub struct Record {
     pub attempts: u32,
     /// When the target finished (RFC 3339 UTC).
     pub at: String,
+}
+
+/// How many damaged lines a [`Replay`] lists one by one. Past this only
+/// [`Replay::skipped_total`] grows, so a file full of garbage cannot fill memory.
+pub const MAX_LISTED_SKIPS: usize = 1000;
+
+/// The start of every header this tool writes (serde keeps field order), used to recognise a
+/// header that was cut short while being written.
+const HEADER_START: &[u8] = br#"{"journal":"bulk-unblock""#;
+
+/// Longest skip reason kept: serde messages may quote a whole line of garbage.
+const MAX_REASON_LEN: usize = 160;
+
+// ---------------------------------------------------------------------------------------------
+// Replay
+// ---------------------------------------------------------------------------------------------
+
+/// What a journal says, read back: the header, and the latest outcome of every target it names.
+#[derive(Clone, Debug, Default)]
+pub struct Replay {
+    /// The header, when line 1 holds a valid one.
+    pub header: Option<Header>,
+    /// Valid records read.
+    pub records: u64,
+    /// Damaged lines that were skipped (not counting a torn tail), at most [`MAX_LISTED_SKIPS`].
+    pub skipped: Vec<SkippedLine>,
+    /// Every damaged line skipped, including those past the listing limit.
+    pub skipped_total: u64,
+    /// The file did not end with `'\n'` and its last line was unparsable: a run was killed
+    /// while writing it. The line is ignored, so its target is tried again.
+    pub torn_tail: bool,
+    index: Index,
+    problem: Option<HeaderProblem>,
+}
+
+/// One line the replay could not use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedLine {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// Why the line was skipped.
+    pub reason: String,
+}
+
+/// Why line 1 is not a usable header; turned into a [`JournalError`] once the path is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum HeaderProblem {
+    /// Not a journal of this tool at all.
+    Foreign(String),
+    /// A journal of this tool, written by a newer version.
+    Newer(u64),
+    /// A journal of this tool whose header cannot be read.
+    Damaged(String),
+}
+
+/// The latest outcome per target, kept compact: a million records with their aliases fit in
+/// a few tens of megabytes, where a `HashMap<TargetKey, Outcome>` would need several times that.
+#[derive(Clone, Debug, Default)]
+struct Index {
+    ids: HashMap<u64, Outcome>,
+    names: HashMap<NameKey, Outcome>,
+}
+
+/// A screen name folded to lowercase, inline and zero-padded. Valid screen names are ASCII
+/// and at most [`MAX_SCREEN_NAME_LEN`] bytes, so no heap allocation is needed per name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct NameKey([u8; MAX_SCREEN_NAME_LEN]);
+
+impl NameKey {
+    /// `None` for a name no valid target can have (too long), which therefore matches nothing.
+    fn new(name: &str) -> Option<NameKey> {
+        let bytes = name.as_bytes();
+        if bytes.len() > MAX_SCREEN_NAME_LEN {
+            return None;
+        }
+        let mut key = [0u8; MAX_SCREEN_NAME_LEN];
+        for (k, b) in key.iter_mut().zip(bytes) {
+            *k = b.to_ascii_lowercase();
+        }
+        Some(NameKey(key))
+    }
+}
+
+impl Index {
+    fn set(&mut self, target: &Target, outcome: Outcome) {
+        match target {
+            Target::Id(id) => {
+                self.ids.insert(*id, outcome);
+            }
+            Target::ScreenName(name) => {
+                if let Some(key) = NameKey::new(name) {
+                    self.names.insert(key, outcome);
+                }
+            }
+        }
+    }
+
+    fn get(&self, key: &TargetKey) -> Option<Outcome> {
+        match key {
+            TargetKey::Id(id) => self.ids.get(id).copied(),
+            TargetKey::Name(name) => NameKey::new(name).and_then(|k| self.names.get(&k).copied()),
+        }
+    }
+}
+
+impl Replay {
+    /// The latest outcome recorded for this key, directly or through an alias the API revealed.
+    pub fn latest(&self, key: &TargetKey) -> Option<Outcome> {
+        self.index.get(key)
+    }
+
+    /// Whether the target's latest outcome is terminal, so a rerun must not send it again.
+    pub fn is_done(&self, target: &Target) -> bool {
+        self.latest(&target.key()).is_some_and(Outcome::is_terminal)
+    }
+
+    /// Refuses a journal written for another account or another action; a fresh journal
+    /// (no header yet) fits any.
+    pub fn check_account(
+        &self,
+        path: &Path,
+        account_id: &str,
+        action: Action,
+    ) -> Result<(), JournalError> {
+        let Some(header) = &self.header else {
+            return Ok(());
+        };
+        check_header_fits(path, header, account_id, action)
+    }
+
+    /// Refuses what is not a journal of this tool, or one written by a newer version.
+    /// [`read`] and [`Journal::open`] call it; callers of [`replay`] on raw bytes should too.
+    pub fn check_format(&self, path: &Path) -> Result<(), JournalError> {
+        let path = path.to_path_buf();
+        match &self.problem {
+            None => Ok(()),
+            Some(HeaderProblem::Foreign(reason)) => Err(JournalError::NotAJournal {
+                path,
+                reason: reason.clone(),
+            }),
+            Some(HeaderProblem::Newer(found)) => Err(JournalError::NewerVersion {
+                path,
+                found: *found,
+            }),
+            Some(HeaderProblem::Damaged(reason)) => Err(JournalError::DamagedHeader {
+                path,
+                reason: reason.clone(),
+            }),
+        }
+    }
+
+    /// Approximate heap use of the index, for keeping an eye on very large journals.
+    #[cfg(test)]
+    fn index_bytes(&self) -> usize {
+        // hashbrown keeps one control byte per bucket beside each entry.
+        let ids = self.index.ids.capacity() * (size_of::<(u64, Outcome)>() + 1);
+        let names = self.index.names.capacity() * (size_of::<(NameKey, Outcome)>() + 1);
+        ids + names
+    }
+
+    fn skip(&mut self, line: u64, reason: String) {
+        self.skipped_total += 1;
+        if self.skipped.len() < MAX_LISTED_SKIPS {
+            self.skipped.push(SkippedLine { line, reason });
+        }
+    }
+}
+
+fn check_header_fits(
+    path: &Path,
+    header: &Header,
+    account_id: &str,
+    action: Action,
+) -> Result<(), JournalError> {
+    if header.account_id != account_id {
+        return Err(JournalError::OtherAccount {
+            path: path.to_path_buf(),
+            journal_account: match &header.account_screen_name {
+                Some(name) => format!("{} (@{name})", header.account_id),
+                None => header.account_id.clone(),
+            },
+            account: account_id.to_owned(),
+        });
+    }
+    if header.action != action {
+        return Err(JournalError::OtherAction {
+            path: path.to_path_buf(),
+            journal_action: header.action,
+            action,
+        });
+    }
+    Ok(())
+}
+
+/// Replays journal bytes. Never fails: damaged lines are skipped and listed, and a first line
+/// that is not a header stops the replay with a problem [`Replay::check_format`] reports.
+pub fn replay(bytes: &[u8]) -> Replay {
+    let mut out = Replay::default();
+    for line in lines(bytes) {
+        if line.number == 1 {
+            match parse_header(line.bytes) {
+                Ok(header) => out.header = Some(header),
+                Err(_) if line.torn && is_torn_header(line.bytes) => out.torn_tail = true,
+                Err(problem) => out.problem = Some(problem),
+            }
+            if out.header.is_none() {
+                return out;
+            }
+            continue;
+        }
+        if line.is_blank() {
+            continue;
+        }
+        match index_record(&mut out.index, line.bytes) {
+            Ok(()) => out.records += 1,
+            Err(_) if line.torn => out.torn_tail = true,
+            Err(reason) => out.skip(line.number, reason),
+        }
+    }
+    out
+}
+
+/// The fields the index needs, borrowed from the line. The other fields are type-checked but
+/// not kept, so replay accepts exactly the lines [`records`] accepts.
+#[derive(Deserialize)]
+struct RecordView<'a> {
+    #[serde(borrow)]
+    target: Str<'a>,
+    by: TargetKind,
+    outcome: Outcome,
+    #[serde(default, borrow)]
+    user_id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    screen_name: Option<Str<'a>>,
+    #[serde(default, rename = "http_status")]
+    _http_status: Option<u16>,
+    #[serde(default, rename = "error_code")]
+    _error_code: Option<i64>,
+    #[serde(default, rename = "message")]
+    _message: Option<AnyStr>,
+    #[serde(rename = "attempts")]
+    _attempts: u32,
+    #[serde(rename = "at")]
+    _at: AnyStr,
+}
+
+/// A string borrowed from the line when it has no escapes (always, for what this tool writes).
+#[derive(Deserialize)]
+struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// Checks that a value is a string without keeping it.
+struct AnyStr;
+
+impl<'de> Deserialize<'de> for AnyStr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AnyStr, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = AnyStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<AnyStr, E> {
+                Ok(AnyStr)
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+fn index_record(index: &mut Index, line: &[u8]) -> Result<(), String> {
+    let view: RecordView<'_> = serde_json::from_slice(line).map_err(|e| json_reason(&e))?;
+    let target = Target::from_journal(&view.target.0, view.by)
+        .map_err(|e| shorten(format!("not a valid target: {e}")))?;
+    index.set(&target, view.outcome);
+    // Aliases are hints from the response: one that is not a valid ID or name can match no
+    // target, so it is dropped rather than costing the record.
+    if let Some(Ok(id)) = view.user_id.map(|s| Target::parse_id(&s.0)) {
+        index.set(&id, view.outcome);
+    }
+    if let Some(Ok(name)) = view.screen_name.map(|s| Target::parse_screen_name(&s.0)) {
+        index.set(&name, view.outcome);
+    }
+    Ok(())
+}
+
+fn parse_header(line: &[u8]) -> Result<Header, HeaderProblem> {
+    /// Only what identifies the file, so a newer header of another shape is still recognised.
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        #[serde(default, borrow)]
+        journal: Option<Str<'a>>,
+        #[serde(default)]
+        version: Option<u64>,
+    }
+    let ours = line.starts_with(HEADER_START);
+    let probe: Probe<'_> = serde_json::from_slice(line).map_err(|e| {
+        if ours {
+            HeaderProblem::Damaged(json_reason(&e))
+        } else {
+            HeaderProblem::Foreign(format!("line 1 is not a journal header: {}", json_reason(&e)))
+        }
+    })?;
+    if probe.journal.as_ref().map(|s| &*s.0) != Some(FORMAT_NAME) {
+        return Err(HeaderProblem::Foreign(format!(
+            "line 1 has no \"journal\":\"{FORMAT_NAME}\" field"
+        )));
+    }
+    match probe.version {
+        None => return Err(HeaderProblem::Damaged("the header has no version".into())),
+        Some(0) => return Err(HeaderProblem::Damaged("the header has version 0".into())),
+        Some(v) if v > u64::from(FORMAT_VERSION) => return Err(HeaderProblem::Newer(v)),
+        Some(_) => {}
+    }
+    serde_json::from_slice(line).map_err(|e| HeaderProblem::Damaged(json_reason(&e)))
+}
+
+/// A first line cut short while the header was being written: nothing was recorded yet.
+fn is_torn_header(line: &[u8]) -> bool {
+    let prefix_of_ours = line.starts_with(HEADER_START) || HEADER_START.starts_with(line);
+    prefix_of_ours
+        && serde_json::from_slice::<de::IgnoredAny>(line)
+            .err()
+            .is_some_and(|e| e.is_eof())
+}
+
+/// A serde_json error without its "at line 1" (always line 1 of a one-line slice).
+fn json_reason(e: &serde_json::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(at) = text.rfind(" at line ") {
+        text.truncate(at);
+    }
+    let kind = match e.classify() {
+        serde_json::error::Category::Data => "not a journal record",
+        _ => "not valid JSON",
+    };
+    shorten(format!("{kind}: {text} (column {})", e.column()))
+}
+
+fn shorten(mut text: String) -> String {
+    if text.len() > MAX_REASON_LEN {
+        let mut cut = MAX_REASON_LEN;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// One line of a journal, without its `'\n'`.
+struct Line<'a> {
+    /// 1-based.
+    number: u64,
+    bytes: &'a [u8],
+    /// The file ends inside this line (no `'\n'` after it).
+    torn: bool,
+}
+
+impl Line<'_> {
+    fn is_blank(&self) -> bool {
+        self.bytes.trim_ascii().is_empty()
+    }
+}
+
+fn lines(bytes: &[u8]) -> impl Iterator<Item = Line<'_>> {
+    let mut rest = bytes;
+    let mut number = 0;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        number += 1;
+        let (line, torn) = match rest.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                let line = &rest[..end];
+                rest = &rest[end + 1..];
+                (line, false)
+            }
+            None => (std::mem::take(&mut rest), true),
+        };
+        Some(Line {
+            number,
+            bytes: line,
+            torn,
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full records, for reports and undo
+// ---------------------------------------------------------------------------------------------
+
+/// One line of a journal, fully parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// Line 1.
+    Header(Header),
+    /// Any later line.
+    Record(Record),
+}
+
+/// Streams a journal line by line: the header, then each record or the reason a line was
+/// skipped. Blank lines after the header are passed over; a torn last line is reported as such.
+pub fn records(bytes: &[u8]) -> impl Iterator<Item = (u64, Result<Entry, SkippedLine>)> + '_ {
+    lines(bytes).filter_map(|line| {
+        if line.number > 1 && line.is_blank() {
+            return None;
+        }
+        let parsed = if line.number == 1 {
+            parse_header(line.bytes)
+                .map(Entry::Header)
+                .map_err(|problem| match problem {
+                    HeaderProblem::Foreign(reason) | HeaderProblem::Damaged(reason) => reason,
+                    HeaderProblem::Newer(v) => format!(
+                        "written by a newer version (format {v}, this build reads up to {FORMAT_VERSION})"
+                    ),
+                })
+        } else {
+            serde_json::from_slice::<Record>(line.bytes)
+                .map_err(|e| json_reason(&e))
+                .and_then(|record| {
+                    Target::from_journal(&record.target, record.by)
+                        .map(|_| Entry::Record(record))
+                        .map_err(|e| shorten(format!("not a valid target: {e}")))
+                })
+        };
+        let parsed = parsed.map_err(|reason| SkippedLine {
+            line: line.number,
+            reason: if line.torn {
+                format!("the last line is cut short (a run was interrupted while writing it): {reason}")
+            } else {
+                reason
+            },
+        });
+        Some((line.number, parsed))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and writing files
+// ---------------------------------------------------------------------------------------------
+
+/// Reads a journal without locking it (dry run, report). A missing file is an empty journal.
+pub fn read(path: &Path) -> Result<Replay, JournalError> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Replay::default()),
+        Err(source) => {
+            return Err(JournalError::Open {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let bytes = read_current(&mut file).map_err(|source| JournalError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let replay = replay(&bytes);
+    replay.check_format(path)?;
+    warn_about_damage(path, &replay);
+    Ok(replay)
+}
+
+/// Reads the bytes the file holds now. Bounded by its length so that a device or a file still
+/// being appended to by a running process cannot make the read endless.
+fn read_current(file: &mut File) -> io::Result<Vec<u8>> {
+    let len = file.metadata()?.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn warn_about_damage(path: &Path, replay: &Replay) {
+    if replay.torn_tail {
+        tracing::warn!(
+            "journal {}: the last line was cut short (a run was interrupted while writing it); \
+             it is ignored and its target will be tried again",
+            path.display()
+        );
+    }
+    if let Some(first) = replay.skipped.first() {
+        tracing::warn!(
+            "journal {}: skipped {} damaged line(s); the first is line {}: {}",
+            path.display(),
+            replay.skipped_total,
+            first.line,
+            first.reason
+        );
+    }
+}
+
+/// When the writer forces its records to disk. `fsync` per record would cap a run at the
+/// disk's sync rate; batching bounds what a power loss can cost to one batch, which the next
+/// run simply sends again (unblocking twice is harmless). A killed process loses nothing
+/// written: the records are in the operating system's cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncPolicy {
+    /// Sync after this many records since the last sync.
+    pub every_records: u32,
+    /// Sync at the first record written this long after the last sync.
+    pub every: Duration,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        SyncPolicy {
+            every_records: 64,
+            every: Duration::from_secs(1),
+        }
+    }
+}
+
+impl SyncPolicy {
+    /// Whether a sync is due with `unsynced` records written `since_sync` after the last one.
+    pub fn is_due(&self, unsynced: u32, since_sync: Duration) -> bool {
+        unsynced > 0 && (unsynced >= self.every_records || since_sync >= self.every)
+    }
+}
+
+/// The journal writer. Exactly one per run; only the pipeline's single writer task holds it,
+/// so lines never interleave. The file stays locked for as long as this value lives.
+#[derive(Debug)]
+pub struct Journal {
+    /// Opened for appending: every write lands at the end, whatever else happened to the file.
+    file: File,
+    path: PathBuf,
+    /// The header on file, once there is one; records are refused before it.
+    header: Option<Header>,
+    policy: SyncPolicy,
+    unsynced: u32,
+    last_sync: Instant,
+    /// A write failed part-way, so the next line must begin with a `'\n'` of its own.
+    needs_newline: bool,
+    /// Reused serialisation buffer: one line, written whole.
+    line: Vec<u8>,
+}
+
+impl Journal {
+    /// Opens (creating if missing) and locks the journal, and replays what it holds. A file
+    /// left ending inside a line gets a `'\n'` so the next record starts on a line of its own;
+    /// a file holding only a header cut short is emptied, since it recorded nothing.
+    pub fn open(path: &Path) -> Result<(Journal, Replay), JournalError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|source| JournalError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        // The lock is on the journal itself: it dies with the process, so no stale lock file
+        // can ever block a rerun.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(JournalError::Lock {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+        let bytes = read_current(&mut file).map_err(|source| JournalError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let replay = replay(&bytes);
+        replay.check_format(path)?;
+        warn_about_damage(path, &replay);
+
+        let mut journal = Journal::over(file, path, replay.header.clone());
+        if replay.header.is_none() && !bytes.is_empty() {
+            // check_format passed, so this is a header torn while being written.
+            journal
+                .file
+                .set_len(0)
+                .map_err(|source| journal.write_error(source))?;
+        } else if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            journal
+                .file
+                .write_all(b"\n")
+                .map_err(|source| journal.write_error(source))?;
+        }
+        Ok((journal, replay))
+    }
+
+    /// A writer over an already opened, locked file whose content has been replayed.
+    fn over(file: File, path: &Path, header: Option<Header>) -> Journal {
+        Journal {
+            file,
+            path: path.to_path_buf(),
+            header,
+            policy: SyncPolicy::default(),
+            unsynced: 0,
+            last_sync: Instant::now(),
+            needs_newline: false,
+            line: Vec::with_capacity(256),
+        }
+    }
+
+    /// Replaces the default [`SyncPolicy`].
+    pub fn set_sync_policy(&mut self, policy: SyncPolicy) {
+        self.policy = policy;
+    }
+
+    /// Writes the header if the journal has none, and syncs: this proves the file is writable
+    /// before anything is sent. A journal that already has a header must have been written for
+    /// the same account and action.
+    pub fn write_header(&mut self, header: &Header) -> Result<(), JournalError> {
+        if let Some(existing) = &self.header {
+            return check_header_fits(&self.path, existing, &header.account_id, header.action);
+        }
+        self.write_line(header)?;
+        self.sync()?;
+        sync_parent_dir(&self.path);
+        self.header = Some(header.clone());
+        Ok(())
+    }
+
+    /// Appends one record as one line with a single `write_all`, so a killed process leaves
+    /// at most one torn line, and syncs when the [`SyncPolicy`] says so.
+    pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
+        if self.header.is_none() {
+            return Err(JournalError::NoHeader {
+                path: self.path.clone(),
+            });
+        }
+        self.write_line(record)?;
+        self.unsynced = self.unsynced.saturating_add(1);
+        if self
+            .policy
+            .is_due(self.unsynced, self.last_sync.elapsed())
+        {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Forces everything written so far to disk (called at exit, and whenever the caller
+    /// wants a point it can rely on).
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        self.file
+            .sync_data()
+            .map_err(|source| JournalError::Sync {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// The journal's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_line<T: Serialize>(&mut self, value: &T) -> Result<(), JournalError> {
+        self.line.clear();
+        if self.needs_newline {
+            // A blank line is harmless to the replay; a record glued to a torn one is not.
+            self.line.push(b'\n');
+        }
+        serde_json::to_writer(&mut self.line, value).map_err(|source| {
+            JournalError::Serialize {
+                path: self.path.clone(),
+                source,
+            }
+        })?;
+        // serde_json escapes control characters, so the line holds no '\n' of its own.
+        self.line.push(b'\n');
+        if let Err(source) = self.file.write_all(&self.line) {
+            self.needs_newline = true;
+            return Err(self.write_error(source));
+        }
+        self.needs_newline = false;
+        Ok(())
+    }
+
+    fn write_error(&self, source: io::Error) -> JournalError {
+        JournalError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Drop for Journal {
+    /// A safety net for paths that return early: the caller's own [`Journal::sync`] at exit is
+    /// the one that can report a failure.
+    fn drop(&mut self) {
+        if self.unsynced > 0 {
+            let _ = self.file.sync_data();
+        }
+    }
+}
+
+/// The action as the journal writes it.
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Unblock => "unblock",
+        Action::Block => "block",
+    }
+}
+
+/// Makes a newly created journal's directory entry durable. Best effort: some filesystems do
+/// not allow syncing a directory, and the file's own data is already synced.
+fn sync_parent_dir(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(dir) = File::open(dir) {
+            let _ = dir.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Why the journal cannot be used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The file could not be opened or created.
+    #[error("cannot open journal {}", path.display())]
+    Open {
+        /// The journal.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Another run holds the journal.
+    #[error(
+        "journal {} is in use by another run; wait for it to finish, or use another journal",
+        path.display()
+    )]
+    Locked {
+        /// The journal.
+        path: PathBuf,
+    },
+    /// Locking failed for another reason than a second run.
+    #[error("cannot lock journal {}", path.display())]
+    Lock {
+        /// The journal.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading failed.
+    #[error("cannot read journal {}", path.display())]
+    Read {
+        /// The journal.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing failed (disk full, read-only filesystem...).
+    #[error("cannot write to journal {}", path.display())]
+    Write {
+        /// The journal.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Syncing to disk failed: what was written may not be durable.
+    #[error("cannot sync journal {} to disk", path.display())]
+    Sync {
+        /// The journal.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A record could not be serialised (not expected for the types written here).
+    #[error("cannot serialise a record for journal {}", path.display())]
+    Serialize {
+        /// The journal.
+        path: PathBuf,
+        /// The serialisation error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file is someone else's: it is left untouched.
+    #[error(
+        "{} is not a bulk-unblock journal ({reason}); refusing to write to it, choose another file",
+        path.display()
+    )]
+    NotAJournal {
+        /// The file.
+        path: PathBuf,
+        /// What line 1 holds instead of a header.
+        reason: String,
+    },
+    /// The journal was written by a newer version of this tool.
+    #[error(
+        "journal {} was written by a newer version of bulk-unblock (format {found}, this build \
+         reads up to {FORMAT_VERSION}); upgrade, or use another journal",
+        path.display()
+    )]
+    NewerVersion {
+        /// The journal.
+        path: PathBuf,
+        /// The version in its header.
+        found: u64,
+    },
+    /// The header names this tool but cannot be read.
+    #[error("journal {} has a damaged header ({reason})", path.display())]
+    DamagedHeader {
+        /// The journal.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The journal was written for another account.
+    #[error(
+        "journal {} was written for account {journal_account}, but the credentials are for \
+         account {account}; use another journal for this account",
+        path.display()
+    )]
+    OtherAccount {
+        /// The journal.
+        path: PathBuf,
+        /// The account in its header (ID, and screen name when known).
+        journal_account: String,
+        /// The authenticating account's ID.
+        account: String,
+    },
+    /// The journal was written by a run doing the other action.
+    #[error(
+        "journal {} records a `{}` run, but this run would `{}`; use another journal",
+        path.display(),
+        action_name(*journal_action),
+        action_name(*action)
+    )]
+    OtherAction {
+        /// The journal.
+        path: PathBuf,
+        /// The action in its header.
+        journal_action: Action,
+        /// The action of this run.
+        action: Action,
+    },
+    /// A record was appended before the header: the file would no longer be a journal.
+    #[error("journal {}: a record was written before the header", path.display())]
+    NoHeader {
+        /// The journal.
+        path: PathBuf,
+    },
 }
