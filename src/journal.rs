@@ -373,7 +373,10 @@ fn parse_header(line: &[u8]) -> Result<Header, HeaderProblem> {
         if ours {
             HeaderProblem::Damaged(json_reason(&e))
         } else {
-            HeaderProblem::Foreign(format!("line 1 is not a journal header: {}", json_reason(&e)))
+            HeaderProblem::Foreign(format!(
+                "line 1 is not a journal header: {}",
+                json_reason(&e)
+            ))
         }
     })?;
     if probe.journal.as_ref().map(|s| &*s.0) != Some(FORMAT_NAME) {
@@ -710,10 +713,7 @@ impl Journal {
         }
         self.write_line(record)?;
         self.unsynced = self.unsynced.saturating_add(1);
-        if self
-            .policy
-            .is_due(self.unsynced, self.last_sync.elapsed())
-        {
+        if self.policy.is_due(self.unsynced, self.last_sync.elapsed()) {
             self.sync()?;
         }
         Ok(())
@@ -722,12 +722,10 @@ impl Journal {
     /// Forces everything written so far to disk (called at exit, and whenever the caller
     /// wants a point it can rely on).
     pub fn sync(&mut self) -> Result<(), JournalError> {
-        self.file
-            .sync_data()
-            .map_err(|source| JournalError::Sync {
-                path: self.path.clone(),
-                source,
-            })?;
+        self.file.sync_data().map_err(|source| JournalError::Sync {
+            path: self.path.clone(),
+            source,
+        })?;
         self.unsynced = 0;
         self.last_sync = Instant::now();
         Ok(())
@@ -744,11 +742,9 @@ impl Journal {
             // A blank line is harmless to the replay; a record glued to a torn one is not.
             self.line.push(b'\n');
         }
-        serde_json::to_writer(&mut self.line, value).map_err(|source| {
-            JournalError::Serialize {
-                path: self.path.clone(),
-                source,
-            }
+        serde_json::to_writer(&mut self.line, value).map_err(|source| JournalError::Serialize {
+            path: self.path.clone(),
+            source,
         })?;
         // serde_json escapes control characters, so the line holds no '\n' of its own.
         self.line.push(b'\n');
@@ -936,4 +932,614 @@ pub enum JournalError {
         /// The journal.
         path: PathBuf,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn header(account_id: &str, action: Action) -> Header {
+        Header {
+            journal: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            account_id: account_id.into(),
+            account_screen_name: Some("me".into()),
+            action,
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn record(target: &Target, outcome: Outcome) -> Record {
+        Record {
+            target: target.to_string(),
+            by: target.kind(),
+            outcome,
+            user_id: None,
+            screen_name: None,
+            http_status: Some(200),
+            error_code: None,
+            message: None,
+            attempts: 1,
+            at: "2026-01-01T00:00:01Z".into(),
+        }
+    }
+
+    fn name(s: &str) -> Target {
+        Target::ScreenName(s.into())
+    }
+
+    fn line_of<T: Serialize>(value: &T) -> Vec<u8> {
+        let mut line = serde_json::to_vec(value).unwrap();
+        line.push(b'\n');
+        line
+    }
+
+    /// A journal file written through `Journal`, and its path.
+    fn written(records: &[Record]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        journal.write_header(&header("1", Action::Unblock)).unwrap();
+        for r in records {
+            journal.append(r).unwrap();
+        }
+        journal.sync().unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn round_trip_keeps_the_latest_outcome_and_the_aliases_the_api_revealed() {
+        let mut by_name = record(&name("Bob"), Outcome::Unblocked);
+        by_name.user_id = Some("20".into());
+        let mut by_id = record(&Target::Id(30), Outcome::NotFound);
+        by_id.screen_name = Some("Zed".into());
+        by_id.message = Some("User not found.\n\"quoted\" é".into());
+        let records = [
+            record(&Target::Id(1), Outcome::Failed),
+            record(&Target::Id(1), Outcome::Unblocked),
+            by_name,
+            by_id,
+            record(&name("Eve"), Outcome::Unblocked),
+            record(&name("EVE"), Outcome::Failed),
+        ];
+        let (_dir, path) = written(&records);
+
+        let replay = read(&path).unwrap();
+        assert_eq!(replay.header, Some(header("1", Action::Unblock)));
+        assert_eq!(replay.records, 6);
+        assert!(replay.skipped.is_empty() && !replay.torn_tail);
+        assert_eq!(replay.latest(&TargetKey::Id(1)), Some(Outcome::Unblocked));
+        assert_eq!(
+            replay.latest(&TargetKey::name("bob")),
+            Some(Outcome::Unblocked)
+        );
+        assert!(replay.is_done(&Target::Id(20)), "alias from user_id");
+        assert!(replay.is_done(&name("ZED")), "alias from screen_name");
+        assert_eq!(replay.latest(&TargetKey::Id(30)), Some(Outcome::NotFound));
+        assert_eq!(
+            replay.latest(&TargetKey::name("eve")),
+            Some(Outcome::Failed)
+        );
+        assert!(!replay.is_done(&name("eve")));
+        assert_eq!(replay.latest(&TargetKey::Id(2)), None);
+        assert_eq!(
+            replay.latest(&TargetKey::name("20")),
+            None,
+            "an ID is not a name"
+        );
+
+        // Everything written comes back whole, in order, with its line number.
+        let entries: Vec<_> = records_of(&path);
+        assert_eq!(entries.len(), 7);
+        assert_eq!(
+            entries[0],
+            (1, Ok(Entry::Header(header("1", Action::Unblock))))
+        );
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(entries[i + 1], (i as u64 + 2, Ok(Entry::Record(r.clone()))));
+        }
+
+        // Reopening resumes: the header is not written twice, new records follow.
+        let (mut journal, again) = Journal::open(&path).unwrap();
+        assert_eq!(again.records, 6);
+        journal.write_header(&header("1", Action::Unblock)).unwrap();
+        journal
+            .append(&record(&name("eve"), Outcome::Unblocked))
+            .unwrap();
+        drop(journal);
+        let replay = read(&path).unwrap();
+        assert_eq!(replay.records, 7);
+        assert!(replay.is_done(&name("Eve")));
+        let headers = records_of(&path)
+            .into_iter()
+            .filter(|(_, e)| matches!(e, Ok(Entry::Header(_))))
+            .count();
+        assert_eq!(headers, 1);
+    }
+
+    fn records_of(path: &Path) -> Vec<(u64, Result<Entry, SkippedLine>)> {
+        records(&std::fs::read(path).unwrap()).collect()
+    }
+
+    #[test]
+    fn records_lists_every_line_in_order_with_its_number() {
+        let first = record(&Target::Id(5), Outcome::Unblocked);
+        let second = record(&name("x_y"), Outcome::Suspended);
+        let mut bytes = line_of(&header("1", Action::Unblock));
+        bytes.extend(line_of(&first));
+        bytes.extend(b"garbage\n\n");
+        bytes.extend(line_of(&second));
+        bytes.extend(br#"{"target":"0","by":"user_id","outcome":"failed","attempts":1,"at":"t"}"#);
+        bytes.push(b'\n');
+        bytes.extend(br#"{"target":"9","by":"us"#);
+
+        let entries: Vec<_> = records(&bytes).collect();
+        let numbers: Vec<u64> = entries.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [1, 2, 3, 5, 6, 7]);
+        assert_eq!(
+            entries[0].1,
+            Ok(Entry::Header(header("1", Action::Unblock)))
+        );
+        assert_eq!(entries[1].1, Ok(Entry::Record(first)));
+        assert_eq!(entries[3].1, Ok(Entry::Record(second)));
+        for (n, entry) in [&entries[2], &entries[4], &entries[5]] {
+            let skipped = entry.as_ref().unwrap_err();
+            assert_eq!(skipped.line, *n);
+        }
+        assert!(
+            entries[2]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .reason
+                .contains("not valid JSON")
+        );
+        assert!(
+            entries[4]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .reason
+                .contains("greater than zero")
+        );
+        assert!(
+            entries[5]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .reason
+                .contains("cut short")
+        );
+
+        // The replay agrees: same records, same skipped lines, the last one torn.
+        let replay = replay(&bytes);
+        assert_eq!(replay.records, 2);
+        let skipped: Vec<u64> = replay.skipped.iter().map(|s| s.line).collect();
+        assert_eq!(skipped, [3, 6]);
+        assert_eq!(replay.skipped_total, 2);
+        assert!(replay.torn_tail);
+    }
+
+    #[test]
+    fn a_record_torn_at_any_byte_costs_only_itself_and_the_next_one_starts_a_new_line() {
+        let kept = [
+            record(&Target::Id(1), Outcome::Unblocked),
+            record(&name("two"), Outcome::NotFound),
+        ];
+        let last = record(&Target::Id(3), Outcome::Unblocked);
+        let mut all = kept.to_vec();
+        all.push(last.clone());
+        let (dir, path) = written(&all);
+        let bytes = std::fs::read(&path).unwrap();
+        let last_start = bytes.len() - line_of(&last).len();
+
+        for cut in last_start..=bytes.len() {
+            let damaged = &bytes[..cut];
+            // The record is whole once its closing brace is in, even without the '\n'.
+            let complete = cut >= bytes.len() - 1;
+            let torn = cut > last_start && !complete;
+            let replay = replay(damaged);
+            assert_eq!(replay.records, 2 + u64::from(complete), "cut at {cut}");
+            assert_eq!(replay.torn_tail, torn, "cut at {cut}");
+            assert!(replay.skipped.is_empty(), "cut at {cut}");
+            assert!(replay.is_done(&Target::Id(1)) && replay.is_done(&name("TWO")));
+            assert_eq!(replay.is_done(&Target::Id(3)), complete, "cut at {cut}");
+
+            let copy = dir.path().join("cut.jsonl");
+            std::fs::write(&copy, damaged).unwrap();
+            let (mut journal, opened) = Journal::open(&copy).unwrap();
+            assert_eq!(opened.records, replay.records);
+            journal.write_header(&header("1", Action::Unblock)).unwrap();
+            journal
+                .append(&record(&Target::Id(4), Outcome::Blocked))
+                .unwrap();
+            drop(journal);
+
+            let after = read(&copy).unwrap();
+            assert_eq!(after.records, 3 + u64::from(complete), "cut at {cut}");
+            assert_eq!(after.latest(&TargetKey::Id(4)), Some(Outcome::Blocked));
+            assert!(!after.torn_tail);
+            // The torn line is now an ordinary skipped line of its own.
+            let skipped: Vec<u64> = after.skipped.iter().map(|s| s.line).collect();
+            assert_eq!(skipped, if torn { vec![4] } else { vec![] }, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_header_torn_while_being_written_leaves_a_fresh_journal() {
+        let full = line_of(&header("1", Action::Unblock));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        for cut in 1..full.len() - 1 {
+            std::fs::write(&path, &full[..cut]).unwrap();
+            let replay = read(&path).unwrap();
+            assert!(replay.header.is_none() && replay.torn_tail, "cut at {cut}");
+
+            let (mut journal, _) = Journal::open(&path).unwrap();
+            journal.write_header(&header("1", Action::Unblock)).unwrap();
+            journal
+                .append(&record(&Target::Id(8), Outcome::Unblocked))
+                .unwrap();
+            drop(journal);
+            let replay = read(&path).unwrap();
+            assert_eq!(
+                replay.header,
+                Some(header("1", Action::Unblock)),
+                "cut at {cut}"
+            );
+            assert_eq!((replay.records, replay.skipped_total), (1, 0));
+        }
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_until_the_first_is_gone() {
+        let (_dir, path) = written(&[]);
+        let (first, _) = Journal::open(&path).unwrap();
+        let err = Journal::open(&path).unwrap_err();
+        assert!(matches!(err, JournalError::Locked { .. }), "{err:?}");
+        assert!(err.to_string().contains(&path.display().to_string()));
+        // Readers do not lock.
+        assert!(read(&path).is_ok());
+        drop(first);
+        assert!(Journal::open(&path).is_ok());
+    }
+
+    #[test]
+    fn someone_elses_file_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        for content in [
+            &b"user_id,screen_name\n1,bob\n"[..],
+            b"\n",
+            b"{\"journal\":\"other-tool\",\"version\":1}\n",
+            b"[1,2,3]",
+        ] {
+            let path = dir.path().join("targets.csv");
+            std::fs::write(&path, content).unwrap();
+            let shown = path.display().to_string();
+            for err in [read(&path).unwrap_err(), Journal::open(&path).unwrap_err()] {
+                assert!(matches!(err, JournalError::NotAJournal { .. }), "{err:?}");
+                let msg = err.to_string();
+                assert!(
+                    msg.contains(&format!("{shown} is not a bulk-unblock journal")),
+                    "{msg}"
+                );
+            }
+            assert_eq!(std::fs::read(&path).unwrap(), content);
+        }
+    }
+
+    #[test]
+    fn a_newer_or_damaged_header_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut newer = header("1", Action::Unblock);
+        newer.version = FORMAT_VERSION + 1;
+        std::fs::write(&path, line_of(&newer)).unwrap();
+        let err = Journal::open(&path).unwrap_err();
+        assert!(
+            matches!(err, JournalError::NewerVersion { found, .. } if found == u64::from(FORMAT_VERSION) + 1)
+        );
+        assert!(err.to_string().contains(&path.display().to_string()));
+        assert!(err.to_string().contains("newer version"));
+
+        std::fs::write(&path, b"{\"journal\":\"bulk-unblock\",\"version\":1}\n").unwrap();
+        let err = read(&path).unwrap_err();
+        assert!(matches!(err, JournalError::DamagedHeader { .. }), "{err:?}");
+        assert!(err.to_string().contains(&path.display().to_string()));
+    }
+
+    #[test]
+    fn a_journal_of_another_account_or_action_is_refused_naming_both() {
+        let (_dir, path) = written(&[record(&Target::Id(1), Outcome::Unblocked)]);
+        let replay = read(&path).unwrap();
+        let shown = path.display().to_string();
+        assert!(replay.check_account(&path, "1", Action::Unblock).is_ok());
+
+        let err = replay
+            .check_account(&path, "2", Action::Unblock)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, JournalError::OtherAccount { .. }));
+        assert!(
+            msg.contains(&shown) && msg.contains("account 1 (@me)") && msg.contains("account 2"),
+            "{msg}"
+        );
+
+        let err = replay.check_account(&path, "1", Action::Block).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, JournalError::OtherAction { .. }));
+        assert!(
+            msg.contains(&shown) && msg.contains("`unblock`") && msg.contains("`block`"),
+            "{msg}"
+        );
+
+        // The writer holds the same line.
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        let err = journal
+            .write_header(&header("2", Action::Unblock))
+            .unwrap_err();
+        assert!(matches!(err, JournalError::OtherAccount { .. }));
+        // A fresh journal fits any account.
+        assert!(
+            Replay::default()
+                .check_account(&path, "2", Action::Block)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_missing_file_reads_as_an_empty_journal_and_records_need_a_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.jsonl");
+        let replay = read(&path).unwrap();
+        assert!(replay.header.is_none() && replay.records == 0);
+        assert!(!path.exists(), "reading must not create the file");
+
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        let err = journal
+            .append(&record(&Target::Id(1), Outcome::Unblocked))
+            .unwrap_err();
+        assert!(matches!(err, JournalError::NoHeader { .. }));
+        drop(journal);
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_full_disk_surfaces_an_error_naming_the_journal() {
+        let path = Path::new("/dev/full");
+        let Ok(file) = OpenOptions::new().append(true).open(path) else {
+            eprintln!("skipped: /dev/full is not available");
+            return;
+        };
+        let mut journal = Journal::over(file, path, Some(header("1", Action::Unblock)));
+        let err = journal
+            .append(&record(&Target::Id(1), Outcome::Unblocked))
+            .unwrap_err();
+        assert!(
+            matches!(&err, JournalError::Write { source, .. } if source.raw_os_error() == Some(28)),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("/dev/full"));
+
+        // Once space is back, the next record must not be glued to whatever part of the failed
+        // line reached the file: here, a partial write is simulated by a torn line.
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("journal.jsonl");
+        let mut content = line_of(&header("1", Action::Unblock));
+        content.extend(br#"{"target":"1","by":"user_id","outc"#);
+        std::fs::write(&real, &content).unwrap();
+        journal.file = OpenOptions::new().append(true).open(&real).unwrap();
+        journal
+            .append(&record(&Target::Id(2), Outcome::Unblocked))
+            .unwrap();
+        let replay = read(&real).unwrap();
+        assert_eq!(replay.records, 1);
+        assert!(replay.is_done(&Target::Id(2)));
+        assert_eq!(
+            replay.skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
+            [2]
+        );
+        // The header write goes through the same path, before anything is sent.
+        if let Ok((mut journal, _)) = Journal::open(path) {
+            let err = journal
+                .write_header(&header("1", Action::Unblock))
+                .unwrap_err();
+            assert!(matches!(err, JournalError::Write { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn sync_is_due_after_a_batch_or_a_while_and_never_for_nothing() {
+        let policy = SyncPolicy::default();
+        let short = Duration::from_millis(10);
+        assert!(!policy.is_due(0, Duration::from_secs(60)));
+        assert!(!policy.is_due(63, short));
+        assert!(policy.is_due(64, short));
+        assert!(policy.is_due(1, Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn garbage_past_the_listing_limit_is_counted_not_kept() {
+        let mut bytes = line_of(&header("1", Action::Unblock));
+        for _ in 0..MAX_LISTED_SKIPS + 5 {
+            bytes.extend(b"x\n");
+        }
+        bytes.extend(line_of(&record(&Target::Id(1), Outcome::Unblocked)));
+        let replay = replay(&bytes);
+        assert_eq!(replay.skipped.len(), MAX_LISTED_SKIPS);
+        assert_eq!(replay.skipped_total, MAX_LISTED_SKIPS as u64 + 5);
+        assert_eq!(replay.records, 1);
+    }
+
+    // --- damage anywhere, as a property -------------------------------------------------------
+
+    #[derive(Clone, Debug)]
+    enum Piece {
+        Record(Record),
+        Garbage(String),
+    }
+
+    fn target() -> impl Strategy<Value = Target> {
+        prop_oneof![
+            (1u64..10).prop_map(Target::Id),
+            prop::sample::select(vec!["ann", "Bob", "c_3", "12"]).prop_map(name),
+        ]
+    }
+
+    fn any_record() -> impl Strategy<Value = Record> {
+        (
+            target(),
+            prop::sample::select(Outcome::ALL.to_vec()),
+            prop::option::of(1u64..10),
+            prop::option::of(prop::sample::select(vec!["ann", "BOB", "dee"])),
+            prop::option::of("[a-z\"\\\\\n é]{0,8}"),
+        )
+            .prop_map(|(t, outcome, uid, screen, message)| {
+                let mut r = record(&t, outcome);
+                r.user_id = uid.map(|u| u.to_string());
+                r.screen_name = screen.map(str::to_owned);
+                r.message = message;
+                r
+            })
+    }
+
+    fn garbage() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[#a-z][ -~]{0,30}",
+            Just(r#"{"target":"5"}"#.to_owned()),
+            Just(
+                r#"{"target":"0","by":"user_id","outcome":"failed","attempts":1,"at":"t"}"#
+                    .to_owned()
+            ),
+            Just(
+                r#"{"target":"5","by":"user_id","outcome":"gone","attempts":1,"at":"t"}"#
+                    .to_owned()
+            ),
+        ]
+    }
+
+    fn pieces() -> impl Strategy<Value = Vec<Piece>> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => any_record().prop_map(Piece::Record),
+                1 => garbage().prop_map(Piece::Garbage),
+            ],
+            0..25,
+        )
+    }
+
+    /// The latest outcome of `key` among `records`, by a plain backwards scan.
+    fn model_latest(records: &[&Record], key: &TargetKey) -> Option<Outcome> {
+        records.iter().rev().find_map(|r| {
+            let own = Target::from_journal(&r.target, r.by).ok().map(|t| t.key());
+            let by_id = r
+                .user_id
+                .as_deref()
+                .and_then(|u| Target::parse_id(u).ok())
+                .map(|t| t.key());
+            let by_name = r.screen_name.as_deref().map(TargetKey::name);
+            [own, by_id, by_name]
+                .contains(&Some(key.clone()))
+                .then_some(r.outcome)
+        })
+    }
+
+    fn all_keys() -> Vec<TargetKey> {
+        let mut keys: Vec<TargetKey> = (1..10).map(TargetKey::Id).collect();
+        keys.extend(["ann", "bob", "c_3", "12", "dee"].map(TargetKey::name));
+        keys
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn damage_anywhere_never_costs_a_complete_record(pieces in pieces(), cut_at in any::<prop::sample::Index>()) {
+            let mut bytes = line_of(&header("1", Action::Unblock));
+            let header_len = bytes.len() - 1;
+            // (start, end without '\n', piece) for every line after the header.
+            let mut spans = Vec::new();
+            for piece in &pieces {
+                let start = bytes.len();
+                match piece {
+                    Piece::Record(r) => bytes.extend(serde_json::to_vec(r).unwrap()),
+                    Piece::Garbage(g) => bytes.extend(g.as_bytes()),
+                }
+                spans.push((start, bytes.len(), piece));
+                bytes.push(b'\n');
+            }
+            let cut = cut_at.index(bytes.len() + 1);
+            let damaged = &bytes[..cut];
+            let replay = replay(damaged);
+
+            if cut < header_len {
+                prop_assert!(replay.header.is_none());
+                prop_assert_eq!(replay.torn_tail, cut > 0);
+                prop_assert!(replay.check_format(Path::new("j")).is_ok());
+            } else {
+                prop_assert!(replay.header.is_some());
+                let complete: Vec<&Record> = spans.iter().filter_map(|(_, end, p)| match p {
+                    Piece::Record(r) if *end <= cut => Some(r),
+                    _ => None,
+                }).collect();
+                let skipped: Vec<u64> = spans.iter().enumerate().filter_map(|(i, (_, end, p))| {
+                    matches!(p, Piece::Garbage(_) if *end < cut).then_some(i as u64 + 2)
+                }).collect();
+                let torn = spans.iter().any(|(start, end, p)| {
+                    *start < cut && (cut < *end || (cut == *end && matches!(p, Piece::Garbage(_))))
+                });
+                prop_assert_eq!(replay.records, complete.len() as u64);
+                prop_assert_eq!(replay.skipped.iter().map(|s| s.line).collect::<Vec<_>>(), skipped);
+                prop_assert_eq!(replay.torn_tail, torn);
+                for key in all_keys() {
+                    prop_assert_eq!(replay.latest(&key), model_latest(&complete, &key), "{:?}", key);
+                }
+            }
+
+            // Resuming on the damaged file: the next record is read back, nothing earlier is lost.
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal.jsonl");
+            std::fs::write(&path, damaged).unwrap();
+            let (mut journal, before) = Journal::open(&path).unwrap();
+            journal.write_header(&header("1", Action::Unblock)).unwrap();
+            let next = record(&Target::Id(999), Outcome::Failed);
+            journal.append(&next).unwrap();
+            drop(journal);
+            let after = read(&path).unwrap();
+            prop_assert!(!after.torn_tail);
+            prop_assert_eq!(after.records, before.records + 1);
+            prop_assert_eq!(after.latest(&TargetKey::Id(999)), Some(Outcome::Failed));
+            for key in all_keys() {
+                prop_assert_eq!(after.latest(&key), before.latest(&key));
+            }
+            let torn_line_now_skipped = u64::from(before.torn_tail && before.header.is_some());
+            prop_assert_eq!(after.skipped_total, before.skipped_total + torn_line_now_skipped);
+        }
+    }
+
+    /// Run with `cargo test --release --lib journal -- --ignored` to check the performance target.
+    #[test]
+    #[ignore = "performance check, meaningful in release builds only"]
+    fn a_million_records_replay_quickly_and_compactly() {
+        let mut bytes = line_of(&header("1", Action::Unblock));
+        for i in 1..=1_000_000u64 {
+            let mut r = record(&Target::Id(i), Outcome::Unblocked);
+            r.screen_name = Some(format!("user_{i}"));
+            r.message = Some("ok".into());
+            bytes.extend(line_of(&r));
+        }
+        let started = Instant::now();
+        let replay = replay(&bytes);
+        let took = started.elapsed();
+        eprintln!(
+            "{} MB replayed in {took:?}, index ≈ {} MB",
+            bytes.len() / 1_000_000,
+            replay.index_bytes() / 1_000_000
+        );
+        assert_eq!(replay.records, 1_000_000);
+        assert!(replay.is_done(&name("USER_777")) && replay.is_done(&Target::Id(777)));
+        assert!(took < Duration::from_secs(1), "{took:?}");
+        assert!(replay.index_bytes() < 100_000_000);
+    }
 }
