@@ -123,9 +123,24 @@ mod tests {
     #[test]
     fn run_takes_the_issue_flags() {
         let cli = parse(&[
-            "run", "a.csv", "-", "--log", "j.jsonl", "--dry-run", "--concurrency", "8",
-            "--api-base", "http://127.0.0.1:9", "--skip-invalid", "--rate", "2/s", "--timeout",
-            "5", "--max-attempts", "3", "-vv",
+            "run",
+            "a.csv",
+            "-",
+            "--log",
+            "j.jsonl",
+            "--dry-run",
+            "--concurrency",
+            "8",
+            "--api-base",
+            "http://127.0.0.1:9",
+            "--skip-invalid",
+            "--rate",
+            "2/s",
+            "--timeout",
+            "5",
+            "--max-attempts",
+            "3",
+            "-vv",
         ])
         .unwrap();
         assert_eq!(cli.verbose, 2);
@@ -156,7 +171,10 @@ mod tests {
 
     #[test]
     fn bad_usage_is_refused() {
-        assert!(parse(&["run", "--log", "j"]).is_err(), "an input is required");
+        assert!(
+            parse(&["run", "--log", "j"]).is_err(),
+            "an input is required"
+        );
         assert!(parse(&["run", "x"]).is_err(), "--log is required");
         assert!(parse(&["run", "x", "--log", "j", "--concurrency", "0"]).is_err());
         assert!(parse(&["run", "x", "--log", "j", "--rate", "fast"]).is_err());

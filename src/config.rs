@@ -77,7 +77,11 @@ pub fn verbosity(verbose: u8, quiet: bool) -> Verbosity {
 pub fn credentials(get: impl Fn(&str) -> Option<String>) -> Result<Credentials, Error> {
     let values: Vec<Option<String>> = CREDENTIAL_VARS
         .iter()
-        .map(|name| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+        .map(|name| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        })
         .collect();
     let missing: Vec<&str> = CREDENTIAL_VARS
         .iter()
@@ -118,7 +122,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("TWITTER_CONSUMER_SECRET"), "{err}");
-        assert!(err.contains("TWITTER_ACCESS_TOKEN,"), "empty counts as missing: {err}");
+        assert!(
+            err.contains("TWITTER_ACCESS_TOKEN,"),
+            "empty counts as missing: {err}"
+        );
         assert!(err.contains("TWITTER_ACCESS_TOKEN_SECRET"), "{err}");
         assert!(!err.contains("TWITTER_CONSUMER_KEY"), "{err}");
         assert!(!err.contains("ck-value"), "{err}");
@@ -128,6 +135,9 @@ mod tests {
     fn complete_credentials_load_in_order() {
         let c = credentials(|k| Some(format!("{k}-v"))).unwrap();
         assert_eq!(c.consumer_key.expose(), "TWITTER_CONSUMER_KEY-v");
-        assert_eq!(c.access_token_secret.expose(), "TWITTER_ACCESS_TOKEN_SECRET-v");
+        assert_eq!(
+            c.access_token_secret.expose(),
+            "TWITTER_ACCESS_TOKEN_SECRET-v"
+        );
     }
 }

@@ -4,21 +4,21 @@
 //! [`journal`]) → executor (pacing gate, token bucket, network client) → events → one writer
 //! (journal and display). Everything specific to one network sits behind the network seam.
 
+pub mod cli;
 pub mod clock;
+pub mod config;
+pub mod demo;
 pub mod emulator;
+pub mod error;
 pub mod input;
 pub mod journal;
+pub mod logging;
 pub mod network;
 pub mod outcome;
 pub mod pace;
-pub mod plan;
-pub mod target;
 pub mod pipeline;
+pub mod plan;
 pub mod report;
-pub mod error;
-pub mod cli;
-pub mod config;
-pub mod demo;
-pub mod logging;
 pub mod run;
+pub mod target;
 pub mod writer;

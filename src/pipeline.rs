@@ -187,7 +187,11 @@ impl<N: Network> Worker<'_, N> {
                     user,
                     error_code,
                     message,
-                } => return self.emit(finished(outcome, user, error_code, message)).await,
+                } => {
+                    return self
+                        .emit(finished(outcome, user, error_code, message))
+                        .await;
+                }
                 Verdict::RateLimited { .. } => {
                     self.emit(Event::RateLimited {
                         target: target.clone(),
@@ -197,7 +201,12 @@ impl<N: Network> Worker<'_, N> {
                 Verdict::ClockSkew { message } => {
                     clock_retries += 1;
                     if clock_retries > MAX_CLOCK_RETRIES {
-                        let event = finished(Outcome::Failed, UserRef::default(), Some(135), Some(message));
+                        let event = finished(
+                            Outcome::Failed,
+                            UserRef::default(),
+                            Some(135),
+                            Some(message),
+                        );
                         return self.emit(event).await;
                     }
                 }
@@ -207,8 +216,12 @@ impl<N: Network> Worker<'_, N> {
                 } => {
                     faults += 1;
                     if faults >= self.settings.max_attempts {
-                        let event =
-                            finished(Outcome::Failed, UserRef::default(), error_code, Some(message));
+                        let event = finished(
+                            Outcome::Failed,
+                            UserRef::default(),
+                            error_code,
+                            Some(message),
+                        );
                         return self.emit(event).await;
                     }
                     let after = backoff(
@@ -296,7 +309,11 @@ mod tests {
             let verdict = {
                 let mut replies = self.replies.lock().unwrap();
                 let list = replies.get_mut(target).expect("scripted target");
-                if list.len() > 1 { list.remove(0) } else { list[0].clone() }
+                if list.len() > 1 {
+                    list.remove(0)
+                } else {
+                    list[0].clone()
+                }
             };
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             Reply {
@@ -326,7 +343,10 @@ mod tests {
 
     async fn run(script: Script, todo: Vec<Target>, settings: Settings) -> (Vec<Event>, Script) {
         let script = Arc::new(script);
-        let pacer = Arc::new(Pacer::new("1000/s".parse().unwrap(), Arc::new(ServerClock::new())));
+        let pacer = Arc::new(Pacer::new(
+            "1000/s".parse().unwrap(),
+            Arc::new(ServerClock::new()),
+        ));
         let (tx, mut rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();
         let exec = tokio::spawn(execute(script.clone(), pacer, todo, settings, cancel, tx));
@@ -426,7 +446,17 @@ mod tests {
         assert!(done.iter().all(|f| f.outcome == Outcome::Unblocked));
         assert!(done.iter().all(|f| f.target != Target::Id(6)));
         // At most the requests already in flight finish after the rejection.
-        assert!(s.sent.load(Ordering::SeqCst) <= 6 + 4, "sent {}", s.sent.load(Ordering::SeqCst));
-        assert!(events.iter().any(|e| matches!(e, Event::Rejected { error_code: Some(89), .. })));
+        assert!(
+            s.sent.load(Ordering::SeqCst) <= 6 + 4,
+            "sent {}",
+            s.sent.load(Ordering::SeqCst)
+        );
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::Rejected {
+                error_code: Some(89),
+                ..
+            }
+        )));
     }
 }

@@ -266,7 +266,10 @@ mod tests {
         assert_eq!(clock(Duration::from_secs(702)), "11:42");
         assert_eq!(clock(Duration::from_millis(1500)), "0:02");
         assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
-        assert_eq!(clock(Duration::from_secs(2 * 86400 + 3 * 3600)), "2d 03:00:00");
+        assert_eq!(
+            clock(Duration::from_secs(2 * 86400 + 3 * 3600)),
+            "2d 03:00:00"
+        );
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub async fn run(
 
 /// Checks the job, previews it or runs it. `credentials` is called only for a real run.
 pub async fn execute(
-    job: Job,
+    mut job: Job,
     verbosity: Verbosity,
     credentials: impl FnOnce() -> Result<Credentials, Error>,
 ) -> Result<Exit, Error> {
@@ -82,16 +82,14 @@ pub async fn execute(
     let invalid = job.parsed.invalid.len();
     if job.dry_run {
         let replay = journal::read(&job.log)?;
-        warn_damage(&job.log, &replay);
-        let plan = plan::plan(job.parsed.targets, &replay);
+        let plan = plan::plan(std::mem::take(&mut job.parsed.targets), &replay);
         print_dry_run(&plan, invalid, &job.rate, &job.log);
         return Ok(Exit::Success);
     }
     let credentials = credentials()?;
     let (mut journal, replay) = Journal::open(&job.log)?;
-    warn_damage(&job.log, &replay);
     let has_header = replay.header.is_some();
-    let plan = plan::plan(job.parsed.targets, &replay);
+    let plan = plan::plan(std::mem::take(&mut job.parsed.targets), &replay);
     if plan.todo.is_empty() {
         if verbosity > Verbosity::Quiet {
             println!(
@@ -155,7 +153,14 @@ pub async fn execute(
         verbosity,
     )
     .await;
-    Ok(conclude(&job, &plan, invalid, &tally, interrupted, verbosity))
+    Ok(conclude(
+        &job,
+        &plan,
+        invalid,
+        &tally,
+        interrupted,
+        verbosity,
+    ))
 }
 
 /// Runs the executor and the writer together, with Ctrl-C and SIGTERM handling.
@@ -260,24 +265,6 @@ fn list_invalid(invalid: &[InvalidLine]) -> String {
     lines.join("\n")
 }
 
-fn warn_damage(path: &Path, replay: &journal::Replay) {
-    if replay.torn_tail {
-        report::eprint_line(&format!(
-            "warning: {}: the last line was cut short (the previous run was killed while writing \
-             it); it is ignored and the next record starts on a new line",
-            path.display()
-        ));
-    }
-    for skipped in replay.skipped.iter().take(SHOWN_INVALID) {
-        report::eprint_line(&format!(
-            "warning: {}:{}: skipped: {}",
-            path.display(),
-            skipped.line,
-            skipped.reason
-        ));
-    }
-}
-
 fn print_dry_run(plan: &Plan, invalid: usize, rate: &Rate, log: &Path) {
     let targets_read = plan.unique + plan.duplicates;
     println!("Dry run: nothing is sent and the journal is not written.");
@@ -352,7 +339,9 @@ fn conclude(
         eprintln!(
             "error: credentials rejected mid-run (HTTP {}{}): {}. {}",
             r.http_status.map_or("?".to_owned(), |s| s.to_string()),
-            r.error_code.map(|c| format!(", code {c}")).unwrap_or_default(),
+            r.error_code
+                .map(|c| format!(", code {c}"))
+                .unwrap_or_default(),
             r.message,
             r.hint
         );

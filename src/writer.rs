@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::journal::Record;
-use crate::pace::{Pacer, PaceState};
+use crate::pace::{PaceState, Pacer};
 use crate::pipeline::{Event, Finished};
 use crate::report::{Counts, Progress};
 use crate::target::Target;
