@@ -127,11 +127,11 @@ pub async fn write<S: Sink>(
                     message = finished.message.as_deref().unwrap_or(""),
                     "finished"
                 );
-                if tally.journal_error.is_none() {
-                    if let Err(e) = sink.append(&record(&finished)) {
-                        tally.journal_error = Some(crate::error::chain(&e));
-                        cancel.cancel();
-                    }
+                if tally.journal_error.is_none()
+                    && let Err(e) = sink.append(&record(&finished))
+                {
+                    tally.journal_error = Some(crate::error::chain(&e));
+                    cancel.cancel();
                 }
                 if tally.journal_error.is_some() {
                     tally.unrecorded.push(finished.clone());
@@ -169,10 +169,10 @@ pub async fn write<S: Sink>(
             Event::Abandoned { .. } => tally.counts.abandoned += 1,
         }
     }
-    if tally.journal_error.is_none() {
-        if let Err(e) = sink.sync() {
-            tally.journal_error = Some(crate::error::chain(&e));
-        }
+    if tally.journal_error.is_none()
+        && let Err(e) = sink.sync()
+    {
+        tally.journal_error = Some(crate::error::chain(&e));
     }
     tally.pace = pacer.state();
     progress.update(&tally.counts, &tally.pace);
