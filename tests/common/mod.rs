@@ -1,0 +1,173 @@
+//! The integration-test harness: the real binary against the real emulator over loopback.
+//!
+//! Each test gets its own emulator (in-process, port 0, on its own runtime), its own temporary
+//! directory, and a command for the built binary with the seed's credentials in the environment.
+//! Assertions read what the server received (`requests`) and holds (`blocked`).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use bulk_unblock::emulator::config::Config;
+use bulk_unblock::emulator::seed::{Seed, SeedAccount, SeedApp};
+use bulk_unblock::emulator::{Emulator, LoggedRequest, Running, spawn};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_bulk-unblock");
+
+/// One emulator, one scratch directory, one account's credentials.
+pub struct Harness {
+    /// Serves the emulator; dropped last.
+    pub rt: tokio::runtime::Runtime,
+    /// The running server.
+    pub running: Running,
+    /// Handle for assertions and runtime changes.
+    pub emulator: Emulator,
+    /// Scratch space, removed at the end.
+    pub dir: tempfile::TempDir,
+    /// The account whose credentials the commands use (demo_owner by default).
+    pub account: SeedAccount,
+    /// Its app.
+    pub app: SeedApp,
+}
+
+impl Harness {
+    /// The builtin seed with the faithful default configuration, limits off (tests of issue-2
+    /// behaviour do not wait for windows).
+    pub fn new() -> Harness {
+        Harness::with_config(|c| c.limits.enabled = false)
+    }
+
+    /// The builtin seed with `configure` applied to the default configuration.
+    pub fn with_config(configure: impl FnOnce(&mut Config)) -> Harness {
+        Harness::with_seed(Seed::builtin(), configure)
+    }
+
+    /// A given seed and configuration. Commands act as the seed's first account.
+    pub fn with_seed(seed: Seed, configure: impl FnOnce(&mut Config)) -> Harness {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut config = Config::default();
+        configure(&mut config);
+        let account = seed.accounts[0].clone();
+        let app = seed
+            .apps
+            .iter()
+            .find(|a| a.consumer_key == account.consumer_key)
+            .expect("app of the first account")
+            .clone();
+        let emulator = Emulator::new(seed, config).expect("valid seed");
+        let running = rt
+            .block_on(spawn(emulator.clone()))
+            .expect("emulator starts");
+        Harness {
+            rt,
+            running,
+            emulator,
+            dir: tempfile::tempdir().expect("temp dir"),
+            account,
+            app,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.running.base_url()
+    }
+
+    /// A path in the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file in the scratch directory.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write input");
+        path
+    }
+
+    /// The binary with a clean environment: this account's credentials, no proxy, no RUST_LOG.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TWITTER_")
+                || key == "RUST_LOG"
+                || key.to_ascii_lowercase().ends_with("_proxy")
+            {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("TWITTER_CONSUMER_KEY", &self.app.consumer_key)
+            .env("TWITTER_CONSUMER_SECRET", &self.app.consumer_secret)
+            .env("TWITTER_ACCESS_TOKEN", &self.account.access_token)
+            .env(
+                "TWITTER_ACCESS_TOKEN_SECRET",
+                &self.account.access_token_secret,
+            )
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `bulk-unblock run ARGS --api-base <emulator>`, waited for.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command()
+            .arg("run")
+            .args(args)
+            .args(["--api-base", &self.base_url()])
+            .output()
+            .expect("binary runs")
+    }
+
+    /// Every request the emulator received to `path` (for example "/1.1/blocks/destroy.json").
+    pub fn requests_to(&self, path: &str) -> Vec<LoggedRequest> {
+        self.emulator
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
+    /// The account's blocked set on the server now.
+    pub fn blocked(&self) -> Vec<u64> {
+        self.emulator.blocked(self.account.user_id)
+    }
+}
+
+/// A sample-data file's path.
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data")
+        .join(name)
+}
+
+/// The records of a journal (header excluded), as JSON values.
+pub fn journal_records(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).expect("journal readable");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("each record is JSON"))
+        .collect()
+}
+
+/// The header record of a journal.
+pub fn journal_header(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("journal readable");
+    serde_json::from_str(text.lines().next().expect("a header line")).expect("header is JSON")
+}
+
+/// stdout and stderr, for assertion messages.
+pub fn show(output: &Output) -> String {
+    format!(
+        "status: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
