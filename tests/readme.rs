@@ -1,0 +1,88 @@
+//! The README stays true: every command it shows is run, here or by CI.
+//!
+//! `bulk-unblock` commands in its console blocks run against the emulator (with `--api-base`
+//! pointing there and a fast `--rate` added, since the documented default takes 18 s a request);
+//! `export` lines must name the credential variables; `cargo` commands must appear in `.ci/run`.
+
+mod common;
+
+use std::path::Path;
+
+use bulk_unblock::config::CREDENTIAL_VARS;
+use common::{Harness, show};
+
+fn readme_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let mut in_console = false;
+    let mut commands = Vec::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_console = line.trim() == "```console";
+            continue;
+        }
+        if in_console && let Some(cmd) = line.strip_prefix("$ ") {
+            commands.push(cmd.trim().to_owned());
+        }
+    }
+    commands
+}
+
+#[test]
+fn the_readme_shows_the_two_commands() {
+    let commands = readme_commands();
+    assert!(commands.contains(&"cargo run --release -- demo".to_owned()));
+    assert!(commands.contains(&"cargo test".to_owned()));
+}
+
+#[test]
+fn cargo_commands_in_the_readme_are_run_by_ci() {
+    let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run"))
+        .expect(".ci/run");
+    let ci_lines: Vec<&str> = ci.lines().map(str::trim).collect();
+    for cmd in readme_commands().iter().filter(|c| c.starts_with("cargo ")) {
+        assert!(
+            ci_lines
+                .iter()
+                .any(|l| l == cmd || l.ends_with(&format!(" {cmd}"))),
+            "`{cmd}` from the README is not run by .ci/run"
+        );
+    }
+}
+
+#[test]
+fn tool_commands_in_the_readme_work_against_the_emulator() {
+    let h = Harness::new();
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data");
+    let copy = h.path("sample-data");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(&samples).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    let mut ran = 0;
+    for cmd in readme_commands() {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        match words.first().copied() {
+            Some("export") => {
+                let name = words[1].split('=').next().unwrap();
+                assert!(CREDENTIAL_VARS.contains(&name), "README exports `{name}`");
+            }
+            Some("bulk-unblock") => {
+                let mut command = h.command();
+                command.args(&words[1..]);
+                if words.get(1) == Some(&"run") {
+                    command.args(["--api-base", &h.base_url(), "--rate", "1000/s"]);
+                }
+                let out = command.output().expect("binary runs");
+                assert_eq!(out.status.code(), Some(0), "`{cmd}`\n{}", show(&out));
+                ran += 1;
+            }
+            Some("cargo") => {}
+            _ => panic!("README command `{cmd}` is not checked by any test"),
+        }
+    }
+    assert!(ran >= 2, "the README's tool commands were found");
+    // The documented real run did unblock on the server.
+    assert!(!h.requests_to("/1.1/blocks/destroy.json").is_empty());
+}
