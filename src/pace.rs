@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::ServerClock;
-use crate::network::{RateInfo, RateWindow, Reply, Verdict};
+use crate::network::{RateInfo, RateWindow, Reply, Signal};
 
 /// The longest a single wait for a window may last (a garbage reset must not park the run for days).
 const MAX_WINDOW_WAIT: Duration = Duration::from_secs(25 * 3600);
@@ -533,10 +533,11 @@ impl Pacer {
     }
 
     /// Returns the permit and learns from the reply (rate headers, 429s).
-    pub fn finish(&self, permit: Permit, reply: &Reply) {
+    pub fn finish<S: Signal>(&self, permit: Permit, reply: &Reply<S>) {
         let Permit { _private: () } = permit;
         let now = Instant::now();
-        let rate_limited = matches!(reply.verdict, Verdict::RateLimited { .. });
+        let limited = reply.verdict.rate_limited();
+        let rate_limited = limited.is_some();
         let mut info = reply.rate;
         let server_now = reply.server_date.unwrap_or_else(|| self.clock.server_now());
         for w in [&mut info.window, &mut info.day] {
@@ -551,14 +552,9 @@ impl Pacer {
         if rate_limited {
             tally.rate_limited += 1;
             tally.consecutive_429 += 1;
-            let pause = match (&reply.verdict, info.window) {
+            let pause = match (limited.flatten(), info.window) {
                 (_, Some(w)) if w.remaining == 0 => self.to_local(w.reset),
-                (
-                    Verdict::RateLimited {
-                        retry_after: Some(after),
-                    },
-                    _,
-                ) => now + *after,
+                (Some(after), _) => now + after,
                 _ => {
                     now + backoff(
                         tally.consecutive_429 - 1,
@@ -577,7 +573,7 @@ impl Pacer {
             }
         } else {
             tally.consecutive_429 = 0;
-            if info.window.is_some() && matches!(reply.verdict, Verdict::Done { .. }) {
+            if info.window.is_some() && reply.verdict.is_success() {
                 tally.successes_with_headers += 1;
             }
         }
@@ -621,6 +617,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::Verdict;
     use governor::clock::FakeRelativeClock;
     use std::time::UNIX_EPOCH;
 

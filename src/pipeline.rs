@@ -294,6 +294,19 @@ mod tests {
     }
 
     impl Network for Script {
+        const LOOKUP_BATCH: usize = 100;
+
+        async fn blocked_page(
+            &self,
+            _cursor: Option<&str>,
+        ) -> Reply<Result<crate::network::BlockPage, Verdict>> {
+            unreachable!("the executor does not list blocks")
+        }
+
+        async fn lookup(&self, _targets: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
+            unreachable!("the executor does not look users up")
+        }
+
         async fn verify(&self) -> Result<Account, VerifyError> {
             Ok(Account {
                 user_id: "1".into(),

@@ -93,17 +93,58 @@ pub enum Verdict {
     },
 }
 
-/// One response (or transport failure), sorted.
+/// One response (or transport failure), sorted. `V` is a [`Verdict`] for actions, and
+/// `Result<T, Verdict>` for reads that return data.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
+pub struct Reply<V = Verdict> {
     /// How the request ended.
-    pub verdict: Verdict,
+    pub verdict: V,
     /// The HTTP status, when a response arrived.
     pub http_status: Option<u16>,
     /// The rate-limit state the response announced.
     pub rate: RateInfo,
     /// The server's `Date`, when sent: the reference for resets and OAuth timestamps.
     pub server_date: Option<SystemTime>,
+}
+
+/// What the pacer needs to know of how a request ended.
+pub trait Signal {
+    /// `Some(retry_after)` when the answer was a 429.
+    fn rate_limited(&self) -> Option<Option<Duration>>;
+    /// Whether the request did what it asked.
+    fn is_success(&self) -> bool;
+}
+
+impl Signal for Verdict {
+    fn rate_limited(&self) -> Option<Option<Duration>> {
+        match self {
+            Verdict::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    fn is_success(&self) -> bool {
+        matches!(self, Verdict::Done { outcome, .. } if *outcome != Outcome::Failed)
+    }
+}
+
+impl<T> Signal for Result<T, Verdict> {
+    fn rate_limited(&self) -> Option<Option<Duration>> {
+        self.as_ref().err().and_then(Signal::rate_limited)
+    }
+
+    fn is_success(&self) -> bool {
+        self.is_ok()
+    }
+}
+
+/// One page of the account's block list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockPage {
+    /// The blocked users' IDs on this page.
+    pub ids: Vec<u64>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next: Option<String>,
 }
 
 /// The credentials were refused while checking them before the run.
@@ -133,4 +174,20 @@ pub trait Network: Send + Sync + 'static {
 
     /// Performs `action` on `target` once, and sorts the result.
     fn act(&self, action: Action, target: &Target) -> impl Future<Output = Reply> + Send;
+
+    /// Fetches one page of the account's block list (`cursor` `None`: the first page).
+    fn blocked_page(
+        &self,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Reply<Result<BlockPage, Verdict>>> + Send;
+
+    /// Looks users up by ID or screen name, at most [`Network::LOOKUP_BATCH`] at once. Unknown,
+    /// suspended and deactivated users are left out of the answer.
+    fn lookup(
+        &self,
+        targets: &[Target],
+    ) -> impl Future<Output = Reply<Result<Vec<UserRef>, Verdict>>> + Send;
+
+    /// Users per lookup request.
+    const LOOKUP_BATCH: usize;
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 
 use crate::clock::ServerClock;
-use crate::network::{Account, Network, RateInfo, Reply, Verdict, VerifyError};
+use crate::network::{Account, BlockPage, Network, RateInfo, Reply, UserRef, Verdict, VerifyError};
 use crate::outcome::Action;
 use crate::target::Target;
 use oauth::Credentials;
@@ -231,7 +231,138 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
+impl XClient {
+    /// Sends a read request and parses a 2xx body with `parse`; anything else becomes a verdict.
+    async fn read<T>(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        parse: impl FnOnce(u16, &[u8]) -> Result<T, String>,
+    ) -> Reply<Result<T, Verdict>> {
+        match self.send(reqwest::Method::GET, path, params).await {
+            Ok(exchange) => {
+                let rate = response::rate_info(&exchange.headers);
+                let server_date = response::server_date(&exchange.headers);
+                let verdict = match response::classify(
+                    crate::outcome::Action::Unblock,
+                    exchange.status,
+                    &exchange.body,
+                    &exchange.headers,
+                ) {
+                    Verdict::Done {
+                        outcome: crate::outcome::Outcome::Unblocked,
+                        ..
+                    }
+                    | Verdict::Done {
+                        outcome: crate::outcome::Outcome::NotFound,
+                        ..
+                    } => parse(exchange.status, &exchange.body).map_err(|message| {
+                        Verdict::Transient {
+                            error_code: None,
+                            message: format!("unexpected answer from the server: {message}"),
+                        }
+                    }),
+                    Verdict::ClockSkew { message } => {
+                        self.resync(&exchange);
+                        Err(Verdict::ClockSkew { message })
+                    }
+                    other => Err(other),
+                };
+                Reply {
+                    verdict,
+                    http_status: Some(exchange.status),
+                    rate,
+                    server_date,
+                }
+            }
+            Err(message) => Reply {
+                verdict: Err(Verdict::Transient {
+                    error_code: None,
+                    message,
+                }),
+                http_status: None,
+                rate: RateInfo::default(),
+                server_date: None,
+            },
+        }
+    }
+}
+
+/// The body of `blocks/ids.json` with `stringify_ids=true`.
+fn parse_ids_page(status: u16, body: &[u8]) -> Result<BlockPage, String> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        ids: Vec<serde_json::Value>,
+        next_cursor_str: Option<String>,
+        next_cursor: Option<serde_json::Number>,
+    }
+    if status != 200 {
+        return Err(format!("HTTP {status}"));
+    }
+    let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let ids = page
+        .ids
+        .iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.parse::<u64>().map_err(|e| e.to_string()),
+            serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| format!("bad ID {n}")),
+            other => Err(format!("bad ID {other}")),
+        })
+        .collect::<Result<Vec<u64>, String>>()?;
+    let next = page
+        .next_cursor_str
+        .or_else(|| page.next_cursor.map(|n| n.to_string()))
+        .filter(|c| c != "0");
+    Ok(BlockPage { ids, next })
+}
+
+/// The body of `users/lookup.json`: an array of user objects; 404 code 17 means nobody matched.
+fn parse_lookup(status: u16, body: &[u8]) -> Result<Vec<UserRef>, String> {
+    if status == 404 {
+        return Ok(Vec::new());
+    }
+    let users: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(users
+        .iter()
+        .map(|u| response::user_ref(u.to_string().as_bytes()))
+        .collect())
+}
+
 impl Network for XClient {
+    const LOOKUP_BATCH: usize = 100;
+
+    async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
+        let cursor = cursor.unwrap_or("-1");
+        self.read(
+            "/1.1/blocks/ids.json",
+            &[("cursor", cursor), ("stringify_ids", "true")],
+            parse_ids_page,
+        )
+        .await
+    }
+
+    async fn lookup(&self, targets: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
+        let join = |want_id: bool| {
+            targets
+                .iter()
+                .filter(|t| matches!(t, Target::Id(_)) == want_id)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let (ids, names) = (join(true), join(false));
+        let mut params = Vec::new();
+        if !ids.is_empty() {
+            params.push(("user_id", ids.as_str()));
+        }
+        if !names.is_empty() {
+            params.push(("screen_name", names.as_str()));
+        }
+        params.push(("include_entities", "false"));
+        self.read("/1.1/users/lookup.json", &params, parse_lookup)
+            .await
+    }
+
     async fn verify(&self) -> Result<Account, VerifyError> {
         #[derive(serde::Deserialize)]
         struct Me {
@@ -346,6 +477,37 @@ mod tests {
         assert!(normalize_base("https://api.x.com/?a=1").is_err());
         assert!(normalize_base("not a url").is_err());
         assert!(normalize_base("https://user:pw@api.x.com").is_err());
+    }
+
+    #[test]
+    fn block_pages_parse_with_string_ids_and_cursors() {
+        let page = parse_ids_page(
+            200,
+            br#"{"ids":["1072250532645998596","12"],"next_cursor":1374004777531007833,"next_cursor_str":"1374004777531007833","previous_cursor":0,"previous_cursor_str":"0","total_count":null}"#,
+        )
+        .unwrap();
+        assert_eq!(page.ids, vec![1072250532645998596, 12]);
+        assert_eq!(page.next.as_deref(), Some("1374004777531007833"));
+        let last = parse_ids_page(200, br#"{"ids":[],"next_cursor_str":"0"}"#).unwrap();
+        assert_eq!(last, BlockPage::default());
+        assert!(parse_ids_page(200, br#"{"ids":["x"]}"#).is_err());
+    }
+
+    #[test]
+    fn lookups_read_users_and_nobody() {
+        let users = parse_lookup(
+            200,
+            br#"[{"id":5,"id_str":"5","screen_name":"Five"},{"id_str":"6","screen_name":"six"}]"#,
+        )
+        .unwrap();
+        assert_eq!(users.len(), 2);
+        assert_eq!(users[0].screen_name.as_deref(), Some("Five"));
+        assert_eq!(users[1].user_id.as_deref(), Some("6"));
+        assert!(
+            parse_lookup(404, br#"{"errors":[{"code":17}]}"#)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
