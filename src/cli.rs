@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::network::Api;
 use crate::network::x::DEFAULT_API_BASE;
 use crate::pace::Rate;
 
@@ -41,6 +42,12 @@ pub struct Cli {
 pub enum Command {
     /// Unblock the accounts listed in the inputs; rerun the same command to resume.
     Run(RunArgs),
+    /// Write the account's whole block list to a CSV file (resumable).
+    Export(ExportArgs),
+    /// Summarise a journal: counts per outcome, failures, time span, pace.
+    Report(ReportArgs),
+    /// Block again every account a journal unblocked (its own journal; resumable).
+    Undo(UndoArgs),
     /// Run a real job against the built-in emulator: see the tool work in about a minute.
     Demo(DemoArgs),
     /// Serve the API emulator on 127.0.0.1 (for trying the tool and for tests).
@@ -53,8 +60,19 @@ pub enum Command {
 pub struct RunArgs {
     /// Files listing the accounts: CSV with a header, a newline list of IDs, @names or profile
     /// links, or the data archive's block.js. `-` reads standard input.
-    #[arg(value_name = "INPUT", required = true)]
+    #[arg(
+        value_name = "INPUT",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     pub inputs: Vec<PathBuf>,
+    /// Unblock everyone the account blocks: export the block list to a backup first, then
+    /// unblock every account in it. A rerun reuses the backup.
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: where to keep the backup of the block list [default: JOURNAL.backup.csv].
+    #[arg(long, value_name = "PATH")]
+    pub backup: Option<PathBuf>,
     /// The journal (JSON Lines): one result per account, appended as it finishes. Rerunning with
     /// the same journal skips what is done.
     #[arg(long, value_name = "FILE")]
@@ -62,13 +80,17 @@ pub struct RunArgs {
     /// Show what the run would do and send nothing; needs no credentials.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: compare the targets with the account's block list now and resolve screen
+    /// names (read-only requests; needs credentials).
+    #[arg(long)]
+    pub check: bool,
     /// Requests in flight at most.
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// The API's base URL (the tool appends /1.1/blocks/destroy.json and so on).
-    #[arg(long, value_name = "URL", default_value = DEFAULT_API_BASE)]
-    pub api_base: String,
+    /// Where and how to reach the API.
+    #[command(flatten)]
+    pub net: NetArgs,
     /// Go on when some input lines are unusable, and report them in the summary.
     #[arg(long)]
     pub skip_invalid: bool,
@@ -76,13 +98,89 @@ pub struct RunArgs {
     /// headers and 429s can only slow it further.
     #[arg(long, value_name = "N/PERIOD", default_value = "50/15m")]
     pub rate: Rate,
-    /// Timeout for one request (for example 30s or 2m).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// Pace of block-list pages for --all and --check (the list endpoint admits 15 per 15 minutes).
+    #[arg(long, value_name = "N/PERIOD", default_value = "15/15m")]
+    pub list_rate: Rate,
     /// Requests per account at most before it is recorded `failed` (429s do not count).
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_attempts: u32,
+}
+
+/// How to reach the API: shared by the commands that talk to it.
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// The API's base URL (the tool appends /1.1/blocks/destroy.json and so on).
+    #[arg(long, value_name = "URL", default_value = DEFAULT_API_BASE)]
+    pub api_base: String,
+    /// Which API version to use.
+    #[arg(long, value_enum, default_value_t = Api::V1)]
+    pub api: Api,
+    /// Timeout for one request (for example 30s or 2m).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// `bulk-unblock export`.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct ExportArgs {
+    /// The CSV file to write (`user_id`, and `screen_name` with --with-names). It appears only
+    /// when complete; an interrupted export resumes from FILE.partial.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Also resolve each account's screen name (100 per lookup request).
+    #[arg(long)]
+    pub with_names: bool,
+    /// Pace of block-list pages (the endpoint admits 15 per 15 minutes).
+    #[arg(long, value_name = "N/PERIOD", default_value = "15/15m")]
+    pub rate: Rate,
+    /// Where and how to reach the API.
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// `bulk-unblock report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The journal to summarise.
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
+    /// Write the failed targets to FILE, as an input for another run.
+    #[arg(long, value_name = "FILE")]
+    pub retry_list: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bulk-unblock undo`.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct UndoArgs {
+    /// The journal of the run to undo: every account it records `unblocked` is blocked again.
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
+    /// The undo's own journal (rerun the same command to resume).
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Show what the undo would do and send nothing; needs no credentials.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Requests in flight at most.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Local pace, N requests per PERIOD, spread evenly.
+    #[arg(long, value_name = "N/PERIOD", default_value = "50/15m")]
+    pub rate: Rate,
+    /// Requests per account at most before it is recorded `failed` (429s do not count).
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_attempts: u32,
+    /// Where and how to reach the API.
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// `bulk-unblock demo`.
@@ -151,9 +249,9 @@ mod tests {
         assert_eq!(run.log, PathBuf::from("j.jsonl"));
         assert!(run.dry_run && run.skip_invalid);
         assert_eq!(run.concurrency, 8);
-        assert_eq!(run.api_base, "http://127.0.0.1:9");
+        assert_eq!(run.net.api_base, "http://127.0.0.1:9");
         assert_eq!(run.rate, "2/s".parse().unwrap());
-        assert_eq!(run.timeout, Duration::from_secs(5));
+        assert_eq!(run.net.timeout, Duration::from_secs(5));
         assert_eq!(run.max_attempts, 3);
     }
 
@@ -164,9 +262,11 @@ mod tests {
         };
         assert_eq!(run.concurrency, 4);
         assert_eq!(run.rate, Rate::DEFAULT);
-        assert_eq!(run.timeout, Duration::from_secs(30));
+        assert_eq!(run.net.timeout, Duration::from_secs(30));
         assert_eq!(run.max_attempts, 8);
-        assert_eq!(run.api_base, DEFAULT_API_BASE);
+        assert_eq!(run.net.api_base, DEFAULT_API_BASE);
+        assert_eq!(run.net.api, Api::V1);
+        assert!(!run.all && !run.check);
     }
 
     #[test]
@@ -179,6 +279,53 @@ mod tests {
         assert!(parse(&["run", "x", "--log", "j", "--concurrency", "0"]).is_err());
         assert!(parse(&["run", "x", "--log", "j", "--rate", "fast"]).is_err());
         assert!(parse(&["run", "x", "--log", "j", "-q", "-v"]).is_err());
+    }
+
+    #[test]
+    fn all_replaces_inputs_and_check_needs_dry_run() {
+        let Command::Run(run) = parse(&[
+            "run", "--all", "--log", "j", "--backup", "b.csv", "--api", "v2",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not run")
+        };
+        assert!(run.all && run.inputs.is_empty());
+        assert_eq!(run.backup, Some(PathBuf::from("b.csv")));
+        assert_eq!(run.net.api, Api::V2);
+        assert!(parse(&["run", "x", "--all", "--log", "j"]).is_err());
+        // `--backup` without `--all`, and `--check` without `--dry-run`, are refused by config.
+        assert!(parse(&["run", "x", "--log", "j", "--dry-run", "--check"]).is_ok());
+    }
+
+    #[test]
+    fn export_report_and_undo_parse() {
+        assert!(matches!(
+            parse(&["export", "--out", "b.csv", "--with-names"])
+                .unwrap()
+                .command,
+            Command::Export(ExportArgs {
+                with_names: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["report", "j.jsonl", "--json", "--retry-list", "r.txt"])
+                .unwrap()
+                .command,
+            Command::Report(ReportArgs { json: true, .. })
+        ));
+        assert!(matches!(
+            parse(&["undo", "j.jsonl", "--log", "u.jsonl", "--dry-run"])
+                .unwrap()
+                .command,
+            Command::Undo(UndoArgs { dry_run: true, .. })
+        ));
+        assert!(
+            parse(&["undo", "j.jsonl"]).is_err(),
+            "undo needs its own --log"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cli::RunArgs;
 use crate::error::Error;
+use crate::network::Api;
 use crate::network::x::oauth::{Credentials, Secret};
 use crate::pace::Rate;
 use crate::pipeline::Settings;
@@ -32,10 +33,20 @@ pub struct RunConfig {
     pub dry_run: bool,
     /// Go on despite unusable input lines.
     pub skip_invalid: bool,
+    /// Everything the account blocks, instead of inputs.
+    pub all: bool,
+    /// With `all`: the backup path, when given.
+    pub backup: Option<PathBuf>,
+    /// With `dry_run`: compare with the server (read-only).
+    pub check: bool,
+    /// Which API.
+    pub api: Api,
     /// The API base URL as given.
     pub api_base: String,
     /// The local pace.
     pub rate: Rate,
+    /// The pace of block-list pages.
+    pub list_rate: Rate,
     /// Timeout per request.
     pub timeout: Duration,
     /// Executor settings.
@@ -43,22 +54,35 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// Turns the parsed flags into settings.
-    pub fn from_args(args: RunArgs) -> RunConfig {
-        RunConfig {
+    /// Turns the parsed flags into settings, refusing combinations that make no sense.
+    pub fn from_args(args: RunArgs) -> Result<RunConfig, Error> {
+        if args.backup.is_some() && !args.all {
+            return Err(Error::Usage("--backup goes with --all".into()));
+        }
+        if args.check && !args.dry_run {
+            return Err(Error::Usage(
+                "--check goes with --dry-run (it previews against the server)".into(),
+            ));
+        }
+        Ok(RunConfig {
             inputs: args.inputs,
             log: args.log,
             dry_run: args.dry_run,
             skip_invalid: args.skip_invalid,
-            api_base: args.api_base,
+            all: args.all,
+            backup: args.backup,
+            check: args.check,
+            api: args.net.api,
+            api_base: args.net.api_base,
             rate: args.rate,
-            timeout: args.timeout,
+            list_rate: args.list_rate,
+            timeout: args.net.timeout,
             settings: Settings {
                 concurrency: usize::from(args.concurrency),
                 max_attempts: args.max_attempts,
                 ..Settings::default()
             },
-        }
+        })
     }
 }
 
@@ -109,6 +133,28 @@ pub fn credentials(get: impl Fn(&str) -> Option<String>) -> Result<Credentials, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let cli = crate::cli::Cli::try_parse_from(
+            ["bulk-unblock", "run"].iter().chain(args.iter()).copied(),
+        )
+        .unwrap();
+        match cli.command {
+            crate::cli::Command::Run(run) => run,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn flags_that_need_another_are_refused() {
+        assert!(RunConfig::from_args(run_args(&["x", "--log", "j", "--backup", "b"])).is_err());
+        assert!(RunConfig::from_args(run_args(&["x", "--log", "j", "--check"])).is_err());
+        assert!(RunConfig::from_args(run_args(&["--all", "--log", "j", "--backup", "b"])).is_ok());
+        assert!(
+            RunConfig::from_args(run_args(&["x", "--log", "j", "--dry-run", "--check"])).is_ok()
+        );
+    }
     use std::collections::HashMap;
 
     #[test]

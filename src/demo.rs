@@ -13,11 +13,12 @@ use crate::emulator::config::{Config, HeaderMode};
 use crate::emulator::seed::Seed;
 use crate::emulator::{Emulator, spawn};
 use crate::error::{Error, Exit};
+use crate::network::Api;
 use crate::network::x::oauth::{Credentials, Secret};
 use crate::pace::Rate;
 use crate::pipeline::Settings;
 use crate::report::Verbosity;
-use crate::run::{Job, execute};
+use crate::run::{Job, Source, execute};
 
 /// The sample account's data-archive file, as a user would download it.
 const SAMPLE_BLOCK_JS: &[u8] = include_bytes!("../sample-data/block.js");
@@ -53,6 +54,7 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
         None => fresh_journal_path(),
     };
     let parsed = crate::input::parse("sample-data/block.js", SAMPLE_BLOCK_JS);
+    let count = parsed.targets.len();
     // Spread each window's allowance over the window; the server's headers keep us honest.
     let rate = Rate {
         count: args.limit.max(1),
@@ -67,8 +69,8 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
             "It admits {} unblocks per {} window, so {} targets take about {}.",
             args.limit,
             humantime::format_duration(args.window),
-            parsed.targets.len(),
-            crate::report::clock(rate.duration_for(parsed.targets.len() as u64))
+            count,
+            crate::report::clock(rate.duration_for(count as u64))
         );
         println!(
             "Running the real pipeline on sample-data/block.js; the journal is {}.\n",
@@ -76,11 +78,14 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
         );
     }
     let job = Job {
-        parsed,
+        source: Source::Targets(parsed),
         skip_invalid: false,
         log: log.clone(),
         dry_run: false,
+        check: false,
         rate,
+        list_rate: rate,
+        api: Api::V1,
         settings: Settings {
             concurrency: 4,
             retry_base: Duration::from_millis(200),
@@ -92,6 +97,7 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
             "bulk-unblock demo --log {}",
             crate::run::shell_quote(&log.to_string_lossy())
         ),
+        expect_account: None,
     };
     let credentials = Credentials {
         consumer_key: Secret::new(app.consumer_key),

@@ -43,6 +43,12 @@ pub enum Error {
     /// The credentials were rejected before the run.
     #[error(transparent)]
     Credentials(crate::network::VerifyError),
+    /// The credentials were rejected while reading (export, check).
+    #[error("{0}")]
+    Rejected(String),
+    /// Interrupted by Ctrl-C or SIGTERM; what was done is kept.
+    #[error("interrupted; rerun the same command to resume")]
+    Interrupted,
     /// The server could not be reached to check the credentials, or answered unexpectedly.
     #[error("{0}")]
     Unavailable(String),
@@ -61,7 +67,9 @@ impl Error {
     /// The exit code this error ends the command with.
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Credentials(crate::network::VerifyError::Rejected { .. }) => Exit::Credentials,
+            Error::Credentials(crate::network::VerifyError::Rejected { .. })
+            | Error::Rejected(_) => Exit::Credentials,
+            Error::Interrupted => Exit::Interrupted,
             Error::Credentials(_) | Error::Unavailable(_) => Exit::SomeFailed,
             _ => Exit::Usage,
         }

@@ -4,12 +4,14 @@
 //! [`journal`]) → executor (pacing gate, token bucket, network client) → events → one writer
 //! (journal and display). Everything specific to one network sits behind the network seam.
 
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod emulator;
 pub mod error;
+pub mod export;
 pub mod input;
 pub mod journal;
 pub mod logging;
@@ -20,5 +22,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod summary;
 pub mod target;
+pub mod undo;
 pub mod writer;

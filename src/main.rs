@@ -23,7 +23,19 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => {
                 let env = |name: &str| std::env::var(name).ok();
-                bulk_unblock::run::run(RunConfig::from_args(args), verbosity, env).await
+                match RunConfig::from_args(args) {
+                    Ok(config) => bulk_unblock::run::run(config, verbosity, env).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Command::Export(args) => {
+                let env = |name: &str| std::env::var(name).ok();
+                bulk_unblock::export::command(args, verbosity, env).await
+            }
+            Command::Report(args) => bulk_unblock::summary::command(args),
+            Command::Undo(args) => {
+                let env = |name: &str| std::env::var(name).ok();
+                bulk_unblock::undo::command(args, verbosity, env).await
             }
             Command::Demo(args) => bulk_unblock::demo::demo(args, verbosity).await,
             Command::Emulator(args) => bulk_unblock::emulator::args::run(args)

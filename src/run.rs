@@ -14,12 +14,13 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::ServerClock;
 use crate::config::RunConfig;
 use crate::error::{Error, Exit, chain};
+use crate::export;
 use crate::input::{InvalidLine, Parsed};
 use crate::journal::{self, FORMAT_NAME, FORMAT_VERSION, Header, Journal};
+use crate::network::x::XSettings;
 use crate::network::x::oauth::Credentials;
-use crate::network::x::{XClient, XSettings};
-use crate::network::{Network, VerifyError};
-use crate::outcome::Outcome;
+use crate::network::{Api, Client, Network, VerifyError};
+use crate::outcome::{Action, Outcome};
 use crate::pace::{Pacer, Rate};
 use crate::pipeline::{self, Settings};
 use crate::plan::{self, Plan};
@@ -29,26 +30,45 @@ use crate::writer::{self, Tally};
 /// Invalid lines printed before the rest are only counted.
 const SHOWN_INVALID: usize = 20;
 
-/// A job ready to plan: targets read, journal named, how to reach the network.
+/// Where the targets come from.
+pub enum Source {
+    /// Read already (from files, stdin or built-in sample data).
+    Targets(Parsed),
+    /// Everything the account blocks (`run --all`): the backup file, exported first if missing.
+    AllBlocks {
+        /// The backup of the block list.
+        backup: PathBuf,
+    },
+}
+
+/// A job ready to plan: where targets come from, the journal, how to reach the network.
 pub struct Job {
-    /// The targets, in input order, with the unusable lines.
-    pub parsed: Parsed,
+    /// The targets.
+    pub source: Source,
     /// Go on despite unusable lines.
     pub skip_invalid: bool,
     /// The journal path.
     pub log: PathBuf,
     /// Preview only.
     pub dry_run: bool,
-    /// The local pace.
+    /// With `dry_run`: compare the targets with the server's block list (read-only).
+    pub check: bool,
+    /// The local pace of the action.
     pub rate: Rate,
-    /// Executor settings.
+    /// The local pace of block-list pages (`--all`, `--check`).
+    pub list_rate: Rate,
+    /// Executor settings (including the action).
     pub settings: Settings,
+    /// Which API.
+    pub api: Api,
     /// The API base URL.
     pub api_base: String,
     /// Timeout per request.
     pub timeout: std::time::Duration,
     /// The command that resumes this job, shown when it stops early.
     pub resume_hint: String,
+    /// The account the credentials must act for (an undo acts for the account it reverses).
+    pub expect_account: Option<String>,
 }
 
 /// `bulk-unblock run`: reads the inputs named in `config`, then runs the job.
@@ -57,39 +77,150 @@ pub async fn run(
     verbosity: Verbosity,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Exit, Error> {
-    let parsed = crate::input::read(&config.inputs).map_err(|e| Error::Input(chain(&e)))?;
+    let source = match config.all {
+        true => Source::AllBlocks {
+            backup: config
+                .backup
+                .clone()
+                .unwrap_or_else(|| default_backup(&config.log)),
+        },
+        false => Source::Targets(
+            crate::input::read(&config.inputs).map_err(|e| Error::Input(chain(&e)))?,
+        ),
+    };
     let job = Job {
-        parsed,
+        source,
         skip_invalid: config.skip_invalid,
         log: config.log,
         dry_run: config.dry_run,
+        check: config.check,
         rate: config.rate,
+        list_rate: config.list_rate,
         settings: config.settings,
+        api: config.api,
         api_base: config.api_base,
         timeout: config.timeout,
         resume_hint: resume_command(),
+        expect_account: None,
     };
     execute(job, verbosity, || crate::config::credentials(&env)).await
 }
 
-/// Checks the job, previews it or runs it. `credentials` is called only for a real run.
+/// `JOURNAL.backup.csv`: where `run --all` keeps the block list it works from.
+pub fn default_backup(log: &Path) -> PathBuf {
+    let mut name = log.as_os_str().to_owned();
+    name.push(".backup.csv");
+    PathBuf::from(name)
+}
+
+/// Checks the job, previews it or runs it. `credentials` is called only when the network is
+/// needed: a real run, `--check`, or `--all` without a backup yet.
 pub async fn execute(
-    mut job: Job,
+    job: Job,
     verbosity: Verbosity,
     credentials: impl FnOnce() -> Result<Credentials, Error>,
 ) -> Result<Exit, Error> {
-    check_inputs(&job.parsed, job.skip_invalid)?;
-    let invalid = job.parsed.invalid.len();
-    if job.dry_run {
-        let replay = journal::read(&job.log)?;
-        let plan = plan::plan(std::mem::take(&mut job.parsed.targets), &replay);
+    let mut parsed = match &job.source {
+        Source::Targets(parsed) => Some(parsed.clone()),
+        Source::AllBlocks { backup } if backup.exists() => {
+            if verbosity > Verbosity::Quiet {
+                report::eprint_line(&format!(
+                    "Using the block list exported earlier to {}.",
+                    backup.display()
+                ));
+            }
+            Some(read_backup(backup)?)
+        }
+        Source::AllBlocks { .. } => None,
+    };
+    if let Some(parsed) = &parsed {
+        check_inputs(parsed, job.skip_invalid)?;
+        if job.dry_run && !job.check {
+            let replay = journal::read(&job.log)?;
+            let plan = plan::plan(parsed.targets.clone(), &replay);
+            print_dry_run(&plan, parsed.invalid.len(), &job.rate, &job.log);
+            return Ok(Exit::Success);
+        }
+    }
+
+    // Everything past this point talks to the server.
+    let credentials = credentials()?;
+    let (journal, replay) = if job.dry_run {
+        (None, journal::read(&job.log)?)
+    } else {
+        let (journal, replay) = Journal::open(&job.log)?;
+        (Some(journal), replay)
+    };
+    if let (Some(parsed), false) = (&parsed, job.dry_run) {
+        let plan = plan::plan(parsed.targets.clone(), &replay);
+        if plan.todo.is_empty() {
+            if verbosity > Verbosity::Quiet {
+                println!(
+                    "Nothing to do: all {} targets are already done according to {}.",
+                    plan.unique,
+                    job.log.display()
+                );
+            }
+            return Ok(Exit::Success);
+        }
+    }
+    let clock = Arc::new(ServerClock::new());
+    let network = Client::new(
+        job.api,
+        XSettings {
+            api_base: job.api_base.clone(),
+            credentials,
+            timeout: job.timeout,
+        },
+        clock.clone(),
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
+    let account = verify(&network).await?;
+    if let Some(expected) = job
+        .expect_account
+        .as_deref()
+        .filter(|e| *e != account.user_id)
+    {
+        return Err(Error::Usage(format!(
+            "the journal being undone belongs to account {expected}, but the credentials are \
+             for account {}; nothing was sent",
+            account.user_id
+        )));
+    }
+    if !job.dry_run {
+        replay.check_account(&job.log, &account.user_id, job.settings.action)?;
+    }
+    let signals = Signals::watch();
+
+    if parsed.is_none()
+        && let Source::AllBlocks { backup } = &job.source
+    {
+        export_backup(
+            &network,
+            &account.user_id,
+            &clock,
+            backup,
+            job.list_rate,
+            &signals.cancel,
+            verbosity,
+        )
+        .await?;
+        let fresh = read_backup(backup)?;
+        check_inputs(&fresh, job.skip_invalid)?;
+        parsed = Some(fresh);
+    }
+    let parsed = parsed.unwrap_or_default();
+    let plan = plan::plan(parsed.targets.clone(), &replay);
+    let invalid = parsed.invalid.len();
+
+    let Some(mut journal) = journal else {
+        if job.check {
+            let pacer = Pacer::new(job.list_rate, clock);
+            crate::check::check(&network, &pacer, &plan.todo, &signals.cancel, verbosity).await?;
+        }
         print_dry_run(&plan, invalid, &job.rate, &job.log);
         return Ok(Exit::Success);
-    }
-    let credentials = credentials()?;
-    let (mut journal, replay) = Journal::open(&job.log)?;
-    let has_header = replay.header.is_some();
-    let plan = plan::plan(std::mem::take(&mut job.parsed.targets), &replay);
+    };
     if plan.todo.is_empty() {
         if verbosity > Verbosity::Quiet {
             println!(
@@ -100,29 +231,7 @@ pub async fn execute(
         }
         return Ok(Exit::Success);
     }
-
-    let clock = Arc::new(ServerClock::new());
-    let network = XClient::new(
-        XSettings {
-            api_base: job.api_base.clone(),
-            credentials,
-            timeout: job.timeout,
-        },
-        clock.clone(),
-    )
-    .map_err(|e| Error::Usage(e.to_string()))?;
-    let account = match network.verify().await {
-        Ok(account) => account,
-        Err(e @ VerifyError::Rejected { .. }) => return Err(Error::Credentials(e)),
-        Err(VerifyError::Unavailable(why)) => {
-            return Err(Error::Unavailable(format!(
-                "could not check the credentials at {}: {why}; nothing was sent",
-                network.base()
-            )));
-        }
-    };
-    replay.check_account(&job.log, &account.user_id, job.settings.action)?;
-    if !has_header {
+    if replay.header.is_none() {
         journal.write_header(&Header {
             journal: FORMAT_NAME.to_owned(),
             version: FORMAT_VERSION,
@@ -134,25 +243,28 @@ pub async fn execute(
     }
     if verbosity > Verbosity::Quiet {
         report::eprint_line(&format!(
-            "Acting as @{} ({}); {} to do, {} already done; pace {}, {} in flight at most.",
+            "Acting as @{} ({}); {} to {}, {} already done; pace {}, {} in flight at most.",
             account.screen_name.as_deref().unwrap_or("?"),
             account.user_id,
             plan.todo.len(),
+            verb(job.settings.action),
             plan.done,
             job.rate,
             job.settings.concurrency
         ));
     }
     let pacer = Arc::new(Pacer::new(job.rate, clock));
-    let (tally, interrupted) = drive(
+    let tally = drive(
         Arc::new(network),
         pacer,
         journal,
         plan.todo.clone(),
         job.settings.clone(),
         verbosity,
+        &signals,
     )
     .await;
+    let interrupted = signals.interrupted();
     Ok(conclude(
         &job,
         &plan,
@@ -163,7 +275,56 @@ pub async fn execute(
     ))
 }
 
-/// Runs the executor and the writer together, with Ctrl-C and SIGTERM handling.
+/// The verb of an action, for messages.
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Unblock => "unblock",
+        Action::Block => "block again",
+    }
+}
+
+/// Checks the credentials: a rejection exits 3, an unreachable server 1; nothing is sent first.
+pub async fn verify<N: Network>(network: &N) -> Result<crate::network::Account, Error> {
+    match network.verify().await {
+        Ok(account) => Ok(account),
+        Err(e @ VerifyError::Rejected { .. }) => Err(Error::Credentials(e)),
+        Err(VerifyError::Unavailable(why)) => Err(Error::Unavailable(format!(
+            "could not check the credentials: {why}; nothing was sent"
+        ))),
+    }
+}
+
+/// Reads a backup written by `export` (a CSV with `user_id`).
+fn read_backup(backup: &Path) -> Result<Parsed, Error> {
+    crate::input::read(&[backup.to_path_buf()]).map_err(|e| Error::Input(chain(&e)))
+}
+
+/// Exports the block list (with names) to `backup`, resuming an interrupted export.
+async fn export_backup<N: Network>(
+    network: &N,
+    account_id: &str,
+    clock: &Arc<ServerClock>,
+    backup: &Path,
+    list_rate: Rate,
+    cancel: &CancellationToken,
+    verbosity: Verbosity,
+) -> Result<(), Error> {
+    if verbosity > Verbosity::Quiet {
+        report::eprint_line(&format!(
+            "Exporting the block list to {} first (a backup, and the list to work from).",
+            backup.display()
+        ));
+    }
+    let mut partial = export::Partial::open(backup, account_id)?;
+    let pages = Pacer::new(list_rate, clock.clone());
+    export::fetch(network, &pages, &mut partial, cancel, verbosity).await?;
+    let lookups = Pacer::new(export::lookup_rate(list_rate), clock.clone());
+    let names = export::names(network, &lookups, &partial.ids, cancel).await?;
+    export::write_csv(backup, &partial.ids, Some(&names))?;
+    partial.remove()
+}
+
+/// Runs the executor and the writer together.
 pub async fn drive<N: Network>(
     network: Arc<N>,
     pacer: Arc<Pacer>,
@@ -171,10 +332,9 @@ pub async fn drive<N: Network>(
     todo: Vec<crate::target::Target>,
     settings: Settings,
     verbosity: Verbosity,
-) -> (Tally, bool) {
-    let cancel = CancellationToken::new();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let signals = tokio::spawn(watch_signals(cancel.clone(), interrupted.clone()));
+    signals: &Signals,
+) -> Tally {
+    let cancel = signals.cancel.child_token();
     let progress = Progress::new(todo.len() as u64, verbosity, "done");
     let (tx, rx) = mpsc::channel(256);
     let writer = tokio::spawn(writer::write(
@@ -185,17 +345,50 @@ pub async fn drive<N: Network>(
         progress,
     ));
     pipeline::execute(network, pacer, todo, settings, cancel, tx).await;
-    let (tally, journal) = match writer.await {
-        Ok(done) => done,
+    match writer.await {
+        Ok((tally, journal)) => {
+            drop(journal);
+            tally
+        }
         Err(e) => {
-            // The writer panicked: records it wrote are flushed; say so and stop.
+            // The writer panicked: the records it wrote are flushed; say so and stop.
             eprintln!("error: the journal writer stopped unexpectedly: {e}");
             std::process::exit(Exit::Usage as i32);
         }
-    };
-    drop(journal);
-    signals.abort();
-    (tally, interrupted.load(Ordering::SeqCst))
+    }
+}
+
+/// Ctrl-C and SIGTERM: the first stops scheduling, the second quits at once.
+pub struct Signals {
+    /// Cancelled by the first signal.
+    pub cancel: CancellationToken,
+    interrupted: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Signals {
+    /// Starts watching.
+    pub fn watch() -> Signals {
+        let cancel = CancellationToken::new();
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(watch_signals(cancel.clone(), interrupted.clone()));
+        Signals {
+            cancel,
+            interrupted,
+            task,
+        }
+    }
+
+    /// Whether a signal arrived.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// First signal: stop scheduling and finish what is in flight. Second: quit at once.

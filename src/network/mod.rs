@@ -191,3 +191,70 @@ pub trait Network: Send + Sync + 'static {
     /// Users per lookup request.
     const LOOKUP_BATCH: usize;
 }
+
+/// Which API a command talks to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Api {
+    /// X API v1.1 (`blocks/destroy.json`, `blocks/ids.json`, …).
+    #[default]
+    #[value(name = "v1.1")]
+    V1,
+    /// X API v2 (`DELETE /2/users/{me}/blocking/{id}`, …).
+    #[value(name = "v2")]
+    V2,
+}
+
+/// The network clients this build knows, behind one type so commands stay generic.
+pub enum Client {
+    /// X API v1.1.
+    XV1(x::XClient),
+}
+
+impl Client {
+    /// Builds the client for `api`. No request is sent.
+    pub fn new(
+        api: Api,
+        settings: x::XSettings,
+        clock: std::sync::Arc<crate::clock::ServerClock>,
+    ) -> Result<Client, x::BaseUrlError> {
+        match api {
+            Api::V1 => Ok(Client::XV1(x::XClient::new(settings, clock)?)),
+            Api::V2 => Err(x::BaseUrlError::unsupported("API v2 is not available yet")),
+        }
+    }
+
+    /// The base URL requests go to.
+    pub fn base(&self) -> &str {
+        match self {
+            Client::XV1(c) => c.base(),
+        }
+    }
+}
+
+impl Network for Client {
+    const LOOKUP_BATCH: usize = 100;
+
+    async fn verify(&self) -> Result<Account, VerifyError> {
+        match self {
+            Client::XV1(c) => c.verify().await,
+        }
+    }
+
+    async fn act(&self, action: Action, target: &Target) -> Reply {
+        match self {
+            Client::XV1(c) => c.act(action, target).await,
+        }
+    }
+
+    async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
+        match self {
+            Client::XV1(c) => c.blocked_page(cursor).await,
+        }
+    }
+
+    async fn lookup(&self, targets: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
+        match self {
+            Client::XV1(c) => c.lookup(targets).await,
+        }
+    }
+}

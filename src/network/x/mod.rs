@@ -64,6 +64,16 @@ struct Exchange {
     received: SystemTime,
 }
 
+impl BaseUrlError {
+    /// A client that cannot be built for another reason than the URL.
+    pub fn unsupported(reason: &str) -> BaseUrlError {
+        BaseUrlError {
+            url: String::new(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
 /// Normalises an API base the way the signature needs it: lowercase host, no default port.
 pub fn normalize_base(raw: &str) -> Result<String, BaseUrlError> {
     let fail = |reason: &str| BaseUrlError {

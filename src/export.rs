@@ -1,0 +1,458 @@
+//! Exporting the account's whole block list, resumably.
+//!
+//! The list is read a page at a time (5,000 IDs a page and 15 pages per 15 minutes on v1.1), so a
+//! large list takes several windows. Each page is appended to `OUT.partial` as it arrives, with the
+//! cursor of the page after it; an interrupted export resumes from the last cursor instead of
+//! starting over. The finished list is written to a temporary file and renamed into place, so a
+//! half-written file is never mistaken for a complete one.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Error;
+use crate::network::{Network, Reply, Verdict};
+use crate::pace::{Pacer, Rate, backoff};
+use crate::report::{self, Verbosity};
+use crate::target::Target;
+
+/// Requests per page or lookup batch at most, when they keep failing with transient faults.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// One line of the `.partial` file: a page and where the next one starts.
+#[derive(Debug, Serialize, Deserialize)]
+struct PageLine {
+    /// The account whose list this is: a partial file is never resumed for another account.
+    #[serde(default)]
+    account: Option<String>,
+    /// The IDs of the page, as strings (they exceed 2^53).
+    ids: Vec<String>,
+    /// The cursor of the next page; `None` after the last page.
+    next: Option<String>,
+}
+
+/// Why fetching stopped before the list was complete.
+#[derive(Debug)]
+pub enum FetchError {
+    /// The credentials were rejected (exit 3).
+    Rejected(String),
+    /// The run was interrupted; what was fetched is kept.
+    Interrupted,
+    /// Faults persisted, or local I/O failed.
+    Failed(String),
+}
+
+impl From<FetchError> for Error {
+    fn from(e: FetchError) -> Error {
+        match e {
+            FetchError::Rejected(m) => Error::Rejected(m),
+            FetchError::Interrupted => Error::Interrupted,
+            FetchError::Failed(m) => Error::Unavailable(m),
+        }
+    }
+}
+
+/// The resumable store of pages fetched so far.
+pub struct Partial {
+    path: PathBuf,
+    account: Option<String>,
+    /// `None` for a list kept in memory only (`--dry-run --check`).
+    file: Option<File>,
+    /// The IDs fetched so far, in order, without repeats.
+    pub ids: Vec<u64>,
+    /// Where the next page starts: `Some(None)` = the first page, `None` = the list is complete.
+    pub next: Option<Option<String>>,
+}
+
+impl Partial {
+    /// Opens (or creates) the partial file beside `out`, reading what an earlier export of the
+    /// same account fetched.
+    pub fn open(out: &Path, account: &str) -> Result<Partial, Error> {
+        let path = partial_path(out);
+        let existing = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_error(&path, "cannot read", e)),
+        };
+        let (ids, next, complete_len, owner) = replay_partial(&existing);
+        if let Some(owner) = owner.filter(|o| o != account) {
+            return Err(Error::Usage(format!(
+                "`{}` holds part of the block list of account {owner}, but the credentials are                  for account {account}; remove it to start over",
+                path.display()
+            )));
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io_error(&path, "cannot open", e))?;
+        // Drop a torn last line so the next page starts on a line of its own.
+        file.set_len(complete_len as u64)
+            .map_err(|e| io_error(&path, "cannot repair", e))?;
+        let mut file = file;
+        {
+            use std::io::Seek;
+            file.seek(std::io::SeekFrom::End(0))
+                .map_err(|e| io_error(&path, "cannot open", e))?;
+        }
+        Ok(Partial {
+            path,
+            account: Some(account.to_owned()),
+            file: Some(file),
+            ids,
+            next,
+        })
+    }
+
+    /// A store that keeps pages in memory only: nothing is written, nothing resumes.
+    pub fn in_memory() -> Partial {
+        Partial {
+            path: PathBuf::new(),
+            account: None,
+            file: None,
+            ids: Vec::new(),
+            next: Some(None),
+        }
+    }
+
+    /// Appends one page durably.
+    fn push(&mut self, ids: &[u64], next: Option<String>) -> Result<(), Error> {
+        let line = PageLine {
+            account: self.account.clone(),
+            ids: ids.iter().map(u64::to_string).collect(),
+            next: next.clone(),
+        };
+        if let Some(file) = self.file.as_mut() {
+            let mut text = serde_json::to_string(&line)
+                .map_err(|e| Error::Unavailable(format!("cannot encode a page: {e}")))?;
+            text.push('\n');
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_data())
+                .map_err(|e| io_error(&self.path, "cannot write", e))?;
+        }
+        self.ids.extend_from_slice(ids);
+        self.next = next.map(Some);
+        Ok(())
+    }
+
+    /// Removes the partial file once the export is in place.
+    pub fn remove(self) -> Result<(), Error> {
+        let Partial { path, file, .. } = self;
+        if file.is_none() {
+            return Ok(());
+        }
+        drop(file);
+        std::fs::remove_file(&path).map_err(|e| io_error(&path, "cannot remove", e))
+    }
+}
+
+/// `OUT.partial`.
+pub fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+/// What a partial file holds: the IDs (deduplicated, in order), where to go on, the length of
+/// the complete part, and the account it belongs to.
+type PartialState = (Vec<u64>, Option<Option<String>>, usize, Option<String>);
+
+/// Reads the complete lines of a partial file. Pure.
+fn replay_partial(bytes: &[u8]) -> PartialState {
+    let mut ids = Vec::new();
+    let mut seen = HashSet::new();
+    let mut next = Some(None);
+    let mut complete = 0;
+    let mut account = None;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        if !line.ends_with(b"\n") {
+            break;
+        }
+        let Ok(page) = serde_json::from_slice::<PageLine>(line) else {
+            break;
+        };
+        let Ok(page_ids) = page
+            .ids
+            .iter()
+            .map(|s| s.parse::<u64>())
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            break;
+        };
+        ids.extend(page_ids.into_iter().filter(|id| seen.insert(*id)));
+        next = page.next.map(Some);
+        account = page.account.or(account);
+        complete += line.len();
+    }
+    (ids, next, complete, account)
+}
+
+fn io_error(path: &Path, what: &str, source: std::io::Error) -> Error {
+    Error::Io {
+        context: format!("{what} `{}`", path.display()),
+        source,
+    }
+}
+
+/// The pace of user lookups: their own limit (900 per 15 minutes), or the list pace if faster.
+pub fn lookup_rate(list_rate: Rate) -> Rate {
+    let lookups = Rate {
+        count: 900,
+        period: Duration::from_secs(15 * 60),
+    };
+    if list_rate.per_second() > lookups.per_second() {
+        list_rate
+    } else {
+        lookups
+    }
+}
+
+/// Sends one paced request, retrying faults and 429s. `send` is called once per attempt.
+pub async fn paced<T, F, Fut>(
+    pacer: &Pacer,
+    cancel: &CancellationToken,
+    what: &str,
+    mut send: F,
+) -> Result<T, FetchError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Reply<Result<T, Verdict>>>,
+{
+    let mut faults = 0;
+    loop {
+        let Some(permit) = pacer.admit(cancel).await else {
+            return Err(FetchError::Interrupted);
+        };
+        let reply = send().await;
+        pacer.finish(permit, &reply);
+        match reply.verdict {
+            Ok(value) => return Ok(value),
+            Err(Verdict::RateLimited { .. } | Verdict::ClockSkew { .. }) => {}
+            Err(Verdict::Rejected { message, hint, .. }) => {
+                return Err(FetchError::Rejected(format!(
+                    "credentials rejected while {what}: {message}. {hint}"
+                )));
+            }
+            Err(Verdict::Transient { message, .. }) => {
+                faults += 1;
+                if faults >= MAX_ATTEMPTS {
+                    return Err(FetchError::Failed(format!(
+                        "{what} failed {faults} times; the last error: {message}"
+                    )));
+                }
+                let wait = backoff(
+                    faults - 1,
+                    Duration::from_secs(1),
+                    Duration::from_secs(60),
+                    &mut rand::rng(),
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => return Err(FetchError::Interrupted),
+                }
+            }
+            Err(Verdict::Done { message, .. }) => {
+                return Err(FetchError::Failed(format!(
+                    "{what} failed: {}",
+                    message.unwrap_or_else(|| format!("HTTP {:?}", reply.http_status))
+                )));
+            }
+        }
+    }
+}
+
+/// Fetches every page the partial store does not have yet.
+pub async fn fetch<N: Network>(
+    network: &N,
+    pacer: &Pacer,
+    partial: &mut Partial,
+    cancel: &CancellationToken,
+    verbosity: Verbosity,
+) -> Result<(), Error> {
+    while let Some(cursor) = partial.next.clone() {
+        let page = paced(pacer, cancel, "reading the block list", || {
+            network.blocked_page(cursor.as_deref())
+        })
+        .await?;
+        let fresh: Vec<u64> = page.ids;
+        partial.push(&fresh, page.next)?;
+        if verbosity > Verbosity::Quiet {
+            report::eprint_line(&format!(
+                "block list: {} IDs so far{}",
+                partial.ids.len(),
+                if partial.next.is_some() {
+                    "…"
+                } else {
+                    ", complete"
+                }
+            ));
+        }
+    }
+    // Duplicates across pages (a list changing while read) are dropped.
+    let mut seen = HashSet::new();
+    partial.ids.retain(|id| seen.insert(*id));
+    Ok(())
+}
+
+/// Resolves screen names for `ids`, `LOOKUP_BATCH` at a time. Users the server leaves out
+/// (suspended, deactivated) get no name.
+pub async fn names<N: Network>(
+    network: &N,
+    pacer: &Pacer,
+    ids: &[u64],
+    cancel: &CancellationToken,
+) -> Result<std::collections::HashMap<u64, String>, Error> {
+    let mut names = std::collections::HashMap::new();
+    for batch in ids.chunks(N::LOOKUP_BATCH.max(1)) {
+        let targets: Vec<Target> = batch.iter().copied().map(Target::Id).collect();
+        let users = paced(pacer, cancel, "looking users up", || {
+            network.lookup(&targets)
+        })
+        .await?;
+        for user in users {
+            if let (Some(id), Some(name)) =
+                (user.user_id.and_then(|i| i.parse().ok()), user.screen_name)
+            {
+                names.insert(id, name);
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Writes the list as CSV (`user_id`, and `screen_name` when given) through a temporary file
+/// renamed into place.
+pub fn write_csv(
+    out: &Path,
+    ids: &[u64],
+    names: Option<&std::collections::HashMap<u64, String>>,
+) -> Result<(), Error> {
+    let mut tmp_name = out.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(File::create(&tmp)?);
+        match names {
+            Some(names) => {
+                writeln!(w, "user_id,screen_name")?;
+                for id in ids {
+                    writeln!(w, "{id},{}", names.get(id).map_or("", String::as_str))?;
+                }
+            }
+            None => {
+                writeln!(w, "user_id")?;
+                for id in ids {
+                    writeln!(w, "{id}")?;
+                }
+            }
+        }
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, out)
+    };
+    write().map_err(|e| io_error(out, "cannot write", e))
+}
+
+/// `bulk-unblock export`.
+pub async fn command(
+    args: crate::cli::ExportArgs,
+    verbosity: Verbosity,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<crate::error::Exit, Error> {
+    let credentials = crate::config::credentials(&env)?;
+    let clock = std::sync::Arc::new(crate::clock::ServerClock::new());
+    let network = crate::network::Client::new(
+        args.net.api,
+        crate::network::x::XSettings {
+            api_base: args.net.api_base.clone(),
+            credentials,
+            timeout: args.net.timeout,
+        },
+        clock.clone(),
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
+    let account = crate::run::verify(&network).await?;
+    let signals = crate::run::Signals::watch();
+    let mut partial = Partial::open(&args.out, &account.user_id)?;
+    if verbosity > Verbosity::Quiet && !partial.ids.is_empty() {
+        report::eprint_line(&format!(
+            "Resuming an interrupted export: {} IDs were fetched before.",
+            partial.ids.len()
+        ));
+    }
+    let pages = Pacer::new(args.rate, clock.clone());
+    fetch(&network, &pages, &mut partial, &signals.cancel, verbosity).await?;
+    let names = if args.with_names {
+        let lookups = Pacer::new(lookup_rate(args.rate), clock);
+        Some(names(&network, &lookups, &partial.ids, &signals.cancel).await?)
+    } else {
+        None
+    };
+    write_csv(&args.out, &partial.ids, names.as_ref())?;
+    let count = partial.ids.len();
+    partial.remove()?;
+    if verbosity > Verbosity::Quiet {
+        println!(
+            "Exported the {count} accounts @{} blocks to {}.",
+            account.screen_name.as_deref().unwrap_or("?"),
+            args.out.display()
+        );
+    }
+    Ok(crate::error::Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_file_resumes_from_its_last_complete_page() {
+        let bytes = b"{\"ids\":[\"1\",\"2\"],\"next\":\"c1\"}\n{\"ids\":[\"2\",\"3\"],\"next\":\"c2\"}\n{\"ids\":[\"4\"";
+        let (ids, next, len, _) = replay_partial(bytes);
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert_eq!(next, Some(Some("c2".to_owned())));
+        assert_eq!(len, bytes.len() - br#"{"ids":["4""#.len());
+        let (ids, next, _, account) =
+            replay_partial(b"{\"account\":\"7\",\"ids\":[\"9\"],\"next\":null}\n");
+        assert_eq!((ids, next, account), (vec![9], None, Some("7".to_owned())));
+        let (ids, next, len, account) = replay_partial(b"");
+        assert_eq!((ids, next, len, account), (vec![], Some(None), 0, None));
+    }
+
+    #[test]
+    fn partial_pages_survive_a_reopen_and_the_csv_lands_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("blocks.csv");
+        let mut p = Partial::open(&out, "42").unwrap();
+        assert_eq!(p.next, Some(None));
+        p.push(&[5, 6], Some("next-1".into())).unwrap();
+        drop(p);
+        // A torn line from a kill while writing the second page.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(partial_path(&out))
+            .unwrap();
+        f.write_all(b"{\"ids\":[\"7\"").unwrap();
+        drop(f);
+        assert!(Partial::open(&out, "43").is_err(), "another account's list");
+        let mut p = Partial::open(&out, "42").unwrap();
+        assert_eq!(p.ids, vec![5, 6]);
+        assert_eq!(p.next, Some(Some("next-1".into())));
+        p.push(&[7], None).unwrap();
+        assert_eq!(p.next, None);
+        let names = [(5u64, "five".to_owned())].into_iter().collect();
+        write_csv(&out, &p.ids, Some(&names)).unwrap();
+        p.remove().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "user_id,screen_name\n5,five\n6,\n7,\n"
+        );
+        assert!(!partial_path(&out).exists());
+    }
+}
