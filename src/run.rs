@@ -344,7 +344,7 @@ fn conclude(
             r.error_code
                 .map(|c| format!(", code {c}"))
                 .unwrap_or_default(),
-            r.message,
+            r.message.trim_end_matches('.'),
             r.hint
         );
         eprintln!(
