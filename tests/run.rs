@@ -562,6 +562,10 @@ fn a_wrong_consumer_secret_exits_3_before_any_destroy_and_shows_no_secret() {
 
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("TWITTER_CONSUMER_SECRET"), "says what to fix: {text}");
+    assert!(
+        text.contains("Could not authenticate you. Check"),
+        "the server's message reads as one sentence: {text}"
+    );
     for secret in [
         wrong,
         h.app.consumer_secret.as_str(),
@@ -583,6 +587,56 @@ fn a_revoked_token_exits_3_before_any_destroy() {
     let err = stderr(&out);
     assert!(err.contains("TWITTER_ACCESS_TOKEN"), "says what to fix: {err}");
     assert!(!err.contains(&h.account.access_token_secret), "{err}");
+}
+
+#[test]
+fn a_token_revoked_mid_run_stops_it_with_3_and_keeps_what_was_done() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.revoke_after = Some(5);
+    });
+    let log = h.path("journal.jsonl");
+    let users = active_blocked(20);
+    h.write("list.txt", id_list(&users));
+    let out = h.run(&[
+        "list.txt",
+        "--log",
+        "journal.jsonl",
+        "--rate",
+        "1000/s",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Invalid or expired token. The access token"), "{err}");
+    assert!(err.contains("resume with:"), "{err}");
+
+    let destroys = h.requests_to(DESTROY);
+    let accepted: BTreeSet<String> = destroys
+        .iter()
+        .filter(|r| r.status == 200)
+        .filter_map(|r| r.params.get("user_id").cloned())
+        .collect();
+    assert_eq!(accepted.len(), 5, "the token worked five times");
+    let refused = destroys.iter().filter(|r| r.status == 401).count();
+    assert!(
+        (1..=2).contains(&refused),
+        "scheduling stops at the first refusal: {refused} refused"
+    );
+    // The journal holds exactly what the server did; the rest is left for the rerun.
+    let records = journal_records(&log);
+    assert_eq!(terminal_targets(&records), accepted);
+    assert_eq!(records.len(), 5, "nothing recorded for the refused ones");
+    let left: BTreeSet<u64> = h.blocked().into_iter().collect();
+    for u in &users {
+        assert_eq!(
+            left.contains(&u.id),
+            !accepted.contains(&u.id.to_string()),
+            "{}",
+            u.screen_name
+        );
+    }
 }
 
 #[test]
