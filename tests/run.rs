@@ -92,11 +92,12 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The number printed after `label` on the first line holding it.
+/// The number printed right after `label`, on the first line where one is.
 fn count_after(text: &str, label: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.contains(label))?;
-    let rest = &line[line.find(label)? + label.len()..];
-    rest.split_whitespace().next()?.parse().ok()
+    text.lines().find_map(|line| {
+        let rest = &line[line.find(label)? + label.len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    })
 }
 
 /// demo_owner's blocked users in the builtin seed, with their states.
@@ -185,7 +186,10 @@ fn assert_resumed_cleanly(h: &Harness, log: &Path, done_before: &BTreeSet<String
     assert_eq!(per_target.len(), blocked.len(), "every target is recorded");
     for (target, outcomes) in &per_target {
         let terminal = outcomes.iter().filter(|o| is_terminal(o)).count();
-        assert_eq!(terminal, 1, "{target}: exactly one terminal record: {outcomes:?}");
+        assert_eq!(
+            terminal, 1,
+            "{target}: exactly one terminal record: {outcomes:?}"
+        );
     }
     let unavailable: BTreeSet<u64> = blocked
         .iter()
@@ -216,7 +220,11 @@ fn block_js_unblocks_every_block_and_records_unavailable_users_not_found() {
     let blocked = demo_blocked();
     let records = journal_records(&log);
     assert_eq!(records.len(), blocked.len(), "one record per block");
-    assert_eq!(h.destroyed_targets().len(), blocked.len(), "one request each");
+    assert_eq!(
+        h.destroyed_targets().len(),
+        blocked.len(),
+        "one request each"
+    );
     let outcome_of: BTreeMap<String, String> = records
         .iter()
         .map(|r| {
@@ -378,8 +386,16 @@ fn a_dry_run_sends_nothing_writes_nothing_and_needs_no_credentials() {
     let text = stdout(&out);
     assert_eq!(count_after(&text, "targets read:"), Some(7), "{text}");
     assert_eq!(count_after(&text, "duplicates dropped:"), Some(2), "{text}");
-    assert_eq!(count_after(&text, "invalid lines skipped:"), Some(1), "{text}");
-    assert_eq!(count_after(&text, "already done (journal):"), Some(0), "{text}");
+    assert_eq!(
+        count_after(&text, "invalid lines skipped:"),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        count_after(&text, "already done (journal):"),
+        Some(0),
+        "{text}"
+    );
     assert_eq!(count_after(&text, "left to do:"), Some(5), "{text}");
     // 50 per 15 minutes is one every 18 s: the first goes at once, four more take 72 s.
     let duration = text
@@ -411,7 +427,11 @@ fn a_dry_run_counts_what_a_partial_journal_already_did() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let text = stdout(&out);
-    assert_eq!(count_after(&text, "already done (journal):"), Some(2), "{text}");
+    assert_eq!(
+        count_after(&text, "already done (journal):"),
+        Some(2),
+        "{text}"
+    );
     assert_eq!(count_after(&text, "left to do:"), Some(3), "{text}");
     assert_eq!(h.emulator.requests().len(), requests_before, "nothing sent");
     assert_eq!(
@@ -442,7 +462,10 @@ fn bad_input_lines_are_listed_with_their_line_numbers_and_nothing_is_sent() {
         "rows.csv",
         // Row 3 fills neither the ID nor the name (an all-blank row is a spreadsheet's trailing
         // row and is passed over, but this one holds data).
-        format!("user_id,screen_name,note\n{},,\n,,no user here\n", users[1].id),
+        format!(
+            "user_id,screen_name,note\n{},,\n,,no user here\n",
+            users[1].id
+        ),
     );
     let log = h.path("journal.jsonl");
     let mut args = vec!["list.txt", "rows.csv", "--log", log.to_str().unwrap()];
@@ -483,9 +506,15 @@ fn more_than_twenty_invalid_lines_are_listed_then_counted() {
     let err = stderr(&out);
     let listed = err.lines().filter(|l| l.starts_with("bad.txt:")).count();
     assert_eq!(listed, 20, "{err}");
-    assert!(err.contains("bad.txt:20:") && !err.contains("bad.txt:21:"), "{err}");
+    assert!(
+        err.contains("bad.txt:20:") && !err.contains("bad.txt:21:"),
+        "{err}"
+    );
     assert!(err.contains("5 more"), "{err}");
-    assert!(err.starts_with("error: 25 unusable input lines:\n"), "{err}");
+    assert!(
+        err.starts_with("error: 25 unusable input lines:\n"),
+        "{err}"
+    );
     assert!(h.emulator.requests().is_empty());
 }
 
@@ -553,7 +582,10 @@ fn a_wrong_consumer_secret_exits_3_before_any_destroy_and_shows_no_secret() {
     let wrong = "WrongSecretValue0123456789abcdefghijklmnopqrstu";
     let mut cmd = h.command();
     cmd.env("TWITTER_CONSUMER_SECRET", wrong);
-    let out = h.run_with(cmd, &["list.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    let out = h.run_with(
+        cmd,
+        &["list.txt", "--log", "journal.jsonl", "--rate", "1000/s"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     let verify = h.requests_to(VERIFY);
     assert_eq!(verify.len(), 1, "checked once");
@@ -561,7 +593,10 @@ fn a_wrong_consumer_secret_exits_3_before_any_destroy_and_shows_no_secret() {
     assert!(h.requests_to(DESTROY).is_empty(), "no destroy sent");
 
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(text.contains("TWITTER_CONSUMER_SECRET"), "says what to fix: {text}");
+    assert!(
+        text.contains("TWITTER_CONSUMER_SECRET"),
+        "says what to fix: {text}"
+    );
     assert!(
         text.contains("Could not authenticate you. Check"),
         "the server's message reads as one sentence: {text}"
@@ -585,7 +620,10 @@ fn a_revoked_token_exits_3_before_any_destroy() {
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     assert!(h.requests_to(DESTROY).is_empty());
     let err = stderr(&out);
-    assert!(err.contains("TWITTER_ACCESS_TOKEN"), "says what to fix: {err}");
+    assert!(
+        err.contains("TWITTER_ACCESS_TOKEN"),
+        "says what to fix: {err}"
+    );
     assert!(!err.contains(&h.account.access_token_secret), "{err}");
 }
 
@@ -609,7 +647,10 @@ fn a_token_revoked_mid_run_stops_it_with_3_and_keeps_what_was_done() {
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     let err = stderr(&out);
-    assert!(err.contains("Invalid or expired token. The access token"), "{err}");
+    assert!(
+        err.contains("Invalid or expired token. The access token"),
+        "{err}"
+    );
     assert!(err.contains("resume with:"), "{err}");
 
     let destroys = h.requests_to(DESTROY);
@@ -686,7 +727,10 @@ fn a_missing_credential_variable_is_named_and_nothing_is_sent() {
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let err = stderr(&out);
     assert!(err.contains("TWITTER_ACCESS_TOKEN_SECRET"), "{err}");
-    assert!(!err.contains("TWITTER_CONSUMER_KEY"), "only the missing one: {err}");
+    assert!(
+        !err.contains("TWITTER_CONSUMER_KEY"),
+        "only the missing one: {err}"
+    );
     assert!(h.emulator.requests().is_empty());
 }
 
@@ -725,7 +769,11 @@ fn a_journal_of_another_account_is_refused() {
     );
     assert_eq!(h.requests_to(DESTROY).len(), destroys_before, "no destroy");
     assert_eq!(h.emulator.blocked(other.user_id), other_before);
-    assert_eq!(std::fs::read(&log).unwrap(), journal_before, "journal untouched");
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        journal_before,
+        "journal untouched"
+    );
 }
 
 #[test]
@@ -764,7 +812,11 @@ fn a_second_run_on_the_same_journal_is_refused() {
     let _ = first.kill();
     let _ = first.wait();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
-    assert!(stderr(&out).contains("in use by another run"), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("in use by another run"),
+        "{}",
+        show(&out)
+    );
     assert_eq!(
         h.requests_to(VERIFY).len(),
         verifies,
@@ -795,7 +847,11 @@ fn a_torn_last_line_is_ignored_with_a_warning_and_the_rerun_works() {
 
     let sends = sends_per_target(&h);
     for (i, user) in users.iter().enumerate() {
-        assert_eq!(sends.get(&user.id.to_string()), Some(&1), "target {i} sent once");
+        assert_eq!(
+            sends.get(&user.id.to_string()),
+            Some(&1),
+            "target {i} sent once"
+        );
     }
     let (records, bad) = records_tolerant(&log);
     assert_eq!(bad, 1, "only the torn line is unreadable");
@@ -863,8 +919,9 @@ fn a_killed_run_resumes_without_resending_finished_targets() {
     assert_resumed_cleanly(&h, &log, &done_before);
 }
 
-#[test]
-fn ctrl_c_stops_with_130_and_the_rerun_completes() {
+/// A signal mid-run: exit 130 with the summary and the resume command, a whole journal, and a
+/// rerun that finishes without sending again what was done.
+fn signal_stops_with_130_and_the_rerun_completes(signal: &str) {
     let h = Harness::with_config(|c| {
         c.limits.enabled = false;
         c.faults.latency_ms = 100;
@@ -872,7 +929,7 @@ fn ctrl_c_stops_with_130_and_the_rerun_completes() {
     let log = h.path("journal.jsonl");
     let out = interrupted_run(&h, |child| {
         let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success());
@@ -881,7 +938,11 @@ fn ctrl_c_stops_with_130_and_the_rerun_completes() {
     let err = stderr(&out);
     assert!(err.contains("Resume with:"), "{err}");
     assert!(err.contains("bulk-unblock run"), "{err}");
-    assert!(count_after(&stdout(&out), "requests sent:").is_some(), "summary: {}", show(&out));
+    assert!(
+        count_after(&stdout(&out), "requests sent:").is_some(),
+        "summary: {}",
+        show(&out)
+    );
 
     // The journal is whole: every line complete and valid.
     let text = std::fs::read_to_string(&log).unwrap();
@@ -892,6 +953,11 @@ fn ctrl_c_stops_with_130_and_the_rerun_completes() {
     assert!(done_before.len() < demo_blocked().len(), "stopped midway");
     // What was in flight finished: every request sent got its record.
     assert_eq!(h.destroyed_targets().len(), records.len());
+    assert_eq!(
+        count_after(&err, "Interrupted:"),
+        Some((demo_blocked().len() - records.len()) as u64),
+        "the count of targets not done: {err}"
+    );
 
     h.emulator.update_config(|c| c.faults.latency_ms = 0);
     let input = sample("block.js");
@@ -904,6 +970,16 @@ fn ctrl_c_stops_with_130_and_the_rerun_completes() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_resumed_cleanly(&h, &log, &done_before);
+}
+
+#[test]
+fn ctrl_c_stops_with_130_and_the_rerun_completes() {
+    signal_stops_with_130_and_the_rerun_completes("-INT");
+}
+
+#[test]
+fn sigterm_stops_with_130_and_the_rerun_completes() {
+    signal_stops_with_130_and_the_rerun_completes("-TERM");
 }
 
 #[test]
@@ -931,12 +1007,22 @@ fn failed_targets_exit_1_and_the_rerun_sends_only_them() {
         .update_config(|c| c.faults.internal_error_rate = 1.0);
     let out = run("all.txt");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(err.contains("3 targets failed"), "{err}");
+    assert!(
+        err.contains("bulk-unblock run all.txt"),
+        "the rerun command: {err}"
+    );
     let sends = sends_per_target(&h);
     for u in failing {
         assert_eq!(sends.get(&u.id.to_string()), Some(&2), "two attempts each");
     }
     for u in done {
-        assert_eq!(sends.get(&u.id.to_string()), Some(&1), "done ones not resent");
+        assert_eq!(
+            sends.get(&u.id.to_string()),
+            Some(&1),
+            "done ones not resent"
+        );
     }
     let (records, _) = records_tolerant(&h.path("journal.jsonl"));
     let failed: BTreeSet<String> = records
