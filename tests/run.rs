@@ -1047,3 +1047,25 @@ fn failed_targets_exit_1_and_the_rerun_sends_only_them() {
     let left: BTreeSet<u64> = h.blocked().into_iter().collect();
     assert!(users.iter().all(|u| !left.contains(&u.id)));
 }
+
+#[test]
+fn a_rerun_naming_the_same_users_by_id_sends_nothing_again() {
+    let h = Harness::new();
+    let users = active_blocked(3);
+    let names: String = users
+        .iter()
+        .map(|u| format!("@{}\n", u.screen_name))
+        .collect();
+    h.write("names.txt", names);
+    h.write("ids.txt", id_list(&users));
+    let out = h.run(&["names.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(h.requests_to(DESTROY).len(), 3);
+
+    // The server told the first run each user's ID; the journal keeps it, so the same users
+    // listed by ID are already done.
+    let out = h.run(&["ids.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(h.requests_to(DESTROY).len(), 3, "nothing sent again");
+    assert!(stdout(&out).contains("Nothing to do"), "{}", show(&out));
+}
