@@ -429,12 +429,14 @@ async fn wait_for_signal() {
 /// Refuses unusable input (unless skipped) and empty input.
 fn check_inputs(parsed: &Parsed, skip_invalid: bool) -> Result<(), Error> {
     if !parsed.invalid.is_empty() && !skip_invalid {
+        // The count leads so that every `FILE:LINE: reason` starts a line of its own (the
+        // first would otherwise follow `error: `, and editors and grep would miss it).
         return Err(Error::Input(format!(
-            "{}\n{} unusable input line{}; nothing was sent. Fix them, or pass --skip-invalid to go \
-             on without them.",
-            list_invalid(&parsed.invalid),
+            "{} unusable input line{}:\n{}\nNothing was sent. Fix them, or pass --skip-invalid to \
+             go on without them.",
             parsed.invalid.len(),
-            if parsed.invalid.len() == 1 { "" } else { "s" }
+            if parsed.invalid.len() == 1 { "" } else { "s" },
+            list_invalid(&parsed.invalid)
         )));
     }
     if parsed.targets.is_empty() {
@@ -535,7 +537,7 @@ fn conclude(
             r.error_code
                 .map(|c| format!(", code {c}"))
                 .unwrap_or_default(),
-            r.message,
+            r.message.trim_end_matches('.'),
             r.hint
         );
         eprintln!(

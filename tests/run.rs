@@ -3,8 +3,24 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
 
-use common::{Harness, journal_header, journal_records, sample, show};
+use bulk_unblock::emulator::{AccessLevel, Seed, SuspendedReply, UserState};
+use common::{
+    Harness, builtin_account, journal_header, journal_len, journal_records, outcomes_by_target,
+    sample, show, wait_until,
+};
+
+/// A pace fast enough that the tool's own spacing never slows a test.
+const FAST: [&str; 2] = ["--rate", "1000/s"];
+
+/// How long a test waits for a background run to reach a state before failing.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+const DESTROY: &str = "/1.1/blocks/destroy.json";
+const VERIFY: &str = "/1.1/account/verify_credentials.json";
 
 #[test]
 fn a_mixed_csv_and_a_list_unblock_exactly_the_listed_users() {
@@ -62,4 +78,994 @@ fn a_mixed_csv_and_a_list_unblock_exactly_the_listed_users() {
         journal_header(&log)["account_id"],
         h.account.user_id.to_string()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The number printed right after `label`, on the first line where one is.
+fn count_after(text: &str, label: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let rest = &line[line.find(label)? + label.len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// demo_owner's blocked users in the builtin seed, with their states.
+fn demo_blocked() -> Vec<bulk_unblock::emulator::SeedUser> {
+    let seed = Seed::builtin();
+    let (account, _) = builtin_account("demo_owner");
+    account
+        .blocked
+        .iter()
+        .map(|id| {
+            seed.users
+                .iter()
+                .find(|u| u.id == *id)
+                .expect("blocked users are seeded")
+                .clone()
+        })
+        .collect()
+}
+
+/// The active users demo_owner blocks, first `n` of them.
+fn active_blocked(n: usize) -> Vec<bulk_unblock::emulator::SeedUser> {
+    demo_blocked()
+        .into_iter()
+        .filter(|u| u.state == UserState::Active)
+        .take(n)
+        .collect()
+}
+
+/// A newline list of these users' IDs.
+fn id_list(users: &[bulk_unblock::emulator::SeedUser]) -> String {
+    users.iter().map(|u| format!("{}\n", u.id)).collect()
+}
+
+/// The records of a journal that may end in a torn line, and how many lines did not parse.
+fn records_tolerant(path: &Path) -> (Vec<serde_json::Value>, usize) {
+    let text = std::fs::read_to_string(path).expect("journal readable");
+    let mut records = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) => records.push(v),
+            Err(_) => bad += 1,
+        }
+    }
+    (records, bad)
+}
+
+fn is_terminal(outcome: &str) -> bool {
+    matches!(outcome, "unblocked" | "blocked" | "not_found" | "suspended")
+}
+
+/// Targets (lowercased) whose journal holds a terminal record.
+fn terminal_targets(records: &[serde_json::Value]) -> BTreeSet<String> {
+    outcomes_by_target(records)
+        .into_iter()
+        .filter(|(_, outcomes)| outcomes.iter().any(|o| is_terminal(o)))
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// How many destroy requests each target received.
+fn sends_per_target(h: &Harness) -> BTreeMap<String, usize> {
+    let mut map = BTreeMap::new();
+    for t in h.destroyed_targets() {
+        *map.entry(t).or_default() += 1;
+    }
+    map
+}
+
+/// The checks every resumed run must pass: no target finished before the rerun was sent again,
+/// every target of block.js ends with exactly one terminal record, and the server holds only
+/// the blocks of users who cannot be unblocked.
+fn assert_resumed_cleanly(h: &Harness, log: &Path, done_before: &BTreeSet<String>) {
+    let sends = sends_per_target(h);
+    for target in done_before {
+        assert_eq!(
+            sends.get(target),
+            Some(&1),
+            "{target} was finished before the rerun and must have been sent exactly once"
+        );
+    }
+    let (records, bad) = records_tolerant(log);
+    assert_eq!(bad, 0, "no damaged line in the journal");
+    let per_target = outcomes_by_target(&records);
+    let blocked = demo_blocked();
+    assert_eq!(per_target.len(), blocked.len(), "every target is recorded");
+    for (target, outcomes) in &per_target {
+        let terminal = outcomes.iter().filter(|o| is_terminal(o)).count();
+        assert_eq!(
+            terminal, 1,
+            "{target}: exactly one terminal record: {outcomes:?}"
+        );
+    }
+    let unavailable: BTreeSet<u64> = blocked
+        .iter()
+        .filter(|u| u.state != UserState::Active)
+        .map(|u| u.id)
+        .collect();
+    let left: BTreeSet<u64> = h.blocked().into_iter().collect();
+    assert!(
+        left.is_subset(&unavailable),
+        "only suspended or deactivated users may stay blocked: {left:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs and outcomes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn block_js_unblocks_every_block_and_records_unavailable_users_not_found() {
+    let h = Harness::new();
+    let log = h.path("journal.jsonl");
+    let input = sample("block.js");
+    let mut args = vec![input.to_str().unwrap(), "--log", log.to_str().unwrap()];
+    args.extend(FAST);
+    let out = h.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let blocked = demo_blocked();
+    let records = journal_records(&log);
+    assert_eq!(records.len(), blocked.len(), "one record per block");
+    assert_eq!(
+        h.destroyed_targets().len(),
+        blocked.len(),
+        "one request each"
+    );
+    let outcome_of: BTreeMap<String, String> = records
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap().to_owned(),
+                r["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for user in &blocked {
+        let expected = match user.state {
+            UserState::Active => "unblocked",
+            UserState::Suspended | UserState::Deactivated => "not_found",
+        };
+        assert_eq!(
+            outcome_of.get(&user.id.to_string()).map(String::as_str),
+            Some(expected),
+            "{} ({:?})",
+            user.screen_name,
+            user.state
+        );
+    }
+    // The server still holds exactly the blocks it could not remove.
+    let left: BTreeSet<u64> = h.blocked().into_iter().collect();
+    let unavailable: BTreeSet<u64> = blocked
+        .iter()
+        .filter(|u| u.state != UserState::Active)
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(left, unavailable);
+}
+
+#[test]
+fn suspended_targets_are_recorded_suspended_when_the_server_says_so() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.replies.suspended = SuspendedReply::Suspended;
+    });
+    let log = h.path("journal.jsonl");
+    let input = sample("block.js");
+    let mut args = vec![input.to_str().unwrap(), "--log", log.to_str().unwrap()];
+    args.extend(FAST);
+    let out = h.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let records = journal_records(&log);
+    let outcome_of: BTreeMap<String, String> = records
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap().to_owned(),
+                r["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut suspended = 0;
+    for user in demo_blocked() {
+        let expected = match user.state {
+            UserState::Active => "unblocked",
+            UserState::Suspended => "suspended",
+            UserState::Deactivated => "not_found",
+        };
+        suspended += usize::from(user.state == UserState::Suspended);
+        assert_eq!(
+            outcome_of.get(&user.id.to_string()).map(String::as_str),
+            Some(expected),
+            "{}",
+            user.screen_name
+        );
+    }
+    assert!(suspended > 0, "the seed blocks suspended users");
+    let answered_63 = h
+        .requests_to(DESTROY)
+        .iter()
+        .filter(|r| r.status == 403 && r.error_code == Some(63))
+        .count();
+    assert_eq!(answered_63, suspended);
+}
+
+#[test]
+fn stdin_input_works_and_duplicates_are_sent_once() {
+    let h = Harness::new();
+    let log = h.path("journal.jsonl");
+    let users = active_blocked(3);
+    let input = format!(
+        "{a}\n{a}\n@{b}\n{b_upper}\nhttps://x.com/{c}\n",
+        a = users[0].id,
+        b = users[1].screen_name,
+        b_upper = users[1].screen_name.to_uppercase(),
+        c = users[2].screen_name,
+    );
+    let mut args = vec!["-", "--log", log.to_str().unwrap()];
+    args.extend(FAST);
+    let out = h.run_stdin(&args, input.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let mut sent = h.destroyed_targets();
+    sent.sort();
+    let mut expected = vec![
+        users[0].id.to_string(),
+        users[1].screen_name.to_lowercase(),
+        users[2].screen_name.to_lowercase(),
+    ];
+    expected.sort();
+    assert_eq!(sent, expected, "each unique target sent once");
+    assert_eq!(journal_records(&log).len(), 3);
+    assert_eq!(
+        count_after(&stdout(&out), "duplicates dropped:"),
+        Some(2),
+        "{}",
+        show(&out)
+    );
+    let left: BTreeSet<u64> = h.blocked().into_iter().collect();
+    assert!(users.iter().all(|u| !left.contains(&u.id)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dry run
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_dry_run_sends_nothing_writes_nothing_and_needs_no_credentials() {
+    let h = Harness::new();
+    let users = active_blocked(5);
+    // 5 unique targets, 2 duplicates, 1 invalid line.
+    let list = format!(
+        "{}{}\n{}\nnot a name!\n",
+        id_list(&users),
+        users[0].id,
+        users[3].id
+    );
+    let input = h.write("list.txt", list);
+    let log = h.path("journal.jsonl");
+    let mut cmd = h.command();
+    for var in [
+        "TWITTER_CONSUMER_KEY",
+        "TWITTER_CONSUMER_SECRET",
+        "TWITTER_ACCESS_TOKEN",
+        "TWITTER_ACCESS_TOKEN_SECRET",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = h.run_with(
+        cmd,
+        &[
+            input.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--dry-run",
+            "--skip-invalid",
+            "--rate",
+            "50/15m",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(h.emulator.requests().is_empty(), "no request at all");
+    assert!(!log.exists(), "the journal is not created");
+
+    let text = stdout(&out);
+    assert_eq!(count_after(&text, "targets read:"), Some(7), "{text}");
+    assert_eq!(count_after(&text, "duplicates dropped:"), Some(2), "{text}");
+    assert_eq!(
+        count_after(&text, "invalid lines skipped:"),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        count_after(&text, "already done (journal):"),
+        Some(0),
+        "{text}"
+    );
+    assert_eq!(count_after(&text, "left to do:"), Some(5), "{text}");
+    // 50 per 15 minutes is one every 18 s: the first goes at once, four more take 72 s.
+    let duration = text
+        .lines()
+        .find(|l| l.contains("estimated duration:"))
+        .unwrap_or_default();
+    assert!(duration.contains(" 1:12 "), "{text}");
+}
+
+#[test]
+fn a_dry_run_counts_what_a_partial_journal_already_did() {
+    let h = Harness::new();
+    let users = active_blocked(5);
+    let log = h.path("journal.jsonl");
+    let first = h.write("first.txt", id_list(&users[..2]));
+    let mut args = vec![first.to_str().unwrap(), "--log", log.to_str().unwrap()];
+    args.extend(FAST);
+    let out = h.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let journal_before = std::fs::read(&log).expect("journal written");
+    let requests_before = h.emulator.requests().len();
+
+    let all = h.write("all.txt", id_list(&users));
+    let out = h.run(&[
+        all.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        count_after(&text, "already done (journal):"),
+        Some(2),
+        "{text}"
+    );
+    assert_eq!(count_after(&text, "left to do:"), Some(3), "{text}");
+    assert_eq!(h.emulator.requests().len(), requests_before, "nothing sent");
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        journal_before,
+        "journal untouched"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn bad_input_lines_are_listed_with_their_line_numbers_and_nothing_is_sent() {
+    let h = Harness::new();
+    let users = active_blocked(2);
+    let mut list = Vec::new();
+    list.extend_from_slice(format!("{}\n", users[0].id).as_bytes()); // 1: valid
+    list.extend_from_slice(b"bad name!\n"); // 2
+    list.extend_from_slice(b"# a comment\n"); // 3: skipped, not invalid
+    list.extend_from_slice(b"-5\n"); // 4
+    list.extend_from_slice(b"0\n"); // 5
+    list.extend_from_slice(b"caf\xe9\xff\n"); // 6: not UTF-8
+    list.extend_from_slice(format!("@{}\n", users[1].screen_name).as_bytes()); // 7: valid
+    h.write("list.txt", list);
+    h.write(
+        "rows.csv",
+        // Row 3 fills neither the ID nor the name (an all-blank row is a spreadsheet's trailing
+        // row and is passed over, but this one holds data).
+        format!(
+            "user_id,screen_name,note\n{},,\n,,no user here\n",
+            users[1].id
+        ),
+    );
+    let log = h.path("journal.jsonl");
+    let mut args = vec!["list.txt", "rows.csv", "--log", log.to_str().unwrap()];
+    args.extend(FAST);
+    let out = h.run(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = stderr(&out);
+    let listed: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("list.txt:") || l.starts_with("rows.csv:"))
+        .map(|l| l.split(": ").next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "list.txt:2",
+            "list.txt:4",
+            "list.txt:5",
+            "list.txt:6",
+            "rows.csv:3"
+        ],
+        "{err}"
+    );
+    assert!(h.emulator.requests().is_empty(), "nothing sent");
+    assert!(
+        !log.exists() || std::fs::read(&log).unwrap().is_empty(),
+        "no journal written"
+    );
+}
+
+#[test]
+fn more_than_twenty_invalid_lines_are_listed_then_counted() {
+    let h = Harness::new();
+    let list: String = (1..=25).map(|i| format!("-{i}\n")).collect();
+    h.write("bad.txt", list);
+    let out = h.run(&["bad.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = stderr(&out);
+    let listed = err.lines().filter(|l| l.starts_with("bad.txt:")).count();
+    assert_eq!(listed, 20, "{err}");
+    assert!(
+        err.contains("bad.txt:20:") && !err.contains("bad.txt:21:"),
+        "{err}"
+    );
+    assert!(err.contains("5 more"), "{err}");
+    assert!(
+        err.starts_with("error: 25 unusable input lines:\n"),
+        "{err}"
+    );
+    assert!(h.emulator.requests().is_empty());
+}
+
+#[test]
+fn skip_invalid_goes_on_with_only_the_valid_targets() {
+    let h = Harness::new();
+    let users = active_blocked(2);
+    h.write(
+        "list.txt",
+        format!("{}\n-5\nbad name!\n{}\n", users[0].id, users[1].id),
+    );
+    let out = h.run(&[
+        "list.txt",
+        "--log",
+        "journal.jsonl",
+        "--skip-invalid",
+        "--rate",
+        "1000/s",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let mut sent = h.destroyed_targets();
+    sent.sort();
+    let mut expected = vec![users[0].id.to_string(), users[1].id.to_string()];
+    expected.sort();
+    assert_eq!(sent, expected);
+    assert_eq!(
+        count_after(&stdout(&out), "invalid lines skipped:"),
+        Some(2),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_missing_input_file_is_named_and_nothing_is_sent() {
+    let h = Harness::new();
+    let out = h.run(&["no-such-file.csv", "--log", "journal.jsonl"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(stderr(&out).contains("no-such-file.csv"), "{}", show(&out));
+    assert!(h.emulator.requests().is_empty());
+}
+
+#[test]
+fn an_input_without_targets_is_refused() {
+    let h = Harness::new();
+    h.write("empty.txt", "# nothing here\n\n   \n");
+    h.write("header-only.csv", "user_id,screen_name\n");
+    for input in ["empty.txt", "header-only.csv"] {
+        let out = h.run(&[input, "--log", "journal.jsonl"]);
+        assert_eq!(out.status.code(), Some(2), "{input}: {}", show(&out));
+        assert!(stderr(&out).contains("no targets"), "{}", show(&out));
+    }
+    assert!(h.emulator.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_wrong_consumer_secret_exits_3_before_any_destroy_and_shows_no_secret() {
+    let h = Harness::new();
+    let users = active_blocked(3);
+    h.write("list.txt", id_list(&users));
+    let wrong = "WrongSecretValue0123456789abcdefghijklmnopqrstu";
+    let mut cmd = h.command();
+    cmd.env("TWITTER_CONSUMER_SECRET", wrong);
+    let out = h.run_with(
+        cmd,
+        &["list.txt", "--log", "journal.jsonl", "--rate", "1000/s"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let verify = h.requests_to(VERIFY);
+    assert_eq!(verify.len(), 1, "checked once");
+    assert_eq!((verify[0].status, verify[0].error_code), (401, Some(32)));
+    assert!(h.requests_to(DESTROY).is_empty(), "no destroy sent");
+
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("TWITTER_CONSUMER_SECRET"),
+        "says what to fix: {text}"
+    );
+    assert!(
+        text.contains("Could not authenticate you. Check"),
+        "the server's message reads as one sentence: {text}"
+    );
+    for secret in [
+        wrong,
+        h.app.consumer_secret.as_str(),
+        h.account.access_token_secret.as_str(),
+    ] {
+        assert!(!text.contains(secret), "a secret is shown: {text}");
+    }
+    assert_eq!(h.blocked().len(), demo_blocked().len(), "nothing unblocked");
+}
+
+#[test]
+fn a_revoked_token_exits_3_before_any_destroy() {
+    let h = Harness::new();
+    h.emulator.revoke_token(&h.account.access_token);
+    h.write("list.txt", id_list(&active_blocked(3)));
+    let out = h.run(&["list.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(h.requests_to(DESTROY).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("TWITTER_ACCESS_TOKEN"),
+        "says what to fix: {err}"
+    );
+    assert!(!err.contains(&h.account.access_token_secret), "{err}");
+}
+
+#[test]
+fn a_token_revoked_mid_run_stops_it_with_3_and_keeps_what_was_done() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.revoke_after = Some(5);
+    });
+    let log = h.path("journal.jsonl");
+    let users = active_blocked(20);
+    h.write("list.txt", id_list(&users));
+    let out = h.run(&[
+        "list.txt",
+        "--log",
+        "journal.jsonl",
+        "--rate",
+        "1000/s",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Invalid or expired token. The access token"),
+        "{err}"
+    );
+    assert!(err.contains("resume with:"), "{err}");
+
+    let destroys = h.requests_to(DESTROY);
+    let accepted: BTreeSet<String> = destroys
+        .iter()
+        .filter(|r| r.status == 200)
+        .filter_map(|r| r.params.get("user_id").cloned())
+        .collect();
+    assert_eq!(accepted.len(), 5, "the token worked five times");
+    let refused = destroys.iter().filter(|r| r.status == 401).count();
+    assert!(
+        (1..=2).contains(&refused),
+        "scheduling stops at the first refusal: {refused} refused"
+    );
+    // The journal holds exactly what the server did; the rest is left for the rerun.
+    let records = journal_records(&log);
+    assert_eq!(terminal_targets(&records), accepted);
+    assert_eq!(records.len(), 5, "nothing recorded for the refused ones");
+    let left: BTreeSet<u64> = h.blocked().into_iter().collect();
+    for u in &users {
+        assert_eq!(
+            left.contains(&u.id),
+            !accepted.contains(&u.id.to_string()),
+            "{}",
+            u.screen_name
+        );
+    }
+}
+
+#[test]
+fn a_read_only_token_exits_3_and_unblocks_nobody() {
+    let mut seed = Seed::builtin();
+    seed.accounts[0].access_level = AccessLevel::Read;
+    let h = Harness::with_seed(seed, |c| c.limits.enabled = false);
+    let before = h.blocked();
+    let users = active_blocked(20);
+    h.write("list.txt", id_list(&users));
+    let out = h.run(&[
+        "list.txt",
+        "--log",
+        "journal.jsonl",
+        "--rate",
+        "1000/s",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let destroys = h.requests_to(DESTROY);
+    assert!(
+        destroys
+            .iter()
+            .all(|r| r.status == 403 && r.error_code == Some(261)),
+        "every destroy was refused for permission"
+    );
+    assert!(
+        destroys.len() <= 4,
+        "scheduling stops at the first refusal: {} sent",
+        destroys.len()
+    );
+    assert!(stderr(&out).contains("Read and write"), "{}", show(&out));
+    assert_eq!(h.blocked(), before);
+    // Nothing counts as done: a rerun with fixed credentials sends everything.
+    let (records, _) = records_tolerant(&h.path("journal.jsonl"));
+    assert!(terminal_targets(&records).is_empty(), "{records:?}");
+}
+
+#[test]
+fn a_missing_credential_variable_is_named_and_nothing_is_sent() {
+    let h = Harness::new();
+    h.write("list.txt", id_list(&active_blocked(2)));
+    let mut cmd = h.command();
+    cmd.env_remove("TWITTER_ACCESS_TOKEN_SECRET");
+    let out = h.run_with(cmd, &["list.txt", "--log", "journal.jsonl"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(err.contains("TWITTER_ACCESS_TOKEN_SECRET"), "{err}");
+    assert!(
+        !err.contains("TWITTER_CONSUMER_KEY"),
+        "only the missing one: {err}"
+    );
+    assert!(h.emulator.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Journal guarantees
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_journal_of_another_account_is_refused() {
+    let h = Harness::new();
+    let log = h.path("journal.jsonl");
+    h.write("demo.txt", id_list(&active_blocked(2)));
+    let out = h.run(&["demo.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let journal_before = std::fs::read(&log).unwrap();
+    let destroys_before = h.requests_to(DESTROY).len();
+
+    let (other, app) = builtin_account("other_owner");
+    let other_before = h.emulator.blocked(other.user_id);
+    h.write(
+        "other.txt",
+        other_before
+            .iter()
+            .map(|id| format!("{id}\n"))
+            .collect::<String>(),
+    );
+    let out = h.run_with(
+        h.command_as(&other, &app),
+        &["other.txt", "--log", "journal.jsonl", "--rate", "1000/s"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        stderr(&out).contains(&h.account.user_id.to_string()),
+        "names the journal's account: {}",
+        show(&out)
+    );
+    assert_eq!(h.requests_to(DESTROY).len(), destroys_before, "no destroy");
+    assert_eq!(h.emulator.blocked(other.user_id), other_before);
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        journal_before,
+        "journal untouched"
+    );
+}
+
+#[test]
+fn a_second_run_on_the_same_journal_is_refused() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.latency_ms = 100;
+    });
+    let log = h.path("journal.jsonl");
+    let input = sample("block.js");
+    let first = h.spawn_run(
+        "first",
+        &[
+            input.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--rate",
+            "1000/s",
+            "--concurrency",
+            "1",
+        ],
+    );
+    assert!(
+        wait_until(PATIENCE, || journal_len(&log) >= 1),
+        "the first run started"
+    );
+    let verifies = h.requests_to(VERIFY).len();
+    let out = h.run(&[
+        input.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--rate",
+        "1000/s",
+    ]);
+    let mut first = first;
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("in use by another run"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        h.requests_to(VERIFY).len(),
+        verifies,
+        "the second run sent nothing"
+    );
+}
+
+#[test]
+fn a_torn_last_line_is_ignored_with_a_warning_and_the_rerun_works() {
+    let h = Harness::new();
+    let users = active_blocked(4);
+    let log = h.path("journal.jsonl");
+    h.write("three.txt", id_list(&users[..3]));
+    let out = h.run(&["three.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let intact = std::fs::read(&log).unwrap();
+    // A record for the fourth target, cut short as by a crash mid-write.
+    let mut torn = intact.clone();
+    torn.extend_from_slice(format!(r#"{{"target":"{}","by":"id","outc"#, users[3].id).as_bytes());
+    std::fs::write(&log, &torn).unwrap();
+
+    h.write("four.txt", id_list(&users));
+    let out = h.run(&["four.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(stderr(&out).contains("cut short"), "warns: {}", show(&out));
+    let after = std::fs::read(&log).unwrap();
+    assert!(after.starts_with(&intact), "earlier records intact");
+
+    let sends = sends_per_target(&h);
+    for (i, user) in users.iter().enumerate() {
+        assert_eq!(
+            sends.get(&user.id.to_string()),
+            Some(&1),
+            "target {i} sent once"
+        );
+    }
+    let (records, bad) = records_tolerant(&log);
+    assert_eq!(bad, 1, "only the torn line is unreadable");
+    assert_eq!(terminal_targets(&records).len(), 4);
+    assert!(!h.blocked().contains(&users[3].id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interruptions and failures
+// ---------------------------------------------------------------------------------------------
+
+/// Starts a slow run over block.js, waits for a few records, and interrupts it with `stop`.
+fn interrupted_run(h: &Harness, stop: impl FnOnce(&mut std::process::Child)) -> Output {
+    let log = h.path("journal.jsonl");
+    let input = sample("block.js");
+    let mut child = h.spawn_run(
+        "first",
+        &[
+            input.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--rate",
+            "1000/s",
+            "--concurrency",
+            "2",
+        ],
+    );
+    let started = wait_until(PATIENCE, || journal_len(&log) >= 6);
+    stop(&mut child);
+    let out = h.background_output("first", child);
+    assert!(started, "the run recorded some targets: {}", show(&out));
+    out
+}
+
+#[test]
+fn a_killed_run_resumes_without_resending_finished_targets() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.latency_ms = 100;
+    });
+    let log = h.path("journal.jsonl");
+    let _ = interrupted_run(&h, |child| {
+        child.kill().expect("SIGKILL sent");
+    });
+    let (records, _) = records_tolerant(&log);
+    let done_before = terminal_targets(&records);
+    assert!(
+        done_before.len() < demo_blocked().len(),
+        "killed midway: {} done",
+        done_before.len()
+    );
+
+    h.emulator.update_config(|c| c.faults.latency_ms = 0);
+    let input = sample("block.js");
+    let out = h.run(&[
+        input.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--rate",
+        "1000/s",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_resumed_cleanly(&h, &log, &done_before);
+}
+
+/// A signal mid-run: exit 130 with the summary and the resume command, a whole journal, and a
+/// rerun that finishes without sending again what was done.
+fn signal_stops_with_130_and_the_rerun_completes(signal: &str) {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.latency_ms = 100;
+    });
+    let log = h.path("journal.jsonl");
+    let out = interrupted_run(&h, |child| {
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    });
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Resume with:"), "{err}");
+    assert!(err.contains("bulk-unblock run"), "{err}");
+    assert!(
+        count_after(&stdout(&out), "requests sent:").is_some(),
+        "summary: {}",
+        show(&out)
+    );
+
+    // The journal is whole: every line complete and valid.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.ends_with('\n'));
+    let (records, bad) = records_tolerant(&log);
+    assert_eq!(bad, 0);
+    let done_before = terminal_targets(&records);
+    assert!(done_before.len() < demo_blocked().len(), "stopped midway");
+    // What was in flight finished: every request sent got its record.
+    assert_eq!(h.destroyed_targets().len(), records.len());
+    assert_eq!(
+        count_after(&err, "Interrupted:"),
+        Some((demo_blocked().len() - records.len()) as u64),
+        "the count of targets not done: {err}"
+    );
+
+    h.emulator.update_config(|c| c.faults.latency_ms = 0);
+    let input = sample("block.js");
+    let out = h.run(&[
+        input.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--rate",
+        "1000/s",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_resumed_cleanly(&h, &log, &done_before);
+}
+
+#[test]
+fn ctrl_c_stops_with_130_and_the_rerun_completes() {
+    signal_stops_with_130_and_the_rerun_completes("-INT");
+}
+
+#[test]
+fn sigterm_stops_with_130_and_the_rerun_completes() {
+    signal_stops_with_130_and_the_rerun_completes("-TERM");
+}
+
+#[test]
+fn failed_targets_exit_1_and_the_rerun_sends_only_them() {
+    let h = Harness::new();
+    let users = active_blocked(6);
+    let (done, failing) = users.split_at(3);
+    h.write("first.txt", id_list(done));
+    h.write("all.txt", id_list(&users));
+    let run = |input: &str| {
+        h.run(&[
+            input,
+            "--log",
+            "journal.jsonl",
+            "--rate",
+            "1000/s",
+            "--max-attempts",
+            "2",
+        ])
+    };
+    let out = run("first.txt");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    h.emulator
+        .update_config(|c| c.faults.internal_error_rate = 1.0);
+    let out = run("all.txt");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(err.contains("3 targets failed"), "{err}");
+    assert!(
+        err.contains("bulk-unblock run all.txt"),
+        "the rerun command: {err}"
+    );
+    let sends = sends_per_target(&h);
+    for u in failing {
+        assert_eq!(sends.get(&u.id.to_string()), Some(&2), "two attempts each");
+    }
+    for u in done {
+        assert_eq!(
+            sends.get(&u.id.to_string()),
+            Some(&1),
+            "done ones not resent"
+        );
+    }
+    let (records, _) = records_tolerant(&h.path("journal.jsonl"));
+    let failed: BTreeSet<String> = records
+        .iter()
+        .filter(|r| r["outcome"] == "failed")
+        .map(|r| r["target"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = failing.iter().map(|u| u.id.to_string()).collect();
+    assert_eq!(failed, expected);
+
+    h.emulator
+        .update_config(|c| c.faults.internal_error_rate = 0.0);
+    let out = run("all.txt");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let sends = sends_per_target(&h);
+    for u in failing {
+        assert_eq!(sends.get(&u.id.to_string()), Some(&3), "retried once more");
+    }
+    for u in done {
+        assert_eq!(sends.get(&u.id.to_string()), Some(&1), "never resent");
+    }
+    let left: BTreeSet<u64> = h.blocked().into_iter().collect();
+    assert!(users.iter().all(|u| !left.contains(&u.id)));
+}
+
+#[test]
+fn a_rerun_naming_the_same_users_by_id_sends_nothing_again() {
+    let h = Harness::new();
+    let users = active_blocked(3);
+    let names: String = users
+        .iter()
+        .map(|u| format!("@{}\n", u.screen_name))
+        .collect();
+    h.write("names.txt", names);
+    h.write("ids.txt", id_list(&users));
+    let out = h.run(&["names.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(h.requests_to(DESTROY).len(), 3);
+
+    // The server told the first run each user's ID; the journal keeps it, so the same users
+    // listed by ID are already done.
+    let out = h.run(&["ids.txt", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(h.requests_to(DESTROY).len(), 3, "nothing sent again");
+    assert!(stdout(&out).contains("Nothing to do"), "{}", show(&out));
 }

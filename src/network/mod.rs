@@ -151,7 +151,8 @@ pub struct BlockPage {
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// The server said no: wrong, revoked or under-privileged credentials.
-    #[error("credentials rejected by the server (HTTP {status}{}): {message}. {hint}", code.map(|c| format!(", code {c}")).unwrap_or_default())]
+    // The API's messages end with a period already ("Could not authenticate you.").
+    #[error("credentials rejected by the server (HTTP {status}{}): {}. {hint}", code.map(|c| format!(", code {c}")).unwrap_or_default(), message.trim_end_matches('.'))]
     Rejected {
         /// HTTP status.
         status: u16,

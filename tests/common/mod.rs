@@ -171,3 +171,148 @@ pub fn show(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// The builtin seed's account with this screen name, with its app (panics in the test if absent).
+pub fn builtin_account(screen_name: &str) -> (SeedAccount, SeedApp) {
+    let seed = Seed::builtin();
+    let user = seed
+        .users
+        .iter()
+        .find(|u| u.screen_name.eq_ignore_ascii_case(screen_name))
+        .expect("a user of the builtin seed");
+    let account = seed
+        .accounts
+        .iter()
+        .find(|a| a.user_id == user.id)
+        .expect("that user holds an account")
+        .clone();
+    let app = seed
+        .apps
+        .iter()
+        .find(|a| a.consumer_key == account.consumer_key)
+        .expect("the account's app")
+        .clone();
+    (account, app)
+}
+
+impl Harness {
+    /// Like [`Harness::command`], but with another account's credentials.
+    pub fn command_as(&self, account: &SeedAccount, app: &SeedApp) -> Command {
+        let mut cmd = self.command();
+        cmd.env("TWITTER_CONSUMER_KEY", &app.consumer_key)
+            .env("TWITTER_CONSUMER_SECRET", &app.consumer_secret)
+            .env("TWITTER_ACCESS_TOKEN", &account.access_token)
+            .env("TWITTER_ACCESS_TOKEN_SECRET", &account.access_token_secret);
+        cmd
+    }
+
+    /// `run ARGS --api-base <emulator>` through a prepared command, waited for.
+    pub fn run_with(&self, mut cmd: Command, args: &[&str]) -> Output {
+        cmd.arg("run")
+            .args(args)
+            .args(["--api-base", &self.base_url()])
+            .output()
+            .expect("binary runs")
+    }
+
+    /// `run ARGS` with `input` on standard input, waited for.
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .arg("run")
+            .args(args)
+            .args(["--api-base", &self.base_url()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        // The child reads all of stdin before doing anything, so writing first cannot deadlock.
+        let mut stdin = child.stdin.take().expect("stdin piped");
+        stdin.write_all(input).expect("stdin written");
+        drop(stdin);
+        child.wait_with_output().expect("binary runs")
+    }
+
+    /// `run ARGS` started in the background. Its stdout and stderr go to files in the scratch
+    /// directory (named after `name`), so a chatty child never blocks on a full pipe; read them
+    /// with [`Harness::background_output`] once it has exited.
+    pub fn spawn_run(&self, name: &str, args: &[&str]) -> std::process::Child {
+        let out = std::fs::File::create(self.path(&format!("{name}.stdout"))).expect("stdout");
+        let err = std::fs::File::create(self.path(&format!("{name}.stderr"))).expect("stderr");
+        self.command()
+            .arg("run")
+            .args(args)
+            .args(["--api-base", &self.base_url()])
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("binary starts")
+    }
+
+    /// The exit status and output of a background run started by [`Harness::spawn_run`].
+    pub fn background_output(&self, name: &str, mut child: std::process::Child) -> Output {
+        let status = child.wait().expect("child waited for");
+        Output {
+            status,
+            stdout: std::fs::read(self.path(&format!("{name}.stdout"))).unwrap_or_default(),
+            stderr: std::fs::read(self.path(&format!("{name}.stderr"))).unwrap_or_default(),
+        }
+    }
+
+    /// The target of every `blocks/destroy` request received, in arrival order: the `user_id`,
+    /// or the `screen_name` folded to lowercase.
+    pub fn destroyed_targets(&self) -> Vec<String> {
+        self.requests_to("/1.1/blocks/destroy.json")
+            .into_iter()
+            .filter_map(|r| {
+                r.params
+                    .get("user_id")
+                    .cloned()
+                    .or_else(|| r.params.get("screen_name").map(|n| n.to_lowercase()))
+            })
+            .collect()
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The number of complete records a journal holds now (0 when it does not exist yet). Safe to
+/// call while a run appends: only whole lines after the header count.
+pub fn journal_len(path: &Path) -> usize {
+    let Ok(bytes) = std::fs::read(path) else {
+        return 0;
+    };
+    // A line counts once its newline is written; the first is the header.
+    bytes
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        .saturating_sub(1)
+}
+
+/// Every record's target (lowercased) mapped to its outcomes, in file order.
+pub fn outcomes_by_target(
+    records: &[serde_json::Value],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut map: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in records {
+        map.entry(r["target"].as_str().unwrap_or_default().to_lowercase())
+            .or_default()
+            .push(r["outcome"].as_str().unwrap_or_default().to_owned());
+    }
+    map
+}
