@@ -71,8 +71,12 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
             Some("bulk-unblock") => {
                 let mut command = h.command();
                 command.args(&words[1..]);
-                if words.get(1) == Some(&"run") {
-                    command.args(["--api-base", &h.base_url(), "--rate", "1000/s"]);
+                let sub = words.get(1).copied().unwrap_or_default();
+                if matches!(sub, "run" | "export" | "undo") {
+                    command.args(["--api-base", &h.base_url()]);
+                }
+                if matches!(sub, "run" | "undo") {
+                    command.args(["--rate", "1000/s"]);
                 }
                 let out = command.output().expect("binary runs");
                 assert_eq!(out.status.code(), Some(0), "`{cmd}`\n{}", show(&out));
@@ -83,6 +87,9 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
         }
     }
     assert!(ran >= 2, "the README's tool commands were found");
-    // The documented real run did unblock on the server.
+    // The documented real runs did unblock, and the documented undo blocked again.
     assert!(!h.requests_to("/1.1/blocks/destroy.json").is_empty());
+    assert!(!h.requests_to("/1.1/blocks/create.json").is_empty());
+    assert!(h.path("my-blocks.csv").exists(), "the documented export wrote its file");
+    assert!(h.path("retry.txt").exists(), "the documented report wrote the retry list");
 }
