@@ -119,6 +119,10 @@ pub struct NetArgs {
     /// Timeout for one request (for example 30s or 2m).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// A TOML file with consumer_key, consumer_secret, access_token and access_token_secret,
+    /// for values the TWITTER_* environment variables do not set. Keep it private (chmod 600).
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
 }
 
 /// `bulk-unblock export`.

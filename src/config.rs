@@ -3,7 +3,7 @@
 //! The only module that reads the environment. Credentials are read only when a run needs them,
 //! so `--dry-run` works before any key is set up.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::RunArgs;
@@ -47,6 +47,8 @@ pub struct RunConfig {
     pub rate: Rate,
     /// The pace of block-list pages.
     pub list_rate: Rate,
+    /// A TOML file with credentials the environment does not set.
+    pub credentials_file: Option<PathBuf>,
     /// Timeout per request.
     pub timeout: Duration,
     /// Executor settings.
@@ -76,6 +78,7 @@ impl RunConfig {
             api_base: args.net.api_base,
             rate: args.rate,
             list_rate: args.list_rate,
+            credentials_file: args.net.credentials,
             timeout: args.net.timeout,
             settings: Settings {
                 concurrency: usize::from(args.concurrency),
@@ -93,6 +96,96 @@ pub fn verbosity(verbose: u8, quiet: bool) -> Verbosity {
         (false, 0) => Verbosity::Normal,
         (false, 1) => Verbosity::Verbose,
         (false, _) => Verbosity::Debug,
+    }
+}
+
+/// The keys of a `--credentials` file, in the order of [`CREDENTIAL_VARS`].
+pub const CREDENTIAL_KEYS: [&str; 4] = [
+    "consumer_key",
+    "consumer_secret",
+    "access_token",
+    "access_token_secret",
+];
+
+/// A `--credentials` file (TOML). Unknown keys are refused, so a typo is not silently ignored.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsFile {
+    consumer_key: Option<String>,
+    consumer_secret: Option<String>,
+    access_token: Option<String>,
+    access_token_secret: Option<String>,
+}
+
+/// Reads the credentials from the environment (through `get`) and, for what the environment
+/// does not set, from the optional TOML file. A file readable by group or others gets a warning.
+pub fn load_credentials(
+    file: Option<&Path>,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Credentials, Error> {
+    let Some(path) = file else {
+        return credentials(get);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        context: format!("cannot read the credentials file `{}`", path.display()),
+        source: e,
+    })?;
+    if let Some(mode) = loose_permissions(path) {
+        crate::report::eprint_line(&format!(
+            "warning: the credentials file `{}` is readable by group or others (mode {mode:03o}); \
+             restrict it with: chmod 600 {}",
+            path.display(),
+            crate::run::shell_quote(&path.to_string_lossy())
+        ));
+    }
+    let parsed: CredentialsFile = toml::from_str(&text).map_err(|e| {
+        // The error's own text quotes the offending line, which may hold a secret: give only
+        // the position and the reason.
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        Error::Usage(format!(
+            "the credentials file `{}` is not valid TOML{}: {} (expected the keys {})",
+            path.display(),
+            line.map(|l| format!(" at line {l}")).unwrap_or_default(),
+            e.message().lines().next().unwrap_or("syntax error"),
+            CREDENTIAL_KEYS.join(", ")
+        ))
+    })?;
+    let from_file = [
+        parsed.consumer_key,
+        parsed.consumer_secret,
+        parsed.access_token,
+        parsed.access_token_secret,
+    ];
+    credentials(|name| {
+        get(name).filter(|v| !v.trim().is_empty()).or_else(|| {
+            let index = CREDENTIAL_VARS.iter().position(|v| *v == name)?;
+            from_file[index].clone()
+        })
+    })
+    .map_err(|e| match e {
+        Error::Usage(m) => Error::Usage(format!(
+            "{m} (or the keys {} in `{}`)",
+            CREDENTIAL_KEYS.join(", "),
+            path.display()
+        )),
+        other => other,
+    })
+}
+
+/// The file's mode when group or others may read it.
+fn loose_permissions(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 
@@ -175,6 +268,64 @@ mod tests {
         assert!(err.contains("TWITTER_ACCESS_TOKEN_SECRET"), "{err}");
         assert!(!err.contains("TWITTER_CONSUMER_KEY"), "{err}");
         assert!(!err.contains("ck-value"), "{err}");
+    }
+
+    #[test]
+    fn a_credentials_file_fills_what_the_environment_leaves_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("creds.toml");
+        std::fs::write(
+            &path,
+            "consumer_key = \"file-ck\"\nconsumer_secret = \"file-cs\"\n\
+             access_token = \"file-at\"\naccess_token_secret = \"file-ats\"\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [("TWITTER_ACCESS_TOKEN", "env-at")].into();
+        let c = load_credentials(Some(&path), |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.consumer_key.expose(), "file-ck");
+        assert_eq!(c.access_token.expose(), "env-at", "the environment wins");
+        assert_eq!(c.access_token_secret.expose(), "file-ats");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert_eq!(loose_permissions(&path), Some(0o644));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            assert_eq!(loose_permissions(&path), None);
+        }
+    }
+
+    #[test]
+    fn a_broken_credentials_file_never_echoes_its_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("creds.toml");
+        std::fs::write(
+            &path,
+            "consumer_key = \"ck\"\nconsumer_secret = s3cr3t-value\n",
+        )
+        .unwrap();
+        let err = load_credentials(Some(&path), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("s3cr3t-value"), "{err}");
+        std::fs::write(
+            &path,
+            "consumer_key = \"ck\"\nconsumer_sercet = \"typo-secret\"\n",
+        )
+        .unwrap();
+        let err = load_credentials(Some(&path), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("typo-secret"), "{err}");
+        std::fs::write(&path, "consumer_key = \"ck\"\n").unwrap();
+        let err = load_credentials(Some(&path), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TWITTER_CONSUMER_SECRET") && err.contains("creds.toml"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -365,7 +365,7 @@ pub async fn command(
     verbosity: Verbosity,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<crate::error::Exit, Error> {
-    let credentials = crate::config::credentials(&env)?;
+    let credentials = crate::config::load_credentials(args.net.credentials.as_deref(), &env)?;
     let clock = std::sync::Arc::new(crate::clock::ServerClock::new());
     let network = crate::network::Client::new(
         args.net.api,

@@ -103,7 +103,11 @@ pub async fn run(
         resume_hint: resume_command(),
         expect_account: None,
     };
-    execute(job, verbosity, || crate::config::credentials(&env)).await
+    let file = config.credentials_file;
+    execute(job, verbosity, || {
+        crate::config::load_credentials(file.as_deref(), &env)
+    })
+    .await
 }
 
 /// `JOURNAL.backup.csv`: where `run --all` keeps the block list it works from.

@@ -106,7 +106,11 @@ pub async fn command(
         resume_hint: resume_command(),
         expect_account: Some(header.account_id),
     };
-    execute(job, verbosity, || crate::config::credentials(&env)).await
+    let file = args.net.credentials.clone();
+    execute(job, verbosity, || {
+        crate::config::load_credentials(file.as_deref(), &env)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -90,6 +90,12 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
     // The documented real runs did unblock, and the documented undo blocked again.
     assert!(!h.requests_to("/1.1/blocks/destroy.json").is_empty());
     assert!(!h.requests_to("/1.1/blocks/create.json").is_empty());
-    assert!(h.path("my-blocks.csv").exists(), "the documented export wrote its file");
-    assert!(h.path("retry.txt").exists(), "the documented report wrote the retry list");
+    assert!(
+        h.path("my-blocks.csv").exists(),
+        "the documented export wrote its file"
+    );
+    assert!(
+        h.path("retry.txt").exists(),
+        "the documented report wrote the retry list"
+    );
 }
