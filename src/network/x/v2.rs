@@ -476,3 +476,306 @@ impl Network for XV2Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::emulator::{self, Config, Emulator, Endpoint, Running, Seed, SeedUser, UserState};
+    use crate::network::x::oauth::{Credentials, Secret};
+
+    /// The builtin seed's first account, served on loopback, and a v2 client acting for it.
+    struct Fixture {
+        running: Running,
+        client: XV2Client,
+        owner: u64,
+        users: Vec<SeedUser>,
+    }
+
+    async fn fixture() -> Fixture {
+        let seed = Seed::builtin();
+        let account = seed.accounts[0].clone();
+        let app = seed
+            .apps
+            .iter()
+            .find(|a| a.consumer_key == account.consumer_key)
+            .expect("the builtin seed's account has its app")
+            .clone();
+        let users = seed.users.clone();
+        let emulator = Emulator::new(seed, Config::default()).expect("the builtin seed is valid");
+        let running = emulator::spawn(emulator).await.expect("bind loopback");
+        let settings = XSettings {
+            api_base: running.base_url(),
+            credentials: Credentials {
+                consumer_key: Secret::new(app.consumer_key),
+                consumer_secret: Secret::new(app.consumer_secret),
+                access_token: Secret::new(account.access_token),
+                access_token_secret: Secret::new(account.access_token_secret),
+            },
+            timeout: Duration::from_secs(10),
+        };
+        let client = XV2Client::new(settings, Arc::new(ServerClock::new())).expect("valid base");
+        Fixture {
+            running,
+            client,
+            owner: account.user_id,
+            users,
+        }
+    }
+
+    impl Fixture {
+        fn blocked(&self) -> Vec<u64> {
+            self.running.emulator.blocked(self.owner)
+        }
+
+        /// Blocked users in `state`, as the seed knows them.
+        fn blocked_in(&self, state: UserState) -> Vec<SeedUser> {
+            let blocked = self.blocked();
+            self.users
+                .iter()
+                .filter(|u| u.state == state && blocked.contains(&u.id))
+                .cloned()
+                .collect()
+        }
+
+        fn sent_to(&self, endpoint: Endpoint) -> usize {
+            self.running
+                .emulator
+                .requests()
+                .iter()
+                .filter(|r| r.endpoint == endpoint)
+                .count()
+        }
+    }
+
+    fn outcome_and_user(reply: &Reply) -> (Outcome, UserRef) {
+        match &reply.verdict {
+            Verdict::Done { outcome, user, .. } => (*outcome, user.clone()),
+            other => panic!("expected a terminal verdict, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn verify_returns_the_account() {
+        let f = fixture().await;
+        let account = f
+            .client
+            .verify()
+            .await
+            .expect("the seed's credentials are valid");
+        assert_eq!(account.user_id, f.owner.to_string());
+        assert_eq!(account.screen_name.as_deref(), Some("demo_owner"));
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_rejected_with_the_credentials_hint() {
+        let f = fixture().await;
+        let settings = XSettings {
+            api_base: f.running.base_url(),
+            credentials: Credentials {
+                consumer_key: Secret::new("nobody"),
+                consumer_secret: Secret::new("nothing"),
+                access_token: Secret::new("1-none"),
+                access_token_secret: Secret::new("none"),
+            },
+            timeout: Duration::from_secs(10),
+        };
+        let client = XV2Client::new(settings, Arc::new(ServerClock::new())).expect("valid base");
+        match client.verify().await {
+            Err(VerifyError::Rejected { status, hint, .. }) => {
+                assert_eq!(status, 401);
+                assert_eq!(hint, response::AUTH_HINT);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn unblocks_by_id_and_by_name_change_the_server() {
+        let f = fixture().await;
+        f.client.verify().await.expect("verify");
+        let active = f.blocked_in(UserState::Active);
+        let (by_id, by_name) = (&active[0], &active[1]);
+
+        let reply = f.client.act(Action::Unblock, &Target::Id(by_id.id)).await;
+        let (outcome, user) = outcome_and_user(&reply);
+        assert_eq!(outcome, Outcome::Unblocked);
+        assert_eq!(user.user_id, Some(by_id.id.to_string()));
+        assert_eq!(reply.http_status, Some(200));
+        assert!(reply.rate.window.is_some(), "v2 rate headers are read");
+        assert!(!f.blocked().contains(&by_id.id));
+
+        // Names are case-insensitive; the server's spelling is what gets recorded.
+        let written = by_name.screen_name.to_uppercase();
+        let target = Target::ScreenName(written);
+        let reply = f.client.act(Action::Unblock, &target).await;
+        let (outcome, user) = outcome_and_user(&reply);
+        assert_eq!(outcome, Outcome::Unblocked);
+        assert_eq!(user.user_id, Some(by_name.id.to_string()));
+        assert_eq!(
+            user.screen_name.as_deref(),
+            Some(by_name.screen_name.as_str())
+        );
+        assert!(!f.blocked().contains(&by_name.id));
+
+        // A second action on the same name needs no second lookup.
+        let again = f.client.act(Action::Unblock, &target).await;
+        assert_eq!(outcome_and_user(&again).0, Outcome::Unblocked);
+        assert_eq!(f.sent_to(Endpoint::V2UsersBy), 1);
+        assert_eq!(f.sent_to(Endpoint::V2Unblock), 3);
+    }
+
+    #[tokio::test]
+    async fn a_block_recreates_the_block() {
+        let f = fixture().await;
+        let user = f.blocked_in(UserState::Active)[0].clone();
+        let target = Target::Id(user.id);
+        let undone = f.client.act(Action::Unblock, &target).await;
+        assert_eq!(outcome_and_user(&undone).0, Outcome::Unblocked);
+        assert!(!f.blocked().contains(&user.id));
+        let redone = f.client.act(Action::Block, &target).await;
+        assert_eq!(outcome_and_user(&redone).0, Outcome::Blocked);
+        assert!(f.blocked().contains(&user.id));
+    }
+
+    #[tokio::test]
+    async fn unknown_names_are_not_found_without_an_unblock() {
+        let f = fixture().await;
+        let reply = f
+            .client
+            .act(
+                Action::Unblock,
+                &Target::ScreenName("no_such_user_x".into()),
+            )
+            .await;
+        let (outcome, user) = outcome_and_user(&reply);
+        assert_eq!(outcome, Outcome::NotFound);
+        assert_eq!(user.screen_name.as_deref(), Some("no_such_user_x"));
+        assert_eq!(f.sent_to(Endpoint::V2Unblock), 0);
+        // The lookup's window is not the unblock's: it is not reported to the pacer.
+        assert_eq!(reply.rate, RateInfo::default());
+    }
+
+    #[tokio::test]
+    async fn gone_targets_by_id_are_sorted_by_a_lookup() {
+        let f = fixture().await;
+        let suspended = f.blocked_in(UserState::Suspended);
+        let deactivated = f.blocked_in(UserState::Deactivated);
+        assert!(!suspended.is_empty() && !deactivated.is_empty());
+        let reply = f
+            .client
+            .act(Action::Unblock, &Target::Id(suspended[0].id))
+            .await;
+        assert_eq!(outcome_and_user(&reply).0, Outcome::Suspended);
+        assert_eq!(reply.http_status, Some(403));
+        let reply = f
+            .client
+            .act(Action::Unblock, &Target::Id(deactivated[0].id))
+            .await;
+        assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
+        assert_eq!(f.sent_to(Endpoint::V2Users), 2);
+        let reply = f
+            .client
+            .act(Action::Unblock, &Target::Id(999_999_999_999))
+            .await;
+        assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
+    }
+
+    #[tokio::test]
+    async fn the_block_list_pages_by_a_thousand() {
+        let f = fixture().await;
+        let ids: Vec<u64> = (0..2500).map(|i| 7_000_000_000 + i).collect();
+        f.running.emulator.set_blocked(f.owner, ids.clone());
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let reply = f.client.blocked_page(cursor.as_deref()).await;
+            let page = reply.verdict.expect("a page");
+            sizes.push(page.ids.len());
+            seen.extend(page.ids);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+            assert!(sizes.len() < 10, "the pages never end");
+        }
+        assert_eq!(sizes, [1000, 1000, 500]);
+        seen.sort_unstable();
+        assert_eq!(seen, ids);
+        let asked: Vec<_> = f
+            .running
+            .emulator
+            .requests()
+            .into_iter()
+            .filter(|r| r.endpoint == Endpoint::V2Blocking)
+            .map(|r| r.params.get("max_results").cloned())
+            .collect();
+        assert_eq!(asked, vec![Some("1000".to_owned()); 3]);
+    }
+
+    #[tokio::test]
+    async fn lookups_leave_out_gone_users() {
+        let f = fixture().await;
+        let active = f.blocked_in(UserState::Active);
+        let suspended = f.blocked_in(UserState::Suspended);
+        let targets = [
+            Target::Id(active[0].id),
+            Target::Id(suspended[0].id),
+            Target::ScreenName(active[1].screen_name.clone()),
+            Target::ScreenName("no_such_user_x".into()),
+        ];
+        let reply = f.client.lookup(&targets).await;
+        let mut found: Vec<_> = reply
+            .verdict
+            .expect("a lookup")
+            .into_iter()
+            .map(|u| u.user_id.expect("an ID"))
+            .collect();
+        found.sort();
+        let mut expected = vec![active[0].id.to_string(), active[1].id.to_string()];
+        expected.sort();
+        assert_eq!(found, expected);
+        // What the lookup learnt spares the unblock a second lookup.
+        let reply = f
+            .client
+            .act(
+                Action::Unblock,
+                &Target::ScreenName("no_such_user_x".into()),
+            )
+            .await;
+        assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
+        assert_eq!(f.sent_to(Endpoint::V2UsersBy), 1);
+    }
+
+    #[tokio::test]
+    async fn the_access_tier_403_stops_the_run_with_a_plain_hint() {
+        let f = fixture().await;
+        f.running
+            .emulator
+            .update_config(|c| c.replies.v2_blocks_forbidden = true);
+        let before = f.blocked();
+        let target = Target::Id(f.blocked_in(UserState::Active)[0].id);
+        let reply = f.client.act(Action::Unblock, &target).await;
+        match reply.verdict {
+            Verdict::Rejected {
+                error_code, hint, ..
+            } => {
+                assert_eq!(error_code, None);
+                assert_eq!(hint, response::TIER_HINT);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(reply.http_status, Some(403));
+        assert_eq!(f.blocked(), before);
+        let page = f.client.blocked_page(None).await;
+        assert!(matches!(
+            page.verdict,
+            Err(Verdict::Rejected {
+                hint: response::TIER_HINT,
+                ..
+            })
+        ));
+    }
+}
