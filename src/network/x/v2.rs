@@ -436,6 +436,8 @@ impl Network for XV2Client {
             .collect();
         let mut users = Vec::new();
         let mut last = None;
+        // Names and IDs are separate endpoints: ask each that has something to ask (`true` for
+        // names), and stop at the first failure so the caller sees why.
         for part in [
             (!names.is_empty()).then_some(true),
             (!ids.is_empty()).then_some(false),
