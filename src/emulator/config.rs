@@ -115,6 +115,8 @@ pub struct Limits {
     pub v2_blocking: EndpointLimit,
     /// `GET /2/users/by`.
     pub v2_users_by: EndpointLimit,
+    /// `GET /2/users?ids=`.
+    pub v2_users: EndpointLimit,
 }
 
 impl Default for Limits {
@@ -137,6 +139,7 @@ impl Default for Limits {
             v2_block: EndpointLimit::new(50, Headers),
             v2_blocking: EndpointLimit::new(15, Headers),
             v2_users_by: EndpointLimit::new(900, Headers),
+            v2_users: EndpointLimit::new(900, Headers),
         }
     }
 }
@@ -156,6 +159,7 @@ impl Limits {
             Endpoint::V2Block => &self.v2_block,
             Endpoint::V2Blocking => &self.v2_blocking,
             Endpoint::V2UsersBy => &self.v2_users_by,
+            Endpoint::V2Users => &self.v2_users,
             Endpoint::Unknown => return Option::None,
         })
     }
@@ -174,6 +178,7 @@ impl Limits {
             Endpoint::V2Block => &mut self.v2_block,
             Endpoint::V2Blocking => &mut self.v2_blocking,
             Endpoint::V2UsersBy => &mut self.v2_users_by,
+            Endpoint::V2Users => &mut self.v2_users,
             Endpoint::Unknown => return Option::None,
         })
     }

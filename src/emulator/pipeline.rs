@@ -356,6 +356,7 @@ impl State {
                     Endpoint::V2Block => v2::block_write(self, idx, req, true),
                     Endpoint::V2Blocking => v2::blocking(self, idx, req),
                     Endpoint::V2UsersBy => v2::users_by(self, req),
+                    Endpoint::V2Users => v2::users_by_id(self, req),
                     Endpoint::Unknown => Reply::no_such_page(),
                 }
             }

@@ -32,13 +32,15 @@ pub enum Endpoint {
     V2Blocking,
     /// `GET /2/users/by`
     V2UsersBy,
+    /// `GET /2/users?ids=`
+    V2Users,
     /// Anything else: 404 code 34.
     Unknown,
 }
 
 impl Endpoint {
     /// Every endpoint, in a fixed order (indexes of per-endpoint arrays).
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 13] = [
         Endpoint::BlocksDestroy,
         Endpoint::BlocksCreate,
         Endpoint::BlocksIds,
@@ -50,6 +52,7 @@ impl Endpoint {
         Endpoint::V2Block,
         Endpoint::V2Blocking,
         Endpoint::V2UsersBy,
+        Endpoint::V2Users,
         Endpoint::Unknown,
     ];
 
@@ -72,6 +75,7 @@ impl Endpoint {
             Endpoint::V2Block => "v2/block",
             Endpoint::V2Blocking => "v2/blocking",
             Endpoint::V2UsersBy => "v2/users/by",
+            Endpoint::V2Users => "v2/users",
             Endpoint::Unknown => "unknown",
         }
     }
@@ -85,6 +89,7 @@ impl Endpoint {
                 | Endpoint::V2Block
                 | Endpoint::V2Blocking
                 | Endpoint::V2UsersBy
+                | Endpoint::V2Users
         )
     }
 
@@ -138,6 +143,7 @@ pub fn resolve(method: &str, path: &str) -> Route {
         ("GET", "/1.1/application/rate_limit_status.json") => Endpoint::RateLimitStatus,
         ("GET", "/2/users/me") => Endpoint::V2Me,
         ("GET", "/2/users/by") => Endpoint::V2UsersBy,
+        ("GET", "/2/users") => Endpoint::V2Users,
         _ => return resolve_v2_blocking(method, path).unwrap_or_else(|| plain(Endpoint::Unknown)),
     };
     plain(endpoint)

@@ -1306,6 +1306,34 @@ async fn v2_users_by_reports_partial_errors() {
 }
 
 #[tokio::test]
+async fn v2_users_by_id_reports_partial_errors() {
+    let running = start(Config::default()).await;
+    let c = Client::new(&running, OWNER);
+    let a = c.get("/2/users", &[("ids", "10,99,13,14")]).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.json["data"],
+        serde_json::json!([{"id": "10", "name": "ALICE", "username": "alice"}])
+    );
+    let details: Vec<&str> = a.json["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "Could not find user with ids: [99].",
+            "User has been suspended: [13].",
+            "Could not find user with ids: [14]."
+        ]
+    );
+    assert_eq!(c.get("/2/users", &[("ids", "x")]).await.status, 400);
+    assert_eq!(c.get("/2/users", &[]).await.status, 400);
+}
+
+#[tokio::test]
 async fn v2_rate_limit_is_problem_json() {
     let mut config = Config::default();
     config.limits.v2_me.limit = 1;

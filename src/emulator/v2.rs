@@ -1,4 +1,5 @@
-//! The v2 endpoints: users/me, users/by, and the blocking list, block and unblock.
+//! The v2 endpoints: users/me, users/by, users (by ID), and the blocking list, block and
+//! unblock.
 //!
 //! v2 differs from v1.1 in shape only: string IDs, `data`/`meta`/`errors` envelopes with empty
 //! parts omitted, and problem JSON for errors. Block and unblock are Enterprise-only on the
@@ -224,6 +225,60 @@ pub fn users_by(state: &State, req: &Incoming) -> Reply {
                 "type": format!("{PROBLEMS}/resource-not-found"),
             })),
         }
+    }
+    let mut body = serde_json::Map::new();
+    if !data.is_empty() {
+        body.insert("data".into(), json!(data));
+    }
+    if !errors.is_empty() {
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    Reply::v2(&body)
+}
+
+/// `GET /2/users?ids=1,2`: found users in `data`, the rest as partial errors, like `users/by`.
+pub fn users_by_id(state: &State, req: &Incoming) -> Reply {
+    let raw = req.param("ids").unwrap_or("");
+    let ids: Option<Vec<(&str, u64)>> = raw
+        .split(',')
+        .map(str::trim)
+        .map(|s| s.parse::<u64>().ok().map(|id| (s, id)))
+        .collect();
+    let ids = match ids {
+        Some(ids) if !raw.is_empty() && ids.len() <= 100 => ids,
+        _ => {
+            return Reply::invalid_request(
+                "ids",
+                raw,
+                "The `ids` query parameter must hold 1 to 100 numeric user IDs".into(),
+            );
+        }
+    };
+    let mut data = Vec::new();
+    let mut errors = Vec::new();
+    for (text, id) in ids {
+        let (title, detail) = match state.users.get(&id) {
+            Some(u) if u.state == UserState::Active => {
+                data.push(v2_user(u));
+                continue;
+            }
+            Some(u) if u.state == UserState::Suspended => {
+                ("Forbidden", format!("User has been suspended: [{text}]."))
+            }
+            _ => (
+                "Not Found Error",
+                format!("Could not find user with ids: [{text}]."),
+            ),
+        };
+        errors.push(json!({
+            "value": text,
+            "detail": detail,
+            "title": title,
+            "resource_type": "user",
+            "parameter": "ids",
+            "resource_id": text,
+            "type": format!("{PROBLEMS}/resource-not-found"),
+        }));
     }
     let mut body = serde_json::Map::new();
     if !data.is_empty() {

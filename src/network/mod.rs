@@ -209,6 +209,8 @@ pub enum Api {
 pub enum Client {
     /// X API v1.1.
     XV1(x::XClient),
+    /// X API v2.
+    XV2(x::v2::XV2Client),
 }
 
 impl Client {
@@ -220,7 +222,7 @@ impl Client {
     ) -> Result<Client, x::BaseUrlError> {
         match api {
             Api::V1 => Ok(Client::XV1(x::XClient::new(settings, clock)?)),
-            Api::V2 => Err(x::BaseUrlError::unsupported("API v2 is not available yet")),
+            Api::V2 => Ok(Client::XV2(x::v2::XV2Client::new(settings, clock)?)),
         }
     }
 
@@ -228,6 +230,7 @@ impl Client {
     pub fn base(&self) -> &str {
         match self {
             Client::XV1(c) => c.base(),
+            Client::XV2(c) => c.base(),
         }
     }
 }
@@ -238,24 +241,28 @@ impl Network for Client {
     async fn verify(&self) -> Result<Account, VerifyError> {
         match self {
             Client::XV1(c) => c.verify().await,
+            Client::XV2(c) => c.verify().await,
         }
     }
 
     async fn act(&self, action: Action, target: &Target) -> Reply {
         match self {
             Client::XV1(c) => c.act(action, target).await,
+            Client::XV2(c) => c.act(action, target).await,
         }
     }
 
     async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
         match self {
             Client::XV1(c) => c.blocked_page(cursor).await,
+            Client::XV2(c) => c.blocked_page(cursor).await,
         }
     }
 
     async fn lookup(&self, targets: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
         match self {
             Client::XV1(c) => c.lookup(targets).await,
+            Client::XV2(c) => c.lookup(targets).await,
         }
     }
 }

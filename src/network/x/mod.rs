@@ -4,28 +4,30 @@
 //! `user_id` or `screen_name` in a signed form body, and `GET /1.1/account/verify_credentials.json`
 //! before the run. Every response feeds the shared [`ServerClock`], and is sorted by the pure
 //! functions of [`response`].
+//!
+//! [`v2`] holds the API v2 client. Both clients send through the same private transport, so
+//! signing, timeouts and clock feeding are one piece of code.
 
 pub mod oauth;
 pub mod response;
+mod transport;
+pub mod v2;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use std::time::Duration;
 
 use crate::clock::ServerClock;
 use crate::network::{Account, BlockPage, Network, RateInfo, Reply, UserRef, Verdict, VerifyError};
 use crate::outcome::Action;
 use crate::target::Target;
 use oauth::Credentials;
+use transport::{Exchange, Transport};
+pub use transport::{install_tls_provider, normalize_base};
 
 /// The default API host.
 pub const DEFAULT_API_BASE: &str = "https://api.x.com";
 
-/// The longest error body kept; the rest is not read.
-const MAX_BODY: usize = 256 * 1024;
-
-/// Settings for [`XClient`].
+/// Settings for [`XClient`] and [`v2::XV2Client`].
 #[derive(Clone, Debug)]
 pub struct XSettings {
     /// Scheme, host and optional port (and path prefix) the API paths are appended to.
@@ -44,101 +46,22 @@ pub struct BaseUrlError {
     reason: String,
 }
 
-/// The X API client.
+/// The X API v1.1 client.
 pub struct XClient {
-    http: reqwest::Client,
-    /// Normalised base (lowercase host, no default port, no trailing slash), as signed.
-    base: String,
-    credentials: Credentials,
-    clock: Arc<ServerClock>,
-}
-
-/// What came back from one HTTP exchange.
-struct Exchange {
-    status: u16,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    /// Local time the request left.
-    sent: SystemTime,
-    /// Local time the response head arrived.
-    received: SystemTime,
-}
-
-impl BaseUrlError {
-    /// A client that cannot be built for another reason than the URL.
-    pub fn unsupported(reason: &str) -> BaseUrlError {
-        BaseUrlError {
-            url: String::new(),
-            reason: reason.to_owned(),
-        }
-    }
-}
-
-/// Normalises an API base the way the signature needs it: lowercase host, no default port.
-pub fn normalize_base(raw: &str) -> Result<String, BaseUrlError> {
-    let fail = |reason: &str| BaseUrlError {
-        url: raw.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let url = reqwest::Url::parse(raw).map_err(|e| fail(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(fail("the scheme must be http or https"));
-    }
-    if url.host_str().is_none() {
-        return Err(fail("a host is required"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(fail("a query string or fragment is not allowed"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(fail("credentials in the URL are not allowed"));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-/// Whether a base URL points at this machine (then proxies are bypassed).
-fn is_loopback(base: &str) -> bool {
-    reqwest::Url::parse(base)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .is_some_and(|h| h == "localhost" || h == "[::1]" || h.starts_with("127."))
-}
-
-/// Installs the TLS crypto provider once per process (reqwest is built without one).
-pub fn install_tls_provider() {
-    // Fails only when a provider is already installed, which is what we want anyway.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    transport: Transport,
 }
 
 impl XClient {
     /// Builds a client. No request is sent.
     pub fn new(settings: XSettings, clock: Arc<ServerClock>) -> Result<XClient, BaseUrlError> {
-        let base = normalize_base(&settings.api_base)?;
-        install_tls_provider();
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("bulk-unblock/", env!("CARGO_PKG_VERSION")))
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(64);
-        if is_loopback(&base) {
-            builder = builder.no_proxy();
-        }
-        let http = builder.build().map_err(|e| BaseUrlError {
-            url: settings.api_base.clone(),
-            reason: format!("cannot build the HTTP client: {e}"),
-        })?;
         Ok(XClient {
-            http,
-            base,
-            credentials: settings.credentials,
-            clock,
+            transport: Transport::new(settings, clock)?,
         })
     }
 
     /// The normalised base URL.
     pub fn base(&self) -> &str {
-        &self.base
+        self.transport.base()
     }
 
     /// Sends one signed request. Parameters go in the query for GET and in a form body otherwise.
@@ -148,97 +71,13 @@ impl XClient {
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<Exchange, String> {
-        let url = format!("{}{}", self.base, path);
-        let timestamp = self
-            .clock
-            .server_now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(1, |d| d.as_secs().max(1));
-        let auth = oauth::authorization(
-            method.as_str(),
-            &url,
-            params,
-            &self.credentials,
-            &oauth::nonce(),
-            timestamp,
-        );
-        let encoded = oauth::encode_params(params);
-        let request = if method == reqwest::Method::GET {
-            let full = if encoded.is_empty() {
-                url
-            } else {
-                format!("{url}?{encoded}")
-            };
-            self.http.get(full)
-        } else {
-            self.http
-                .request(method, url)
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(encoded)
-        };
-        let sent = SystemTime::now();
-        let response = request
-            .header(AUTHORIZATION, auth)
-            .send()
-            .await
-            .map_err(describe)?;
-        let received = SystemTime::now();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        if let Some(date) = response::server_date(&headers) {
-            self.clock.observe(date, sent, received);
-        }
-        let body = read_body(response).await?;
-        Ok(Exchange {
-            status,
-            headers,
-            body,
-            sent,
-            received,
-        })
+        self.transport.send(method, path, params).await
     }
 
     /// After the server refused our timestamp, trusts its `Date` alone from now on.
     fn resync(&self, exchange: &Exchange) {
-        if let Some(date) = response::server_date(&exchange.headers) {
-            self.clock.reset_to(date, exchange.sent, exchange.received);
-        }
+        self.transport.resync(exchange);
     }
-}
-
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(describe)? {
-        if body.len() < MAX_BODY {
-            body.extend_from_slice(&chunk[..chunk.len().min(MAX_BODY - body.len())]);
-        }
-    }
-    Ok(body)
-}
-
-/// A transport error as one line: the chain of causes, without repeating itself.
-fn describe(error: reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "request timed out".to_owned()
-    } else if error.is_connect() {
-        "could not connect".to_owned()
-    } else if error.is_body() || error.is_decode() {
-        "connection lost while reading the response".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(&error);
-    let mut last = String::new();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if line != last {
-            text.push_str(": ");
-            text.push_str(&line);
-            last = line;
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl XClient {
@@ -470,26 +309,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bases_are_normalised_for_signing() {
-        assert_eq!(
-            normalize_base("HTTPS://API.X.COM:443/").unwrap(),
-            "https://api.x.com"
-        );
-        assert_eq!(
-            normalize_base("http://127.0.0.1:8080").unwrap(),
-            "http://127.0.0.1:8080"
-        );
-        assert_eq!(
-            normalize_base("http://localhost:80/prefix/").unwrap(),
-            "http://localhost/prefix"
-        );
-        assert!(normalize_base("ftp://x").is_err());
-        assert!(normalize_base("https://api.x.com/?a=1").is_err());
-        assert!(normalize_base("not a url").is_err());
-        assert!(normalize_base("https://user:pw@api.x.com").is_err());
-    }
-
-    #[test]
     fn block_pages_parse_with_string_ids_and_cursors() {
         let page = parse_ids_page(
             200,
@@ -518,12 +337,5 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-    }
-
-    #[test]
-    fn loopback_bases_skip_proxies() {
-        assert!(is_loopback("http://127.0.0.1:1234"));
-        assert!(is_loopback("http://localhost:1"));
-        assert!(!is_loopback("https://api.x.com"));
     }
 }
