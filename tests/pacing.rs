@@ -183,8 +183,9 @@ fn hidden_limit(reset_on_429: bool) {
     let h = Harness::with_config(|c| {
         limit_destroy(c, window, 20, HeaderMode::None);
         c.limits.reset_on_429 = reset_on_429;
-        c.faults.latency_ms = 5;
-        c.faults.jitter_ms = 10;
+        // Slow answers: a few requests are in flight when the window runs out.
+        c.faults.latency_ms = 80;
+        c.faults.jitter_ms = 40;
     });
     let ids = made_up_ids(100);
     let list = block_and_list(&h, &ids);
@@ -208,6 +209,14 @@ fn hidden_limit(reset_on_429: bool) {
         span(&destroys)
     );
     assert!(limited <= 10, "{limited} 429s\n{}", show(&out));
+    // The pace settles near the limit instead of collapsing (each refused request in flight
+    // halving it again took this to about 20 s).
+    assert!(
+        span(&destroys) <= ideal * 2,
+        "took {:?} for an ideal of {ideal:?}\n{}",
+        span(&destroys),
+        show(&out)
+    );
     assert_eq!(destroys.len(), 100 + limited, "only 429s are sent again");
     assert_eq!(summary_figure(&out, "429s"), limited as u64);
 
