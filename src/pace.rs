@@ -298,6 +298,11 @@ impl Budget {
         self.window.map(|k| (k.remaining, k.limit, k.reset_at))
     }
 
+    /// The 24-hour window as last known: `(remaining, limit, resets at)`.
+    pub fn day(&self) -> Option<(u64, Option<u64>, Instant)> {
+        self.day.map(|k| (k.remaining, k.limit, k.reset_at))
+    }
+
     /// When the gate opens, if it is closed.
     pub fn paused_until(&self) -> Option<Instant> {
         self.resume_at
@@ -387,6 +392,10 @@ pub struct PaceState {
     pub window: Option<(u64, Option<u64>)>,
     /// Time until the server's window resets, when announced.
     pub resets_in: Option<Duration>,
+    /// Requests left under the 24-hour cap, and the cap, when announced.
+    pub day: Option<(u64, Option<u64>)>,
+    /// Time until the 24-hour cap resets, when announced.
+    pub day_resets_in: Option<Duration>,
     /// Time until a 429 pause ends, when paused.
     pub paused_for: Option<Duration>,
     /// 429 answers so far.
@@ -625,7 +634,9 @@ impl Pacer {
     /// The state for the display.
     pub fn state(&self) -> PaceState {
         let now = Instant::now();
-        let budget = lock(&self.budget).clone();
+        let mut budget = lock(&self.budget).clone();
+        // A window that has reset is unknown until the next answer, not still spent.
+        budget.expire(now);
         let adaptive = lock(&self.adaptive).clone();
         let tally = lock(&self.tally);
         PaceState {
@@ -634,6 +645,10 @@ impl Pacer {
             window: budget.window().map(|(r, l, _)| (r, l)),
             resets_in: budget
                 .window()
+                .map(|(_, _, at)| at.saturating_duration_since(now)),
+            day: budget.day().map(|(r, l, _)| (r, l)),
+            day_resets_in: budget
+                .day()
                 .map(|(_, _, at)| at.saturating_duration_since(now)),
             paused_for: budget
                 .paused_until()
@@ -967,6 +982,38 @@ mod tests {
         let p = pacer.admit(&cancel).await.unwrap();
         pacer.finish(p, &limited());
         assert_eq!(pacer.state().rate, 25.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_state_forgets_a_window_that_has_reset_and_shows_the_daily_cap() {
+        let (clock, epoch) = paused_clock();
+        let pacer = Pacer::new("1000/s".parse().unwrap(), clock);
+        let cancel = CancellationToken::new();
+        let p = pacer.admit(&cancel).await.unwrap();
+        let info = RateInfo {
+            window: Some(RateWindow {
+                limit: Some(40),
+                remaining: 10,
+                reset: epoch + Duration::from_secs(2),
+            }),
+            day: Some(RateWindow {
+                limit: Some(30),
+                remaining: 0,
+                reset: epoch + Duration::from_secs(86_000),
+            }),
+        };
+        pacer.finish(p, &reply(done(), info));
+        let state = pacer.state();
+        assert_eq!(state.window, Some((10, Some(40))));
+        assert_eq!(state.day, Some((0, Some(30))));
+        assert!(state.day_resets_in.unwrap() >= Duration::from_secs(85_990));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let state = pacer.state();
+        assert_eq!(
+            state.window, None,
+            "the short window reset: unknown, not 10 left"
+        );
+        assert_eq!(state.day, Some((0, Some(30))));
     }
 
     #[tokio::test(start_paused = true)]

@@ -212,8 +212,15 @@ pub fn status_line(counts: &Counts, pace: &PaceState, eta: Option<Duration>) -> 
     if pace.rate + 1e-9 < pace.base_rate {
         let _ = write!(s, " (lowered from {})", per_minute(pace.base_rate));
     }
+    let day_spent = pace.day.is_some_and(|(remaining, _)| remaining == 0);
     if let Some(paused) = pace.paused_for {
         let _ = write!(s, " | paused by the server for {}", clock(paused));
+    } else if day_spent {
+        // The 24-hour cap holds everything: the short window does not matter until it resets.
+        let _ = write!(s, " | 24-hour cap spent");
+        if let Some(r) = pace.day_resets_in.filter(|r| !r.is_zero()) {
+            let _ = write!(s, ", resets in {}", clock(r));
+        }
     } else if let Some((remaining, limit)) = pace.window {
         let _ = match limit {
             Some(l) => write!(s, " | window {remaining}/{l} left"),
@@ -222,6 +229,16 @@ pub fn status_line(counts: &Counts, pace: &PaceState, eta: Option<Duration>) -> 
         if let Some(r) = pace.resets_in.filter(|r| !r.is_zero()) {
             let _ = write!(s, ", resets in {}", clock(r));
         }
+    }
+    if let Some((remaining, limit)) = pace.day
+        && !day_spent
+        && pace.window.is_none_or(|(w, _)| remaining < w)
+    {
+        // Shown only when it is the tighter limit, to keep the line short.
+        let _ = match limit {
+            Some(l) => write!(s, " | 24-hour cap {remaining}/{l} left"),
+            None => write!(s, " | 24-hour cap {remaining} left"),
+        };
     }
     if counts.retries > 0 || counts.rate_limited > 0 {
         let _ = write!(
@@ -302,5 +319,41 @@ mod tests {
         let line = status_line(&counts, &paused, None);
         assert!(line.contains("pace 1.0/s (lowered from 2.0/s)"), "{line}");
         assert!(line.contains("paused by the server for 0:30"), "{line}");
+    }
+
+    #[test]
+    fn a_spent_daily_cap_is_shown_instead_of_the_short_window() {
+        let counts = Counts::default();
+        let held = PaceState {
+            rate: 10.0,
+            base_rate: 10.0,
+            window: Some((10, Some(40))),
+            resets_in: Some(Duration::from_secs(1)),
+            day: Some((0, Some(30))),
+            day_resets_in: Some(Duration::from_secs(23 * 3600 + 59 * 60 + 50)),
+            ..PaceState::default()
+        };
+        let line = status_line(&counts, &held, None);
+        assert!(
+            line.contains("| 24-hour cap spent, resets in 23:59:50"),
+            "{line}"
+        );
+        assert!(!line.contains("window 10/40"), "{line}");
+        // Not spent but tighter than the short window: shown beside it.
+        let tight = PaceState {
+            day: Some((3, Some(30))),
+            ..held
+        };
+        let line = status_line(&counts, &tight, None);
+        assert!(
+            line.contains("window 10/40 left, resets in 0:01 | 24-hour cap 3/30 left"),
+            "{line}"
+        );
+        // Looser than the short window: not shown.
+        let loose = PaceState {
+            day: Some((25, Some(30))),
+            ..held
+        };
+        assert!(!status_line(&counts, &loose, None).contains("24-hour"));
     }
 }

@@ -453,3 +453,48 @@ fn a_revoked_token_stops_the_run_and_the_rerun_finishes() {
     assert!(resent.is_empty(), "sent again: {resent:?}");
     assert_all_unblocked(&h, &ids, &log, &out);
 }
+
+#[test]
+fn a_spent_daily_cap_holds_every_worker_and_says_so() {
+    let h = Harness::with_config(|c| {
+        limit_destroy(c, Duration::from_secs(2), 40, HeaderMode::Headers);
+        c.limits.destroy.daily_limit = Some(30);
+        c.faults.latency_ms = 15;
+        c.faults.jitter_ms = 20;
+    });
+    let ids = made_up_ids(50);
+    let list = block_and_list(&h, &ids);
+    let log = h.path("journal.jsonl");
+    let (list, log_s) = (list.to_str().unwrap(), log.to_str().unwrap());
+    let mut child = h
+        .command()
+        .arg("run")
+        .args(args(list, log_s, "1000/s", "8"))
+        .args(["--api-base", &h.base_url()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    // Long enough for a plain progress line (every 10 s) while held by the cap.
+    std::thread::sleep(Duration::from_secs(11));
+    let destroys = h.requests_to(DESTROY);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    assert_eq!(destroys.len(), 30, "exactly the cap\n{}", show(&out));
+    assert_eq!(h.emulator.stats().rate_limited, 0);
+    assert_eq!(journal_records(&log).len(), 30);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("24-hour cap spent, resets in 23:59:"),
+        "the wait is visible\n{}",
+        show(&out)
+    );
+}
