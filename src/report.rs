@@ -179,19 +179,14 @@ impl Progress {
         }
     }
 
-    /// Time left: from the pace achieved once there is some history, else from the configured pace.
+    /// Time left (see [`estimate`]).
     fn eta(&self, done: u64, pace: &PaceState) -> Option<Duration> {
-        let left = self.total.saturating_sub(done);
-        if left == 0 {
-            return Some(Duration::ZERO);
-        }
-        let elapsed = self.start.elapsed().as_secs_f64();
-        let per_second = if done >= 5 && elapsed > 0.0 {
-            done as f64 / elapsed
-        } else {
-            pace.rate
-        };
-        (per_second > 0.0).then(|| Duration::from_secs_f64(left as f64 / per_second))
+        estimate(
+            self.total.saturating_sub(done),
+            done,
+            self.start.elapsed(),
+            pace,
+        )
     }
 
     /// Removes the bar (the summary is printed after it).
@@ -203,6 +198,45 @@ impl Progress {
             *slot = None;
         }
     }
+}
+
+/// Time left for `left` targets: from the pace achieved once there is some history (`done` in
+/// `elapsed`), else from the configured pace; never before the server's pause ends, nor, when more
+/// is left than a window admits, before that window resets.
+pub fn estimate(left: u64, done: u64, elapsed: Duration, pace: &PaceState) -> Option<Duration> {
+    if left == 0 {
+        return Some(Duration::ZERO);
+    }
+    let elapsed = elapsed.as_secs_f64();
+    let per_second = if done >= 5 && elapsed > 0.0 {
+        let achieved = done as f64 / elapsed;
+        // After the pace was lowered, the history is faster than what follows.
+        if pace.rate > 0.0 {
+            achieved.min(pace.rate)
+        } else {
+            achieved
+        }
+    } else {
+        pace.rate
+    };
+    // Also refuses NaN, which a zero pace with no history would give.
+    if per_second.is_nan() || per_second <= 0.0 {
+        return None;
+    }
+    let mut eta = Duration::try_from_secs_f64(left as f64 / per_second).ok()?;
+    // A burst into a fresh window makes the achieved pace look fast: the holds bound it below.
+    let holds = [
+        (pace.window, pace.resets_in),
+        (pace.day, pace.day_resets_in),
+    ];
+    for (known, resets_in) in holds {
+        if let (Some((remaining, _)), Some(reset)) = (known, resets_in)
+            && left > remaining
+        {
+            eta = eta.max(reset);
+        }
+    }
+    Some(eta.max(pace.paused_for.unwrap_or_default()))
 }
 
 /// The status text shared by the bar and the plain lines.
@@ -355,5 +389,51 @@ mod tests {
             ..held
         };
         assert!(!status_line(&counts, &loose, None).contains("24-hour"));
+    }
+
+    #[test]
+    fn the_eta_waits_for_the_windows_that_hold_the_rest() {
+        let pace = PaceState {
+            rate: 1000.0,
+            base_rate: 1000.0,
+            ..PaceState::default()
+        };
+        // 30 done in a second at a fast pace: 20 more take 2/3 s, with nothing known of limits.
+        let quick = estimate(20, 30, Duration::from_secs(1), &pace).unwrap();
+        assert!(quick < Duration::from_secs(1), "{quick:?}");
+        // The 24-hour cap is spent: nothing happens before it resets.
+        let day = PaceState {
+            day: Some((0, Some(30))),
+            day_resets_in: Some(Duration::from_secs(86_000)),
+            ..pace
+        };
+        assert_eq!(
+            estimate(20, 30, Duration::from_secs(1), &day),
+            Some(Duration::from_secs(86_000))
+        );
+        // The short window admits 25 more: 20 left fit, so its reset does not matter.
+        let window = PaceState {
+            window: Some((25, Some(40))),
+            resets_in: Some(Duration::from_secs(600)),
+            ..pace
+        };
+        assert_eq!(
+            estimate(20, 30, Duration::from_secs(1), &window),
+            estimate(20, 30, Duration::from_secs(1), &pace)
+        );
+        assert!(
+            estimate(26, 30, Duration::from_secs(1), &window).unwrap() >= Duration::from_secs(600)
+        );
+        // A lowered pace governs what is left, not the faster history; a zero pace is unknown.
+        let lowered = PaceState { rate: 2.0, ..pace };
+        assert_eq!(
+            estimate(20, 30, Duration::from_secs(1), &lowered),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(estimate(20, 0, Duration::ZERO, &PaceState::default()), None);
+        assert_eq!(
+            estimate(0, 0, Duration::ZERO, &PaceState::default()),
+            Some(Duration::ZERO)
+        );
     }
 }
