@@ -298,6 +298,11 @@ impl Budget {
         self.window.map(|k| (k.remaining, k.limit, k.reset_at))
     }
 
+    /// The 24-hour window as last known: `(remaining, limit, resets at)`.
+    pub fn day(&self) -> Option<(u64, Option<u64>, Instant)> {
+        self.day.map(|k| (k.remaining, k.limit, k.reset_at))
+    }
+
     /// When the gate opens, if it is closed.
     pub fn paused_until(&self) -> Option<Instant> {
         self.resume_at
@@ -359,6 +364,11 @@ impl Adaptive {
         self.current
     }
 
+    /// Marks the time until `until` as not clean (a pause after a 429): recovery counts from then.
+    pub fn not_clean_until(&mut self, until: Instant) {
+        self.last_event = self.last_event.max(until);
+    }
+
     /// Raises the pace by a tenth of `--rate` for each clean period since the last change.
     /// Returns the new pace when it changed.
     pub fn on_tick(&mut self, now: Instant) -> Option<f64> {
@@ -382,6 +392,10 @@ pub struct PaceState {
     pub window: Option<(u64, Option<u64>)>,
     /// Time until the server's window resets, when announced.
     pub resets_in: Option<Duration>,
+    /// Requests left under the 24-hour cap, and the cap, when announced.
+    pub day: Option<(u64, Option<u64>)>,
+    /// Time until the 24-hour cap resets, when announced.
+    pub day_resets_in: Option<Duration>,
     /// Time until a 429 pause ends, when paused.
     pub paused_for: Option<Duration>,
     /// 429 answers so far.
@@ -394,7 +408,9 @@ pub struct PaceState {
 #[derive(Debug)]
 #[must_use = "a permit must be returned with Pacer::finish"]
 pub struct Permit {
-    _private: (),
+    /// When the request was admitted: a 429 to a request admitted before the pace was last
+    /// lowered says nothing about the lowered pace.
+    admitted: Instant,
 }
 
 /// Counters the pacer keeps beside the budget.
@@ -405,6 +421,10 @@ struct Tally {
     waited: Duration,
     waited_until: Option<Instant>,
     successes_with_headers: u64,
+    /// When the local pace was last lowered.
+    lowered_at: Option<Instant>,
+    /// Whether an answer other than 429 came since the pace was last lowered.
+    answered_since_lowered: bool,
 }
 
 /// The async shell: workers `admit` before each request and `finish` after it.
@@ -479,7 +499,9 @@ impl Pacer {
                 if let Some(rate) = lock(&self.adaptive).on_tick(Instant::now()) {
                     self.set_rate(rate);
                 }
-                return Some(Permit { _private: () });
+                return Some(Permit {
+                    admitted: Instant::now(),
+                });
             }
         }
     }
@@ -534,7 +556,7 @@ impl Pacer {
 
     /// Returns the permit and learns from the reply (rate headers, 429s).
     pub fn finish<S: Signal>(&self, permit: Permit, reply: &Reply<S>) {
-        let Permit { _private: () } = permit;
+        let Permit { admitted } = permit;
         let now = Instant::now();
         let limited = reply.verdict.rate_limited();
         let rate_limited = limited.is_some();
@@ -566,13 +588,27 @@ impl Pacer {
                 }
             };
             budget.pause_until(pause);
-            // Successful answers carry no window: the server's limit is hidden, so slow down.
+            // Successful answers carry no window: the server's limit is hidden, so slow down —
+            // once per overrun. The other requests already in flight, and retries that meet the
+            // same spent window before anything passes, are part of the same overrun: lowering
+            // for each of them would collapse the pace far below the limit.
+            let new_overrun = tally
+                .lowered_at
+                .is_none_or(|t| admitted > t && tally.answered_since_lowered);
             if tally.successes_with_headers == 0 {
-                let rate = lock(&self.adaptive).on_unexplained_429(now);
-                self.set_rate(rate);
+                let mut adaptive = lock(&self.adaptive);
+                let lowered = new_overrun.then(|| adaptive.on_unexplained_429(now));
+                adaptive.not_clean_until(pause);
+                drop(adaptive);
+                if let Some(rate) = lowered {
+                    self.set_rate(rate);
+                    tally.lowered_at = Some(now);
+                    tally.answered_since_lowered = false;
+                }
             }
         } else {
             tally.consecutive_429 = 0;
+            tally.answered_since_lowered = true;
             if info.window.is_some() && reply.verdict.is_success() {
                 tally.successes_with_headers += 1;
             }
@@ -584,7 +620,7 @@ impl Pacer {
 
     /// Returns a permit whose request was never sent (cancelled between admit and send).
     pub fn release(&self, permit: Permit) {
-        let Permit { _private: () } = permit;
+        let Permit { admitted: _ } = permit;
         let mut budget = lock(&self.budget);
         budget.in_flight = budget.in_flight.saturating_sub(1);
         drop(budget);
@@ -594,7 +630,9 @@ impl Pacer {
     /// The state for the display.
     pub fn state(&self) -> PaceState {
         let now = Instant::now();
-        let budget = lock(&self.budget).clone();
+        let mut budget = lock(&self.budget).clone();
+        // A window that has reset is unknown until the next answer, not still spent.
+        budget.expire(now);
         let adaptive = lock(&self.adaptive).clone();
         let tally = lock(&self.tally);
         PaceState {
@@ -603,6 +641,10 @@ impl Pacer {
             window: budget.window().map(|(r, l, _)| (r, l)),
             resets_in: budget
                 .window()
+                .map(|(_, _, at)| at.saturating_duration_since(now)),
+            day: budget.day().map(|(r, l, _)| (r, l)),
+            day_resets_in: budget
+                .day()
                 .map(|(_, _, at)| at.saturating_duration_since(now)),
             paused_for: budget
                 .paused_until()
@@ -886,8 +928,89 @@ mod tests {
         let p = pacer.admit(&cancel).await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(7));
         pacer.finish(p, &reply(done(), RateInfo::default()));
-        // Halved twice (100 → 50 → 25), then one step of recovery after 7 clean seconds.
-        assert_eq!(pacer.state().rate, 35.0);
+        // Halved once: the second 429 met the same spent window before anything passed.
+        assert_eq!(pacer.state().rate, 50.0);
+        // The pause was not clean; one clean period after it, one step of recovery.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let p = pacer.admit(&cancel).await.unwrap();
+        pacer.finish(p, &reply(done(), RateInfo::default()));
+        assert_eq!(pacer.state().rate, 60.0);
+        // A new overrun after a success lowers it again.
+        let p = pacer.admit(&cancel).await.unwrap();
+        pacer.finish(
+            p,
+            &reply(
+                Verdict::RateLimited { retry_after: None },
+                RateInfo::default(),
+            ),
+        );
+        assert_eq!(pacer.state().rate, 30.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_overrun_lowers_the_pace_once_however_many_requests_it_refuses() {
+        let pacer = Pacer::new("100/s".parse().unwrap(), Arc::new(ServerClock::new()));
+        let cancel = CancellationToken::new();
+        let limited = || {
+            reply(
+                Verdict::RateLimited { retry_after: None },
+                RateInfo::default(),
+            )
+        };
+        // Eight requests in flight when the hidden window runs out: all eight are refused.
+        let mut in_flight = Vec::new();
+        for _ in 0..8 {
+            in_flight.push(pacer.admit(&cancel).await.unwrap());
+        }
+        for p in in_flight {
+            pacer.finish(p, &limited());
+        }
+        assert_eq!(pacer.state().rate, 50.0, "halved once, not 2^8 times");
+        // Retries after the backoff meet the same spent window: still the same overrun.
+        for _ in 0..3 {
+            let p = pacer.admit(&cancel).await.unwrap();
+            pacer.finish(p, &limited());
+        }
+        assert_eq!(pacer.state().rate, 50.0);
+        assert_eq!(pacer.state().rate_limited, 11);
+        // The window reset: requests pass, then the pace overruns again → lowered again.
+        let p = pacer.admit(&cancel).await.unwrap();
+        pacer.finish(p, &reply(done(), RateInfo::default()));
+        let p = pacer.admit(&cancel).await.unwrap();
+        pacer.finish(p, &limited());
+        assert_eq!(pacer.state().rate, 25.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_state_forgets_a_window_that_has_reset_and_shows_the_daily_cap() {
+        let (clock, epoch) = paused_clock();
+        let pacer = Pacer::new("1000/s".parse().unwrap(), clock);
+        let cancel = CancellationToken::new();
+        let p = pacer.admit(&cancel).await.unwrap();
+        let info = RateInfo {
+            window: Some(RateWindow {
+                limit: Some(40),
+                remaining: 10,
+                reset: epoch + Duration::from_secs(2),
+            }),
+            day: Some(RateWindow {
+                limit: Some(30),
+                remaining: 0,
+                reset: epoch + Duration::from_secs(86_000),
+            }),
+        };
+        pacer.finish(p, &reply(done(), info));
+        let state = pacer.state();
+        assert_eq!(state.window, Some((10, Some(40))));
+        assert_eq!(state.day, Some((0, Some(30))));
+        assert!(state.day_resets_in.unwrap() >= Duration::from_secs(85_990));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let state = pacer.state();
+        assert_eq!(
+            state.window, None,
+            "the short window reset: unknown, not 10 left"
+        );
+        assert_eq!(state.day, Some((0, Some(30))));
     }
 
     #[tokio::test(start_paused = true)]

@@ -179,19 +179,14 @@ impl Progress {
         }
     }
 
-    /// Time left: from the pace achieved once there is some history, else from the configured pace.
+    /// Time left (see [`estimate`]).
     fn eta(&self, done: u64, pace: &PaceState) -> Option<Duration> {
-        let left = self.total.saturating_sub(done);
-        if left == 0 {
-            return Some(Duration::ZERO);
-        }
-        let elapsed = self.start.elapsed().as_secs_f64();
-        let per_second = if done >= 5 && elapsed > 0.0 {
-            done as f64 / elapsed
-        } else {
-            pace.rate
-        };
-        (per_second > 0.0).then(|| Duration::from_secs_f64(left as f64 / per_second))
+        estimate(
+            self.total.saturating_sub(done),
+            done,
+            self.start.elapsed(),
+            pace,
+        )
     }
 
     /// Removes the bar (the summary is printed after it).
@@ -205,6 +200,45 @@ impl Progress {
     }
 }
 
+/// Time left for `left` targets: from the pace achieved once there is some history (`done` in
+/// `elapsed`), else from the configured pace; never before the server's pause ends, nor, when more
+/// is left than a window admits, before that window resets.
+pub fn estimate(left: u64, done: u64, elapsed: Duration, pace: &PaceState) -> Option<Duration> {
+    if left == 0 {
+        return Some(Duration::ZERO);
+    }
+    let elapsed = elapsed.as_secs_f64();
+    let per_second = if done >= 5 && elapsed > 0.0 {
+        let achieved = done as f64 / elapsed;
+        // After the pace was lowered, the history is faster than what follows.
+        if pace.rate > 0.0 {
+            achieved.min(pace.rate)
+        } else {
+            achieved
+        }
+    } else {
+        pace.rate
+    };
+    // Also refuses NaN, which a zero pace with no history would give.
+    if per_second.is_nan() || per_second <= 0.0 {
+        return None;
+    }
+    let mut eta = Duration::try_from_secs_f64(left as f64 / per_second).ok()?;
+    // A burst into a fresh window makes the achieved pace look fast: the holds bound it below.
+    let holds = [
+        (pace.window, pace.resets_in),
+        (pace.day, pace.day_resets_in),
+    ];
+    for (known, resets_in) in holds {
+        if let (Some((remaining, _)), Some(reset)) = (known, resets_in)
+            && left > remaining
+        {
+            eta = eta.max(reset);
+        }
+    }
+    Some(eta.max(pace.paused_for.unwrap_or_default()))
+}
+
 /// The status text shared by the bar and the plain lines.
 pub fn status_line(counts: &Counts, pace: &PaceState, eta: Option<Duration>) -> String {
     let mut s = counts.outcome_line();
@@ -212,8 +246,15 @@ pub fn status_line(counts: &Counts, pace: &PaceState, eta: Option<Duration>) -> 
     if pace.rate + 1e-9 < pace.base_rate {
         let _ = write!(s, " (lowered from {})", per_minute(pace.base_rate));
     }
+    let day_spent = pace.day.is_some_and(|(remaining, _)| remaining == 0);
     if let Some(paused) = pace.paused_for {
         let _ = write!(s, " | paused by the server for {}", clock(paused));
+    } else if day_spent {
+        // The 24-hour cap holds everything: the short window does not matter until it resets.
+        let _ = write!(s, " | 24-hour cap spent");
+        if let Some(r) = pace.day_resets_in.filter(|r| !r.is_zero()) {
+            let _ = write!(s, ", resets in {}", clock(r));
+        }
     } else if let Some((remaining, limit)) = pace.window {
         let _ = match limit {
             Some(l) => write!(s, " | window {remaining}/{l} left"),
@@ -222,6 +263,16 @@ pub fn status_line(counts: &Counts, pace: &PaceState, eta: Option<Duration>) -> 
         if let Some(r) = pace.resets_in.filter(|r| !r.is_zero()) {
             let _ = write!(s, ", resets in {}", clock(r));
         }
+    }
+    if let Some((remaining, limit)) = pace.day
+        && !day_spent
+        && pace.window.is_none_or(|(w, _)| remaining < w)
+    {
+        // Shown only when it is the tighter limit, to keep the line short.
+        let _ = match limit {
+            Some(l) => write!(s, " | 24-hour cap {remaining}/{l} left"),
+            None => write!(s, " | 24-hour cap {remaining} left"),
+        };
     }
     if counts.retries > 0 || counts.rate_limited > 0 {
         let _ = write!(
@@ -302,5 +353,87 @@ mod tests {
         let line = status_line(&counts, &paused, None);
         assert!(line.contains("pace 1.0/s (lowered from 2.0/s)"), "{line}");
         assert!(line.contains("paused by the server for 0:30"), "{line}");
+    }
+
+    #[test]
+    fn a_spent_daily_cap_is_shown_instead_of_the_short_window() {
+        let counts = Counts::default();
+        let held = PaceState {
+            rate: 10.0,
+            base_rate: 10.0,
+            window: Some((10, Some(40))),
+            resets_in: Some(Duration::from_secs(1)),
+            day: Some((0, Some(30))),
+            day_resets_in: Some(Duration::from_secs(23 * 3600 + 59 * 60 + 50)),
+            ..PaceState::default()
+        };
+        let line = status_line(&counts, &held, None);
+        assert!(
+            line.contains("| 24-hour cap spent, resets in 23:59:50"),
+            "{line}"
+        );
+        assert!(!line.contains("window 10/40"), "{line}");
+        // Not spent but tighter than the short window: shown beside it.
+        let tight = PaceState {
+            day: Some((3, Some(30))),
+            ..held
+        };
+        let line = status_line(&counts, &tight, None);
+        assert!(
+            line.contains("window 10/40 left, resets in 0:01 | 24-hour cap 3/30 left"),
+            "{line}"
+        );
+        // Looser than the short window: not shown.
+        let loose = PaceState {
+            day: Some((25, Some(30))),
+            ..held
+        };
+        assert!(!status_line(&counts, &loose, None).contains("24-hour"));
+    }
+
+    #[test]
+    fn the_eta_waits_for_the_windows_that_hold_the_rest() {
+        let pace = PaceState {
+            rate: 1000.0,
+            base_rate: 1000.0,
+            ..PaceState::default()
+        };
+        // 30 done in a second at a fast pace: 20 more take 2/3 s, with nothing known of limits.
+        let quick = estimate(20, 30, Duration::from_secs(1), &pace).unwrap();
+        assert!(quick < Duration::from_secs(1), "{quick:?}");
+        // The 24-hour cap is spent: nothing happens before it resets.
+        let day = PaceState {
+            day: Some((0, Some(30))),
+            day_resets_in: Some(Duration::from_secs(86_000)),
+            ..pace
+        };
+        assert_eq!(
+            estimate(20, 30, Duration::from_secs(1), &day),
+            Some(Duration::from_secs(86_000))
+        );
+        // The short window admits 25 more: 20 left fit, so its reset does not matter.
+        let window = PaceState {
+            window: Some((25, Some(40))),
+            resets_in: Some(Duration::from_secs(600)),
+            ..pace
+        };
+        assert_eq!(
+            estimate(20, 30, Duration::from_secs(1), &window),
+            estimate(20, 30, Duration::from_secs(1), &pace)
+        );
+        assert!(
+            estimate(26, 30, Duration::from_secs(1), &window).unwrap() >= Duration::from_secs(600)
+        );
+        // A lowered pace governs what is left, not the faster history; a zero pace is unknown.
+        let lowered = PaceState { rate: 2.0, ..pace };
+        assert_eq!(
+            estimate(20, 30, Duration::from_secs(1), &lowered),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(estimate(20, 0, Duration::ZERO, &PaceState::default()), None);
+        assert_eq!(
+            estimate(0, 0, Duration::ZERO, &PaceState::default()),
+            Some(Duration::ZERO)
+        );
     }
 }

@@ -126,6 +126,12 @@ impl Emulator {
         self.with(|s| s.revoke_token(access_token));
     }
 
+    /// Re-enables a revoked access token, as if the user had issued a new one with the same
+    /// values (tests of "fix the credentials, then resume").
+    pub fn restore_token(&self, access_token: &str) {
+        self.with(|s| s.restore_token(access_token));
+    }
+
     /// The admin state view (accounts, blocked sets, user count, counters).
     pub fn state_view(&self) -> StateView {
         admin::state_view(self)

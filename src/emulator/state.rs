@@ -328,6 +328,17 @@ impl State {
         }
     }
 
+    /// Restores a revoked token and restarts its count of mutations, as a freshly issued token
+    /// would (so `revoke_after` counts again from zero).
+    pub fn restore_token(&mut self, token: &str) {
+        if let Some(&idx) = self.by_token.get(token)
+            && let Some(account) = self.accounts.get_mut(idx)
+        {
+            account.revoked = false;
+            account.mutations = 0;
+        }
+    }
+
     /// Finds a user by screen name, ignoring case.
     pub fn user_by_name(&self, name: &str) -> Option<&SeedUser> {
         self.by_name
