@@ -973,3 +973,58 @@ fn stdout(out: &Output) -> String {
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A partial export belongs to one account: another account's export to the same file is
+/// refused with a readable message, and the owner's next export completes it.
+#[test]
+fn a_partial_export_is_never_resumed_for_another_account() {
+    let h = Harness::with_config(|c| {
+        paced_list(c);
+        c.limits.ids.limit = 1;
+    });
+    let names = big_account(&h, 3 * PAGE, 4);
+    let out = h.path("blocks.csv");
+    let partial = partial_of(&out);
+    let child = h.spawn_command("first", export(&h, &api("v1.1"), &out, &[]));
+    assert!(
+        wait_until(PATIENCE, || complete_lines(&partial) >= 1),
+        "a page fetched"
+    );
+    send_signal(&child, "-INT");
+    let first = h.background_output("first", child);
+    assert_eq!(first.status.code(), Some(130), "{}", show(&first));
+    let kept = std::fs::read(&partial).expect("partial kept");
+
+    let (other, other_app) = builtin_account("other_owner");
+    let mut cmd = h.command_as(&other, &other_app);
+    cmd.arg("export")
+        .arg("--out")
+        .arg(&out)
+        .args(["--rate", "100/s", "--api-base", &h.base_url()]);
+    let refused = cmd.output().expect("binary runs");
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    let message = stderr(&refused);
+    assert!(
+        message.contains(&h.account.user_id.to_string())
+            && message.contains(&other.user_id.to_string()),
+        "{message}"
+    );
+    assert!(
+        !message.contains("  "),
+        "the message reads as one sentence: {message:?}"
+    );
+    assert_eq!(
+        std::fs::read(&partial).expect("partial"),
+        kept,
+        "left as it was"
+    );
+    assert!(!out.exists());
+
+    let done = export(&h, &api("v1.1"), &out, &[])
+        .output()
+        .expect("binary runs");
+    assert_eq!(done.status.code(), Some(0), "{}", show(&done));
+    let (_, rows) = read_csv(&out);
+    let exported: BTreeSet<u64> = rows.iter().map(|r| r[0].parse().expect("ID")).collect();
+    assert_eq!(exported, names.iter().map(|(id, _)| *id).collect());
+}
