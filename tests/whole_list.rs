@@ -974,6 +974,54 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// With the default list pace (15 pages per 15 minutes, one a minute), resolving a few screen
+/// names must not wait a list slot: lookups have their own, far larger, limit.
+#[test]
+fn check_resolves_names_at_the_lookup_pace_not_the_list_pace() {
+    let h = Harness::new();
+    let active: Vec<SeedUser> = demo_blocked()
+        .into_iter()
+        .filter(|u| u.state == UserState::Active)
+        .take(3)
+        .collect();
+    let input: String = active
+        .iter()
+        .map(|u| format!("@{}\n", u.screen_name))
+        .collect();
+    let file = h.write("names.txt", input);
+    let log = h.path("check.jsonl");
+    let mut cmd = h.command();
+    cmd.args([
+        "run",
+        path_str(&file),
+        "--log",
+        path_str(&log),
+        "--dry-run",
+        "--check",
+    ])
+    .args(["--api-base", &h.base_url()]);
+    let mut child = h.spawn_command("check", cmd);
+    let finished = wait_until(Duration::from_secs(15), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !finished {
+        let _ = child.kill();
+    }
+    let out = h.background_output("check", child);
+    assert!(
+        finished,
+        "one page and one lookup took longer than 15 s: {}",
+        show(&out)
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        count_after(&stdout(&out), "would be unblocked:"),
+        Some(3),
+        "{}",
+        show(&out)
+    );
+}
+
 /// A partial export belongs to one account: another account's export to the same file is
 /// refused with a readable message, and the owner's next export completes it.
 #[test]
