@@ -174,8 +174,7 @@ fn an_interrupted_export_resumes_without_fetching_pages_again(flag: &str) {
     let partial = partial_of(&out);
 
     // First run: killed once three pages are in the partial file (it then waits for the window).
-    let child = h.spawn_command("first", export(&h, &api, &out, &[]));
-    let mut child = child;
+    let mut child = h.spawn_command("first", export(&h, &api, &out, &[]));
     assert!(
         wait_until(PATIENCE, || complete_lines(&partial) >= 3),
         "three pages fetched"
@@ -280,7 +279,7 @@ fn run_all_unblocks_everyone_and_a_rerun_sends_nothing(flag: &str) {
         "--rate",
         "50000/s",
         "--list-rate",
-        "100/s",
+        "1000/s",
         "--concurrency",
         "64",
         "--api",
@@ -515,12 +514,12 @@ fn undo_restores_exactly_what_the_run_unblocked(flag: &str) {
     let unblocked: BTreeSet<u64> = records
         .iter()
         .filter(|r| r["outcome"] == "unblocked")
-        .map(|r| record_id(r))
+        .map(record_id)
         .collect();
     let never: BTreeSet<u64> = records
         .iter()
         .filter(|r| r["outcome"] == "not_found" || r["outcome"] == "suspended")
-        .map(|r| record_id(r))
+        .map(record_id)
         .collect();
     assert!(
         !never.is_empty(),
@@ -580,18 +579,14 @@ fn undo_restores_exactly_what_the_run_unblocked(flag: &str) {
     assert_eq!(journal_len(&undo_log), 0, "no record for the wrong account");
 
     // A slow undo, killed midway, then resumed at full speed.
-    let child = h.spawn_command("undo-1", undo(&["--rate", "40/s", "--concurrency", "1"]));
-    let mut child = child;
+    let mut child = h.spawn_command("undo-1", undo(&["--rate", "40/s", "--concurrency", "1"]));
     assert!(
         wait_until(PATIENCE, || journal_len(&undo_log) >= 20),
         "the undo got going"
     );
     child.kill().expect("SIGKILL sent");
     let _ = child.wait();
-    let done_before: BTreeSet<u64> = journal_records(&undo_log)
-        .iter()
-        .map(|r| record_id(r))
-        .collect();
+    let done_before: BTreeSet<u64> = journal_records(&undo_log).iter().map(record_id).collect();
     assert!(done_before.len() < unblocked.len(), "killed midway");
     let resumed = undo(&["--rate", "1000/s"]).output().expect("binary runs");
     assert_eq!(resumed.status.code(), Some(0), "{}", show(&resumed));
@@ -1075,4 +1070,59 @@ fn a_partial_export_is_never_resumed_for_another_account() {
     let (_, rows) = read_csv(&out);
     let exported: BTreeSet<u64> = rows.iter().map(|r| r[0].parse().expect("ID")).collect();
     assert_eq!(exported, names.iter().map(|(id, _)| *id).collect());
+}
+
+/// `run --all` interrupted while it exports the list: no backup yet, nothing unblocked; the
+/// rerun goes on from the pages fetched, then unblocks everyone.
+#[test]
+fn run_all_interrupted_while_listing_resumes_the_export() {
+    let api = api("v1.1");
+    let h = Harness::with_config(|c| {
+        paced_list(c);
+        c.limits.destroy.limit = 100_000;
+    });
+    let pages = 5;
+    let names = big_account(&h, pages * PAGE, 5);
+    let log = h.path("all.jsonl");
+    let backup = h.path("all.jsonl.backup.csv");
+    let partial = partial_of(&backup);
+    let args = [
+        "--all",
+        "--log",
+        path_str(&log),
+        "--rate",
+        "20000/s",
+        "--list-rate",
+        "100/s",
+        "--concurrency",
+        "32",
+    ];
+    let child = h.spawn_run("first", &args);
+    assert!(
+        wait_until(PATIENCE, || complete_lines(&partial) >= 3),
+        "three pages fetched"
+    );
+    send_signal(&child, "-INT");
+    let first = h.background_output("first", child);
+    assert_eq!(first.status.code(), Some(130), "{}", show(&first));
+    assert!(!backup.exists(), "no backup until the list is complete");
+    assert_eq!(
+        count(&h, api.unblock),
+        0,
+        "nothing unblocked before the list is complete"
+    );
+    let fetched = pages_in_partial(&partial, &api);
+
+    let second = h.run(&args);
+    assert_eq!(second.status.code(), Some(0), "{}", show(&second));
+    assert!(h.blocked().is_empty(), "no block left");
+    let served = pages_served(&h, &api);
+    assert_eq!(served.len(), pages, "{served:?}");
+    for cursor in &fetched {
+        assert_eq!(served.get(cursor), Some(&1), "page {cursor} fetched again");
+    }
+    let (_, rows) = read_csv(&backup);
+    let backed_up: BTreeSet<u64> = rows.iter().map(|r| r[0].parse().expect("ID")).collect();
+    assert_eq!(backed_up, names.iter().map(|(id, _)| *id).collect());
+    assert_eq!(journal_records(&log).len(), pages * PAGE);
 }
