@@ -55,16 +55,18 @@ pub fn compare(
     findings
 }
 
-/// Fetches what is needed, compares, and prints the findings.
+/// Fetches what is needed, compares, and prints the findings. Pages and lookups are paced
+/// apart: lookups have their own limit, far larger than the list's, and must not wait list slots.
 pub async fn check<N: Network>(
     network: &N,
-    pacer: &Pacer,
+    pages: &Pacer,
+    lookups: &Pacer,
     targets: &[Target],
     cancel: &CancellationToken,
     verbosity: Verbosity,
 ) -> Result<Findings, Error> {
     let mut list = Partial::in_memory();
-    export::fetch(network, pacer, &mut list, cancel, verbosity).await?;
+    export::fetch(network, pages, &mut list, cancel, verbosity).await?;
     let blocked: HashSet<u64> = list.ids.iter().copied().collect();
     let names: Vec<Target> = targets
         .iter()
@@ -73,8 +75,10 @@ pub async fn check<N: Network>(
         .collect();
     let mut resolved = HashMap::new();
     for batch in names.chunks(N::LOOKUP_BATCH.max(1)) {
-        let users =
-            export::paced(pacer, cancel, "looking users up", || network.lookup(batch)).await?;
+        let users = export::paced(lookups, cancel, "looking users up", || {
+            network.lookup(batch)
+        })
+        .await?;
         for user in users {
             if let (Some(id), Some(name)) =
                 (user.user_id.and_then(|i| i.parse().ok()), user.screen_name)

@@ -82,7 +82,8 @@ impl Partial {
         let (ids, next, complete_len, owner) = replay_partial(&existing);
         if let Some(owner) = owner.filter(|o| o != account) {
             return Err(Error::Usage(format!(
-                "`{}` holds part of the block list of account {owner}, but the credentials are                  for account {account}; remove it to start over",
+                "`{}` holds part of the block list of account {owner}, but the credentials are \
+                 for account {account}; remove it to start over",
                 path.display()
             )));
         }

@@ -219,8 +219,17 @@ pub async fn execute(
 
     let Some(mut journal) = journal else {
         if job.check {
-            let pacer = Pacer::new(job.list_rate, clock);
-            crate::check::check(&network, &pacer, &plan.todo, &signals.cancel, verbosity).await?;
+            let pages = Pacer::new(job.list_rate, clock.clone());
+            let lookups = Pacer::new(export::lookup_rate(job.list_rate), clock);
+            crate::check::check(
+                &network,
+                &pages,
+                &lookups,
+                &plan.todo,
+                &signals.cancel,
+                verbosity,
+            )
+            .await?;
         }
         print_dry_run(&plan, invalid, &job.rate, &job.log);
         return Ok(Exit::Success);

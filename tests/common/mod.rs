@@ -316,3 +316,30 @@ pub fn outcomes_by_target(
     }
     map
 }
+
+impl Harness {
+    /// A prepared command (any subcommand) started in the background, its stdout and stderr
+    /// going to files named after `name` like [`Harness::spawn_run`]; read them with
+    /// [`Harness::background_output`].
+    pub fn spawn_command(&self, name: &str, mut cmd: Command) -> std::process::Child {
+        let out = std::fs::File::create(self.path(&format!("{name}.stdout"))).expect("stdout");
+        let err = std::fs::File::create(self.path(&format!("{name}.stderr"))).expect("stderr");
+        cmd.stdout(out).stderr(err).spawn().expect("binary starts")
+    }
+}
+
+/// Sends `signal` (for example "-INT") to a child with kill(1); panics in the test if it fails.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} failed");
+}
+
+/// The number of complete lines a file holds now (0 when it does not exist).
+pub fn complete_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
+        .unwrap_or(0)
+}
