@@ -12,6 +12,10 @@
 //! (`BULK_UNBLOCK_TEST_SEED` overrides it), so a failure can be replayed. Two runs on one
 //! journal at once and a journal of another account are covered in `tests/run.rs`
 //! (`a_second_run_on_the_same_journal_is_refused`, `a_journal_of_another_account_is_refused`).
+//!
+//! Linux only: the tests read `/proc`, write to `/dev/full` and limit file sizes with `ulimit`.
+
+#![cfg(target_os = "linux")]
 
 mod common;
 
@@ -131,7 +135,7 @@ fn signal(child: &Child, signal: &str) {
 // ---------------------------------------------------------------------------------------------
 
 /// Targets of the crash tests: enough that the kills all land before the work runs out.
-const CRASH_TARGETS: u64 = 300;
+const CRASH_TARGETS: u64 = 400;
 /// Runs killed with SIGKILL before one is allowed to finish.
 const KILLS: usize = 24;
 /// Runs interrupted by each graceful signal.
@@ -304,7 +308,10 @@ fn interrupted_runs_resume_cleanly(sig: &str, default_seed: u64) {
         *per_target.entry(t).or_default() += 1;
     }
     let twice: Vec<_> = per_target.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "every target sent exactly once: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "every target sent exactly once: {twice:?}"
+    );
     assert_eq!(per_target.len(), targets.len());
 }
 
@@ -350,7 +357,10 @@ fn a_journal_that_cannot_take_its_header_stops_the_run_before_any_destroy() {
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let err = stderr(&out);
     assert!(err.contains("/dev/full"), "names the file: {err}");
-    assert!(err.contains("No space left on device"), "the OS error: {err}");
+    assert!(
+        err.contains("No space left on device"),
+        "the OS error: {err}"
+    );
     assert!(h.requests_to(DESTROY).is_empty(), "no destroy sent");
     assert_eq!(h.blocked(), before);
 }
@@ -376,6 +386,10 @@ fn a_journal_that_fails_mid_run_stops_it_and_names_every_unrecorded_target() {
         "names the file: {err}"
     );
     assert!(err.contains("File too large"), "the OS error: {err}");
+    assert!(
+        err.contains(&format!("resume with:\n  bulk-unblock run {input}")),
+        "how to finish: {err}"
+    );
 
     // Stopped scheduling: only what was in flight went out after the failure.
     let sent = destroys(&h);
@@ -391,18 +405,31 @@ fn a_journal_that_fails_mid_run_stops_it_and_names_every_unrecorded_target() {
         .lines()
         .skip_while(|l| !l.contains("are not in the journal"))
         .skip(1)
-        .filter_map(|l| l.strip_prefix("  "))
+        .map_while(|l| l.strip_prefix("  "))
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_lowercase)
         .collect();
-    assert!(!listed.is_empty(), "the failed write's target is named: {err}");
+    assert!(
+        !listed.is_empty(),
+        "the failed write's target is named: {err}"
+    );
     let changed: BTreeSet<String> = sent.iter().map(|(_, t)| t.clone()).collect();
     let accounted: BTreeSet<String> = recorded.union(&listed).cloned().collect();
     assert_eq!(
-        changed, accounted,
+        changed,
+        accounted,
         "sent = recorded + named (recorded {}, named {})",
         recorded.len(),
         listed.len()
+    );
+    let not_started = err
+        .lines()
+        .find(|l| l.contains("targets were not started"))
+        .and_then(|l| l.split_whitespace().next()?.parse::<usize>().ok());
+    assert_eq!(
+        not_started,
+        Some(targets.len() - changed.len()),
+        "the count of targets never sent: {err}"
     );
     let still_blocked = h.blocked().len();
     assert_eq!(
@@ -417,5 +444,144 @@ fn a_journal_that_fails_mid_run_stops_it_and_names_every_unrecorded_target() {
     let torn = assert_all_done(&h, &log, &targets);
     assert!(torn <= 1, "at most the failed line is torn: {torn}");
     let resent = destroys(&h).len() - sent.len();
-    assert_eq!(resent, targets.len() - recorded.len(), "only the rest is sent");
+    assert_eq!(
+        resent,
+        targets.len() - recorded.len(),
+        "only the rest is sent"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Soak
+// ---------------------------------------------------------------------------------------------
+
+/// Targets of the soak.
+const SOAK_TARGETS: u64 = 20_000;
+/// The soak's destroy window: short, with honest `x-rate-limit-*` headers.
+const SOAK_WINDOW: Duration = Duration::from_secs(2);
+/// Destroys allowed per window: below what the run could do unpaced, so the windows bind.
+const SOAK_LIMIT: u32 = 1_000;
+/// The child's peak resident memory must stay under this: far above a healthy run, well below
+/// what a leak per target over 20,000 targets would reach.
+const SOAK_MAX_RSS_KIB: u64 = 300 * 1024;
+/// How much the resident memory may grow between a quarter and the end of the soak: 15,000
+/// targets leaking 2 KiB each would exceed it.
+const SOAK_RSS_GROWTH_KIB: u64 = 32 * 1024;
+
+#[test]
+fn a_soak_of_20000_targets_through_faults_ends_correct_in_flat_memory() {
+    let seed = test_seed(0x50a4);
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = true;
+        c.limits.window = SOAK_WINDOW;
+        c.limits.destroy = EndpointLimit {
+            limit: SOAK_LIMIT,
+            headers: HeaderMode::Headers,
+            daily_limit: None,
+        };
+        // 10% of destroys meet a fault: 503, 500, an answer lost after acting, or a stall
+        // shorter than the run's --timeout.
+        c.faults.seed = seed;
+        c.faults.over_capacity_rate = 0.03;
+        c.faults.internal_error_rate = 0.03;
+        c.faults.drop_after_acting_rate = 0.02;
+        c.faults.stall_rate = 0.02;
+        c.faults.stall = Duration::from_millis(300);
+    });
+    let ids: Vec<u64> = (0..SOAK_TARGETS).map(|i| 6_000_000_000 + i).collect();
+    h.emulator
+        .set_blocked(h.account.user_id, ids.iter().copied());
+    h.write(
+        "soak.txt",
+        ids.iter().map(|id| format!("{id}\n")).collect::<String>(),
+    );
+    let log = h.path("journal.jsonl");
+
+    let start = Instant::now();
+    let mut child = h.spawn_run(
+        "soak",
+        &[
+            "soak.txt",
+            "--log",
+            "journal.jsonl",
+            "--rate",
+            "5000/s",
+            "--concurrency",
+            "32",
+            "--timeout",
+            "3s",
+        ],
+    );
+    let pid = child.id();
+    // VmHWM is the high-water mark, so the last reading before the exit is the peak; VmRSS at
+    // a quarter and at the end of the work shows whether memory grows with the targets done.
+    let mut peak_kib = 0;
+    let mut rss_quarter = None;
+    let mut rss_late = None;
+    let exited = wait_until(Duration::from_secs(300), || {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        if let Some(hwm) = proc_status_kib(pid, "VmHWM") {
+            peak_kib = peak_kib.max(hwm);
+        }
+        let done = common::journal_len(&log) as u64;
+        if done >= SOAK_TARGETS / 4 && rss_quarter.is_none() {
+            rss_quarter = proc_status_kib(pid, "VmRSS");
+        }
+        if done >= SOAK_TARGETS * 95 / 100 {
+            rss_late = proc_status_kib(pid, "VmRSS").or(rss_late);
+        }
+        false
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = h.background_output("soak", child);
+    let elapsed = start.elapsed();
+    assert!(exited, "the soak finished in time: {}", show(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let stats = h.emulator.stats();
+    let requests = h.requests_to(DESTROY);
+    let faults = requests.iter().filter(|r| r.fault.is_some()).count();
+    println!(
+        "soak: {SOAK_TARGETS} targets in {elapsed:?}; {} destroys, {faults} faults injected, \
+         {} answered 429 ({} arrived in a spent window); peak RSS {} MiB (RSS {:?} KiB at a \
+         quarter, {:?} KiB near the end)",
+        requests.len(),
+        stats.rate_limited,
+        stats.window_spent,
+        peak_kib / 1024,
+        rss_quarter,
+        rss_late,
+    );
+
+    // The summary shows how long the pacer waited on the windows.
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    let targets: BTreeSet<String> = ids.iter().map(u64::to_string).collect();
+    let torn = assert_all_done(&h, &log, &targets);
+    assert_eq!(torn, 0, "no damaged line");
+    assert!(
+        faults as u64 >= SOAK_TARGETS / 20,
+        "the faults happened: {faults}"
+    );
+    assert!(
+        stats.rate_limited <= 10,
+        "no 429 storm: {} answered 429",
+        stats.rate_limited
+    );
+    assert!(peak_kib > 0, "the child's memory was read");
+    assert!(
+        peak_kib < SOAK_MAX_RSS_KIB,
+        "peak RSS {} MiB stays under {} MiB",
+        peak_kib / 1024,
+        SOAK_MAX_RSS_KIB / 1024
+    );
+    if let (Some(quarter), Some(late)) = (rss_quarter, rss_late) {
+        assert!(
+            late < quarter + SOAK_RSS_GROWTH_KIB,
+            "memory stays flat: {quarter} KiB at a quarter, {late} KiB near the end"
+        );
+    }
 }
