@@ -325,6 +325,63 @@ fn runs_interrupted_by_sigterm_resume_cleanly() {
     interrupted_runs_resume_cleanly("-TERM", 0x7e43);
 }
 
+#[test]
+fn a_second_ctrl_c_quits_at_once_and_leaves_a_valid_journal() {
+    let h = slow_harness(0);
+    let (input, targets) = block_made_up_users(&h, 100, 8_500_000_000);
+    let log = h.path("journal.jsonl");
+    let args = crash_args(&input);
+    let mut child = h.spawn_run("first", &args);
+    assert!(
+        wait_until(PATIENCE, || common::journal_len(&log) >= 10),
+        "the run recorded some targets"
+    );
+    // From now on every destroy hangs far longer than a test waits: the first Ctrl-C waits for
+    // them, the second must not.
+    h.emulator.update_config(|c| {
+        c.faults.stall_rate = 1.0;
+        c.faults.stall = Duration::from_secs(25);
+    });
+    let stalled = || {
+        h.requests_to(DESTROY)
+            .iter()
+            .filter(|r| r.fault == Some(bulk_unblock::emulator::FaultKind::Stall))
+            .count()
+    };
+    assert!(wait_until(PATIENCE, || stalled() >= 1), "a request stalls");
+    signal(&child, "-INT");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().expect("child polled").is_none(),
+        "the first Ctrl-C waits for the requests in flight"
+    );
+    let second = Instant::now();
+    signal(&child, "-INT");
+    let quit = wait_until(Duration::from_secs(5), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let out = h.background_output("first", child);
+    assert!(quit, "the second Ctrl-C quits at once: {}", show(&out));
+    println!("quit {:?} after the second Ctrl-C", second.elapsed());
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    let text = std::fs::read_to_string(&log).expect("journal written");
+    assert!(text.ends_with('\n'), "the journal ends with a whole line");
+    let (records, bad) = journal_records_tolerant(&log);
+    assert_eq!(bad, 0, "no damaged line");
+    let done = terminal_set(&records);
+    let seen = h.emulator.requests().len() as u64;
+
+    h.emulator.update_config(|c| c.faults.stall_rate = 0.0);
+    let out = h.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_all_done(&h, &log, &targets);
+    let resent: Vec<_> = destroys(&h)
+        .into_iter()
+        .filter(|(seq, t)| *seq >= seen && done.contains(t))
+        .collect();
+    assert!(resent.is_empty(), "done targets sent again: {resent:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Disk and files
 // ---------------------------------------------------------------------------------------------
