@@ -541,6 +541,12 @@ fn conclude(
                 eprintln!("  {} {}", f.target, f.outcome);
             }
         }
+        // Work was sent, so this is not a plain journal error: say how to finish it.
+        eprintln!(
+            "{not_started} targets were not started; once the journal can be written again, \
+             resume with:\n  {}",
+            job.resume_hint
+        );
         return Exit::Usage;
     }
     if let Some(r) = &tally.rejected {

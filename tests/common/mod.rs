@@ -343,3 +343,78 @@ pub fn complete_lines(path: &Path) -> usize {
         .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
         .unwrap_or(0)
 }
+
+/// The seed of a randomised test: `BULK_UNBLOCK_TEST_SEED` when set, else `default`. Printed, so
+/// a failure shows the value that replays it.
+pub fn test_seed(default: u64) -> u64 {
+    let seed = std::env::var("BULK_UNBLOCK_TEST_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(default);
+    println!("seed = {seed} (set BULK_UNBLOCK_TEST_SEED={seed} to replay)");
+    seed
+}
+
+/// The records of a journal that may hold torn or damaged lines, and how many lines did not
+/// parse. A missing journal is empty.
+pub fn journal_records_tolerant(path: &Path) -> (Vec<serde_json::Value>, usize) {
+    let Ok(text) = std::fs::read(path) else {
+        return (Vec::new(), 0);
+    };
+    let text = String::from_utf8_lossy(&text);
+    let mut records = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) => records.push(v),
+            Err(_) => bad += 1,
+        }
+    }
+    (records, bad)
+}
+
+/// Whether a journal outcome ends a target for good (`failed` does not).
+pub fn is_terminal_outcome(outcome: &str) -> bool {
+    matches!(outcome, "unblocked" | "blocked" | "not_found" | "suspended")
+}
+
+/// Targets (lowercased) with at least one terminal record.
+pub fn terminal_set(records: &[serde_json::Value]) -> std::collections::BTreeSet<String> {
+    outcomes_by_target(records)
+        .into_iter()
+        .filter(|(_, outcomes)| outcomes.iter().any(|o| is_terminal_outcome(o)))
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// A field of `/proc/PID/status` in KiB (`VmHWM`, `VmRSS`), while the process lives.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim_start_matches(':')
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl Harness {
+    /// The binary started through `bash -c PREFIX`, with this account's environment: the
+    /// prefix sets up the process (for example `ulimit -f 4; trap '' XFSZ`) before `exec`.
+    pub fn command_through_shell(&self, prefix: &str) -> Command {
+        let plain = self.command();
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!("{prefix}\nexec \"$0\" \"$@\""))
+            .arg(BIN);
+        for (key, value) in plain.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.current_dir(self.dir.path()).stdin(Stdio::null());
+        cmd
+    }
+}
