@@ -309,6 +309,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn settings_debug_never_shows_a_credential() {
+        use oauth::Secret;
+        let settings = XSettings {
+            api_base: "https://api.x.com".into(),
+            credentials: Credentials {
+                consumer_key: Secret::new("ck-visible-nowhere"),
+                consumer_secret: Secret::new("cs-visible-nowhere"),
+                access_token: Secret::new("42-at-visible-nowhere"),
+                access_token_secret: Secret::new("ats-visible-nowhere"),
+            },
+            timeout: Duration::from_secs(1),
+        };
+        let shown = format!("{settings:?} {settings:#?}");
+        assert!(!shown.contains("visible-nowhere"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+
+    #[test]
     fn block_pages_parse_with_string_ids_and_cursors() {
         let page = parse_ids_page(
             200,

@@ -409,4 +409,64 @@ mod tests {
             Some(UNIX_EPOCH + Duration::from_secs(784887151))
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn header_value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                "[0-9]{19,30}",
+                "[ -~]{0,24}",
+                Just(String::new()),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_header_values_parse_without_panicking(
+                limit in header_value(),
+                remaining in header_value(),
+                reset in header_value(),
+                day in header_value(),
+            ) {
+                let mut h = HeaderMap::new();
+                for (name, value) in [
+                    ("x-rate-limit-limit", &limit),
+                    ("x-rate-limit-remaining", &remaining),
+                    ("x-rate-limit-reset", &reset),
+                    ("x-user-limit-24hour-remaining", &day),
+                    ("x-user-limit-24hour-reset", &reset),
+                    ("retry-after", &day),
+                    ("date", &day),
+                ] {
+                    if let Ok(v) = HeaderValue::from_str(value) {
+                        h.insert(name, v);
+                    }
+                }
+                let info = rate_info(&h);
+                let _ = retry_after(&h, SystemTime::now());
+                let _ = server_date(&h);
+                // A window is known exactly when both numbers are plain non-negative integers.
+                let plain = |s: &str| s.trim().parse::<u64>().ok();
+                let expected = plain(&remaining).zip(plain(&reset)).and_then(|(rem, secs)| {
+                    UNIX_EPOCH.checked_add(Duration::from_secs(secs)).map(|_| rem)
+                });
+                prop_assert_eq!(info.window.map(|w| w.remaining), expected);
+                if let Some(w) = info.window {
+                    prop_assert_eq!(w.limit, plain(&limit));
+                }
+            }
+
+            #[test]
+            fn retry_after_is_capped(secs in any::<u64>()) {
+                let mut h = HeaderMap::new();
+                h.insert("retry-after", HeaderValue::from_str(&secs.to_string()).unwrap());
+                let d = retry_after(&h, SystemTime::now()).unwrap();
+                prop_assert!(d <= MAX_RESET_AHEAD);
+            }
+        }
+    }
 }
