@@ -834,6 +834,15 @@ impl Journal {
         Ok(())
     }
 
+    /// Syncs when records wait and the policy's time is up, so a run held for a long pause
+    /// (a spent rate window) does not leave its last records unsynced for that long.
+    pub fn sync_if_due(&mut self) -> Result<(), JournalError> {
+        if self.policy.is_due(self.unsynced, self.last_sync.elapsed()) {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
     /// The journal's path, for messages.
     pub fn path(&self) -> &Path {
         &self.path

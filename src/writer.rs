@@ -25,6 +25,10 @@ pub trait Sink {
     fn append(&mut self, record: &Record) -> Result<(), Self::Error>;
     /// Makes everything written durable.
     fn sync(&mut self) -> Result<(), Self::Error>;
+    /// Called about twice a second: sync what waits if its time is up.
+    fn tick(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 impl Sink for crate::journal::Journal {
@@ -36,6 +40,10 @@ impl Sink for crate::journal::Journal {
 
     fn sync(&mut self) -> Result<(), Self::Error> {
         crate::journal::Journal::sync(self)
+    }
+
+    fn tick(&mut self) -> Result<(), Self::Error> {
+        self.sync_if_due()
     }
 }
 
@@ -114,6 +122,12 @@ pub async fn write<S: Sink>(
             },
             _ = redraw.tick() => {
                 progress.update(&tally.counts, &pacer.state());
+                if tally.journal_error.is_none()
+                    && let Err(e) = sink.tick()
+                {
+                    tally.journal_error = Some(crate::error::chain(&e));
+                    cancel.cancel();
+                }
                 continue;
             }
         };
