@@ -635,14 +635,20 @@ pub fn read(path: &Path) -> Result<Replay, JournalError> {
             });
         }
     };
-    let bytes = read_current(&mut file).map_err(|source| JournalError::Read {
+    load(&mut file, path).map(|(_, replay)| replay)
+}
+
+/// Reads and replays an open journal, refusing what is not one and warning about damage.
+/// Returns the bytes read too, for the writer's repairs.
+fn load(file: &mut File, path: &Path) -> Result<(Vec<u8>, Replay), JournalError> {
+    let bytes = read_current(file).map_err(|source| JournalError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     let replay = replay(&bytes);
     replay.check_format(path)?;
     warn_about_damage(path, &replay);
-    Ok(replay)
+    Ok((bytes, replay))
 }
 
 /// Reads the bytes the file holds now. Bounded by its length so that a device or a file still
@@ -749,13 +755,7 @@ impl Journal {
                 });
             }
         }
-        let bytes = read_current(&mut file).map_err(|source| JournalError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let replay = replay(&bytes);
-        replay.check_format(path)?;
-        warn_about_damage(path, &replay);
+        let (bytes, replay) = load(&mut file, path)?;
 
         let mut journal = Journal::over(file, path, replay.header.clone());
         if replay.header.is_none() && !bytes.is_empty() {

@@ -158,14 +158,7 @@ pub async fn execute(
     if let (Some(parsed), false) = (&parsed, job.dry_run) {
         let plan = plan::plan(parsed.targets.clone(), &replay);
         if plan.todo.is_empty() {
-            if verbosity > Verbosity::Quiet {
-                println!(
-                    "Nothing to do: all {} targets are already done according to {}.",
-                    plan.unique,
-                    job.log.display()
-                );
-            }
-            return Ok(Exit::Success);
+            return Ok(nothing_to_do(&plan, &job.log, verbosity));
         }
     }
     let clock = Arc::new(ServerClock::new());
@@ -235,14 +228,7 @@ pub async fn execute(
         return Ok(Exit::Success);
     };
     if plan.todo.is_empty() {
-        if verbosity > Verbosity::Quiet {
-            println!(
-                "Nothing to do: all {} targets are already done according to {}.",
-                plan.unique,
-                job.log.display()
-            );
-        }
-        return Ok(Exit::Success);
+        return Ok(nothing_to_do(&plan, &job.log, verbosity));
     }
     if replay.header.is_none() {
         journal.write_header(&Header {
@@ -286,6 +272,18 @@ pub async fn execute(
         interrupted,
         verbosity,
     ))
+}
+
+/// Says that the journal already records every target as done.
+fn nothing_to_do(plan: &Plan, log: &Path, verbosity: Verbosity) -> Exit {
+    if verbosity > Verbosity::Quiet {
+        println!(
+            "Nothing to do: all {} targets are already done according to {}.",
+            plan.unique,
+            log.display()
+        );
+    }
+    Exit::Success
 }
 
 /// The verb of an action, for messages.
