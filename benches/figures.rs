@@ -218,7 +218,7 @@ impl Bench {
         run
     }
 
-    /// 1. Pace utilisation: successful unblocks over what the server allowed, in ten windows.
+    /// Pace utilisation (1): successful unblocks over what the server allowed, in ten windows.
     fn pace(&self) {
         const WINDOW: Duration = Duration::from_secs(3);
         const LIMIT: u32 = 30;
@@ -266,7 +266,7 @@ impl Bench {
         }
     }
 
-    /// 2. Client cost: CPU per unblock and unblocks per second with no limit and no latency,
+    /// Client cost (2): CPU per unblock and unblocks per second with no limit and no latency,
     /// beside the emulator's capacity measured by a minimal client.
     fn cost(&self) {
         let input = self.id_list("cost.txt", COST_TARGETS);
@@ -400,7 +400,7 @@ impl Bench {
         })
     }
 
-    /// 3. Latency hiding: 100 ms per answer, no limit.
+    /// Latency hiding (3): 100 ms per answer, no limit.
     fn latency(&self) {
         const LATENCY: Duration = Duration::from_millis(100);
         for concurrency in [1u64, 8, 32] {
@@ -443,7 +443,7 @@ impl Bench {
         }
     }
 
-    /// 4. Planning and resume at scale: a dry run over a million lines, with and without a
+    /// Planning and resume at scale (4): a dry run over a million lines, with and without a
     /// journal of a million records.
     fn scale(&self) {
         let input = self.id_list("scale.txt", SCALE_LINES);
@@ -493,7 +493,7 @@ impl Bench {
         }
     }
 
-    /// 5. Journal appends with the default sync policy, in this process.
+    /// Journal appends (5) with the default sync policy, in this process.
     fn journal(&self) {
         let mut rate = Vec::new();
         for r in 0..self.repeats {
@@ -548,17 +548,40 @@ fn steady_rate(log: &[LoggedRequest], latency: Duration) -> f64 {
     ok as f64 / span.max(1e-3)
 }
 
-/// Successful requests in the `windows` windows' worth of time from the first request, over
-/// what the server allowed in that time; and the 429s answered in it.
+/// Successful requests in the server's first `windows` windows, over what the server allowed
+/// from the first window's opening to the last one's close; and the 429s answered meanwhile.
+///
+/// The windows are rebuilt from the arrivals with the emulator's rule (a window opens at the
+/// first request after the previous one closed, aligned down to a whole second), so the time a
+/// client leaves idle between a close and its next request counts as capacity it did not use.
 fn utilisation_of(log: &[LoggedRequest], window: Duration, limit: u32, windows: u64) -> (f64, u64) {
-    let Some(first) = log.first() else {
+    let length = window.as_millis() as i64;
+    let (mut opened, mut first_start, mut closes) = (0, None, i64::MIN);
+    let (mut ok, mut refused) = (0u64, 0u64);
+    for e in log {
+        if e.at_ms >= closes {
+            if opened == windows {
+                break;
+            }
+            opened += 1;
+            let start = e.at_ms.div_euclid(1000) * 1000;
+            first_start.get_or_insert(start);
+            closes = start + length;
+        }
+        match e.status {
+            200 => ok += 1,
+            429 => refused += 1,
+            _ => {}
+        }
+    }
+    let Some(first_start) = first_start else {
         return (0.0, 0);
     };
-    let end = first.at_ms + (window.as_millis() as u64 * windows) as i64;
-    let within = || log.iter().filter(|e| e.at_ms < end);
-    let ok = within().filter(|e| e.status == 200).count() as f64;
-    let refused = within().filter(|e| e.status == 429).count() as u64;
-    (ok / (f64::from(limit) * windows as f64), refused)
+    if opened < windows {
+        eprintln!("warning: the run ended after {opened} of {windows} windows");
+    }
+    let allowed = f64::from(limit) * (closes - first_start) as f64 / length as f64;
+    (ok as f64 / allowed, refused)
 }
 
 /// Prints `name median [min..max] unit`.
