@@ -9,7 +9,8 @@
 //!
 //! Run with `cargo bench --bench figures`; one line per figure on stdout. Arguments select
 //! sections (`pace`, `cost`, `latency`, `scale`, `journal`); `BENCH_REPEATS=N` repeats each
-//! measurement N times (default 3) and prints the median with the spread.
+//! measurement N times (default 3) and prints the median with the spread. The pace runs last
+//! 35 s each, so they are done once unless `BENCH_PACE_REPEATS=N` asks for more.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -48,13 +49,17 @@ fn main() {
         .filter(|&n| n > 0)
         .unwrap_or(3);
     bulk_unblock::network::x::install_tls_provider();
+    let pace_repeats: usize = std::env::var("BENCH_PACE_REPEATS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1);
     let bench = Bench::new(repeats);
     println!(
-        "# bulk-unblock figures: {} repeat(s) per measurement, median [min..max]",
-        repeats
+        "# bulk-unblock figures: median [min..max] of {repeats} run(s), {pace_repeats} for pace"
     );
     if wanted("pace") {
-        bench.pace();
+        bench.pace(pace_repeats);
     }
     if wanted("cost") {
         bench.cost();
@@ -219,7 +224,7 @@ impl Bench {
     }
 
     /// Pace utilisation (1): successful unblocks over what the server allowed, in ten windows.
-    fn pace(&self) {
+    fn pace(&self, repeats: usize) {
         const WINDOW: Duration = Duration::from_secs(3);
         const LIMIT: u32 = 30;
         const WINDOWS: u64 = 10;
@@ -233,7 +238,7 @@ impl Bench {
             for (rate, rate_label) in [(&at_limit, "rate=limit"), (&above, "rate=2x-limit")] {
                 let mut utilisation = Vec::new();
                 let mut refused = Vec::new();
-                for r in 0..self.repeats {
+                for r in 0..repeats {
                     let running = self.emulator(|c| {
                         c.limits.window = WINDOW;
                         c.limits.destroy.limit = LIMIT;
