@@ -13,7 +13,7 @@
 //! 35 s each, so they are done once unless `BENCH_PACE_REPEATS=N` asks for more.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -38,6 +38,10 @@ const SCALE_LINES: u64 = 1_000_000;
 const JOURNAL_RECORDS: u64 = 200_000;
 
 fn main() {
+    if std::env::var_os(LAUNCHER).is_some() {
+        launcher();
+        return;
+    }
     let sections: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -82,6 +86,8 @@ struct Bench {
     account: SeedAccount,
     app: SeedApp,
     repeats: usize,
+    /// Starts every child, from a process that stays small (see [`launcher`]).
+    launcher: std::sync::Mutex<Launcher>,
 }
 
 /// What the kernel accounted to one child process.
@@ -102,13 +108,16 @@ impl Bench {
             .find(|a| a.consumer_key == account.consumer_key)
             .cloned()
             .expect("the builtin seed's first account has an app");
+        let dir = tempfile::tempdir().expect("scratch directory");
+        let launcher = std::sync::Mutex::new(Launcher::start(dir.path(), &account, &app));
         Bench {
+            launcher,
             rt: tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .expect("runtime"),
-            dir: tempfile::tempdir().expect("scratch directory"),
+            dir,
             account,
             app,
             repeats,
@@ -138,60 +147,36 @@ impl Bench {
         path
     }
 
-    /// `bulk-unblock ARGS` with the account's credentials, waited for with `wait4`.
+    /// `bulk-unblock ARGS` with the account's credentials, run by the launcher.
     fn child(&self, args: &[&str], name: &str) -> ChildRun {
-        let mut cmd = Command::new(BIN);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TWITTER_")
-                || key == "RUST_LOG"
-                || key.to_ascii_lowercase().ends_with("_proxy")
-            {
-                cmd.env_remove(key);
-            }
+        let mut launcher = self.launcher.lock().unwrap_or_else(|e| e.into_inner());
+        let mut request = name.to_owned();
+        for arg in args {
+            request.push(SEPARATOR);
+            request.push_str(arg);
         }
-        let out = std::fs::File::create(self.path(&format!("{name}.stdout"))).expect("stdout");
-        let err = std::fs::File::create(self.path(&format!("{name}.stderr"))).expect("stderr");
-        cmd.env("TWITTER_CONSUMER_KEY", &self.app.consumer_key)
-            .env("TWITTER_CONSUMER_SECRET", &self.app.consumer_secret)
-            .env("TWITTER_ACCESS_TOKEN", &self.account.access_token)
-            .env(
-                "TWITTER_ACCESS_TOKEN_SECRET",
-                &self.account.access_token_secret,
-            )
-            .args(args)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        let start = Instant::now();
-        let child = cmd.spawn().expect("the binary starts");
-        let pid = child.id() as libc::pid_t;
-        let mut status = 0;
-        // SAFETY: rusage is plain data, fully written by wait4 on success.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: pid is our own child, not yet reaped; the pointers are valid for the call.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        let wall = start.elapsed();
-        assert_eq!(
-            reaped,
-            pid,
-            "wait4 failed: {}",
-            std::io::Error::last_os_error()
-        );
-        // The Child value must not wait again: it was reaped above.
-        std::mem::forget(child);
-        let tv = |t: libc::timeval| {
-            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        request.push('\n');
+        launcher
+            .input
+            .write_all(request.as_bytes())
+            .expect("launcher reads");
+        let mut answer = String::new();
+        launcher
+            .output
+            .read_line(&mut answer)
+            .expect("launcher answers");
+        let numbers: Vec<i64> = answer
+            .split_whitespace()
+            .map(|n| n.parse().expect("launcher answers numbers"))
+            .collect();
+        let [exit, wall_us, cpu_us, max_rss_kib] = numbers[..] else {
+            panic!("launcher answered `{answer}`");
         };
         ChildRun {
-            exit: if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                -1
-            },
-            wall,
-            cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-            max_rss_kib: usage.ru_maxrss,
+            exit: exit as i32,
+            wall: Duration::from_micros(wall_us as u64),
+            cpu: Duration::from_micros(cpu_us as u64),
+            max_rss_kib,
         }
     }
 
@@ -228,7 +213,7 @@ impl Bench {
         const WINDOW: Duration = Duration::from_secs(3);
         const LIMIT: u32 = 30;
         const WINDOWS: u64 = 10;
-        let input = self.id_list("pace.txt", u64::from(LIMIT) * (WINDOWS + 2));
+        let input = self.id_list("pace.txt", u64::from(LIMIT) * (WINDOWS + 3));
         let at_limit = format!("{LIMIT}/{}s", WINDOW.as_secs());
         let above = format!("{}/{}s", 2 * LIMIT, WINDOW.as_secs());
         for (mode, label) in [
@@ -237,6 +222,7 @@ impl Bench {
         ] {
             for (rate, rate_label) in [(&at_limit, "rate=limit"), (&above, "rate=2x-limit")] {
                 let mut utilisation = Vec::new();
+                let mut steady = Vec::new();
                 let mut refused = Vec::new();
                 for r in 0..repeats {
                     let running = self.emulator(|c| {
@@ -244,7 +230,7 @@ impl Bench {
                         c.limits.destroy.limit = LIMIT;
                         c.limits.destroy.headers = mode;
                     });
-                    seed_blocks(&running, &self.account, u64::from(LIMIT) * (WINDOWS + 2));
+                    seed_blocks(&running, &self.account, u64::from(LIMIT) * (WINDOWS + 3));
                     let name = format!("pace-{label}-{rate_label}-{r}");
                     self.run_tool(
                         &running,
@@ -253,9 +239,10 @@ impl Bench {
                         &name,
                     );
                     let log = destroys(&running);
-                    let (u, n429) = utilisation_of(&log, WINDOW, LIMIT, WINDOWS);
+                    let (u, n429) = utilisation_of(&log, WINDOW, LIMIT, 0, WINDOWS);
                     utilisation.push(u);
                     refused.push(n429 as f64);
+                    steady.push(utilisation_of(&log, WINDOW, LIMIT, 1, WINDOWS).0);
                 }
                 figure(
                     &format!(
@@ -559,19 +546,34 @@ fn steady_rate(log: &[LoggedRequest], latency: Duration) -> f64 {
 /// The windows are rebuilt from the arrivals with the emulator's rule (a window opens at the
 /// first request after the previous one closed, aligned down to a whole second), so the time a
 /// client leaves idle between a close and its next request counts as capacity it did not use.
-fn utilisation_of(log: &[LoggedRequest], window: Duration, limit: u32, windows: u64) -> (f64, u64) {
+///
+/// The first `skip` windows are left out: the server opens the first one at the whole second
+/// before the first request, so a client pacing evenly from that request cannot fill it (with
+/// real 15-minute windows that is under 0.1% of one window; with 3-second ones, up to a third).
+fn utilisation_of(
+    log: &[LoggedRequest],
+    window: Duration,
+    limit: u32,
+    skip: u64,
+    windows: u64,
+) -> (f64, u64) {
     let length = window.as_millis() as i64;
     let (mut opened, mut first_start, mut closes) = (0, None, i64::MIN);
     let (mut ok, mut refused) = (0u64, 0u64);
     for e in log {
         if e.at_ms >= closes {
-            if opened == windows {
+            if opened == skip + windows {
                 break;
             }
             opened += 1;
             let start = e.at_ms.div_euclid(1000) * 1000;
-            first_start.get_or_insert(start);
+            if opened > skip {
+                first_start.get_or_insert(start);
+            }
             closes = start + length;
+        }
+        if opened <= skip {
+            continue;
         }
         match e.status {
             200 => ok += 1,
@@ -582,8 +584,8 @@ fn utilisation_of(log: &[LoggedRequest], window: Duration, limit: u32, windows: 
     let Some(first_start) = first_start else {
         return (0.0, 0);
     };
-    if opened < windows {
-        eprintln!("warning: the run ended after {opened} of {windows} windows");
+    if opened < skip + windows {
+        eprintln!("warning: the run ended after {opened} windows");
     }
     let allowed = f64::from(limit) * (closes - first_start) as f64 / length as f64;
     (ok as f64 / allowed, refused)
@@ -642,4 +644,120 @@ fn write_scale_journal(path: &Path, account: &SeedAccount) {
         out.write_all(b"\n").expect("newline");
     }
     out.flush().expect("journal written");
+}
+
+/// Separates the words of a launcher request (never in a path or an argument used here).
+const SEPARATOR: char = '\u{1f}';
+
+/// The launcher process and its pipes.
+struct Launcher {
+    _process: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Launcher {
+    /// This benchmark again, as a launcher, with the account's credentials and a clean
+    /// environment, working in `dir`.
+    fn start(dir: &Path, account: &SeedAccount, app: &SeedApp) -> Launcher {
+        let mut cmd = Command::new(std::env::current_exe().expect("own path"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TWITTER_")
+                || key == "RUST_LOG"
+                || key.to_ascii_lowercase().ends_with("_proxy")
+            {
+                cmd.env_remove(key);
+            }
+        }
+        let mut process = cmd
+            .env(LAUNCHER, "1")
+            .env("TWITTER_CONSUMER_KEY", &app.consumer_key)
+            .env("TWITTER_CONSUMER_SECRET", &app.consumer_secret)
+            .env("TWITTER_ACCESS_TOKEN", &account.access_token)
+            .env("TWITTER_ACCESS_TOKEN_SECRET", &account.access_token_secret)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("launcher starts");
+        Launcher {
+            input: process.stdin.take().expect("piped"),
+            output: std::io::BufReader::new(process.stdout.take().expect("piped")),
+            _process: process,
+        }
+    }
+}
+
+/// Set in the launcher's environment.
+const LAUNCHER: &str = "FIGURES_LAUNCHER";
+
+/// The launcher: runs each requested command and answers `exit wall_us cpu_us max_rss_kib`.
+///
+/// The kernel records in a child's peak memory the memory of the process it was forked from
+/// (the copy exists until `exec`), and the benchmark process grows to tens of megabytes with
+/// the emulators' request logs. The launcher stays small, so what a child reports is its own.
+fn launcher() {
+    use std::io::BufRead;
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    for request in stdin.lock().lines() {
+        let request = request.expect("request line");
+        let mut words = request.split(SEPARATOR);
+        let name = words.next().expect("a name");
+        let args: Vec<&str> = words.collect();
+        let run = spawn_measured(&args, name);
+        writeln!(
+            stdout,
+            "{} {} {} {}",
+            run.exit,
+            run.wall.as_micros(),
+            run.cpu.as_micros(),
+            run.max_rss_kib
+        )
+        .expect("answer written");
+        stdout.flush().expect("answer flushed");
+    }
+}
+
+/// Runs `bulk-unblock ARGS` with output to `NAME.stdout` and `NAME.stderr`, waited for with
+/// `wait4` so its CPU time and peak memory are its own.
+fn spawn_measured(args: &[&str], name: &str) -> ChildRun {
+    let out = std::fs::File::create(format!("{name}.stdout")).expect("stdout");
+    let err = std::fs::File::create(format!("{name}.stderr")).expect("stderr");
+    let start = Instant::now();
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data, fully written by wait4 on success.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child, not yet reaped; the pointers are valid for the call.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(
+        reaped,
+        pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
+    // The Child value must not wait again: it was reaped above.
+    std::mem::forget(child);
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    ChildRun {
+        exit: if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        },
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss,
+    }
 }
