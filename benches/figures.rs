@@ -253,6 +253,12 @@ impl Bench {
                     "",
                     3,
                 );
+                figure(
+                    &format!("pace.utilisation_after_first_window {label} {rate_label}"),
+                    &steady,
+                    "",
+                    3,
+                );
                 figure(&format!("pace.429s {label} {rate_label}"), &refused, "", 0);
             }
         }
