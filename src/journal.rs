@@ -153,11 +153,13 @@ impl Hash for NameKey {
 
 /// Hashes the index's keys with a folded multiply per word. The standard SipHash resists
 /// crafted keys, which a journal this tool wrote for the user does not need, and it was the
-/// largest cost of replaying a big journal after parsing.
-type KeyHasher = BuildHasherDefault<FoldHasher>;
+/// largest cost of replaying a big journal after parsing. The plan dedups the user's own
+/// input with it too.
+pub(crate) type KeyHasher = BuildHasherDefault<FoldHasher>;
 
+/// The state of [`KeyHasher`].
 #[derive(Clone, Copy, Debug, Default)]
-struct FoldHasher(u64);
+pub(crate) struct FoldHasher(u64);
 
 impl Hasher for FoldHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -367,31 +369,54 @@ fn check_header_fits(
 /// Replays journal bytes. Never fails: damaged lines are skipped and listed, and a first line
 /// that is not a header stops the replay with a problem [`Replay::check_format`] reports.
 pub fn replay(bytes: &[u8]) -> Replay {
-    let mut out = Replay::default();
-    let mut index = IndexBuilder::default();
+    let mut replayer = Replayer::default();
     for line in lines(bytes) {
+        if !replayer.line(&line) {
+            break;
+        }
+    }
+    replayer.finish()
+}
+
+/// Replays one line at a time, so that a file can be streamed through it rather than held
+/// in memory whole (a journal of a million records is 150 MB of text).
+#[derive(Default)]
+struct Replayer {
+    out: Replay,
+    index: IndexBuilder,
+}
+
+impl Replayer {
+    /// Takes the next line; false when the replay has stopped (line 1 is not a header).
+    fn line(&mut self, line: &Line<'_>) -> bool {
+        let out = &mut self.out;
         if line.number == 1 {
             match parse_header(line.bytes) {
                 Ok(header) => out.header = Some(header),
                 Err(_) if line.torn && is_torn_header(line.bytes) => out.torn_tail = true,
                 Err(problem) => out.problem = Some(problem),
             }
-            if out.header.is_none() {
-                return out;
-            }
-            continue;
+            return out.header.is_some();
         }
         if line.is_blank() {
-            continue;
+            return true;
         }
-        match index_record(&mut index, line.bytes) {
+        match index_record(&mut self.index, line.bytes) {
             Ok(()) => out.records += 1,
             Err(_) if line.torn => out.torn_tail = true,
             Err(reason) => out.skip(line.number, reason),
         }
+        true
     }
-    out.index = index.finish();
-    out
+
+    fn finish(self) -> Replay {
+        let mut out = self.out;
+        // A replay stopped at line 1 has no index, whatever the builder holds.
+        if out.header.is_some() {
+            out.index = self.index.finish();
+        }
+        out
+    }
 }
 
 /// The fields the index needs, borrowed from the line. The other fields are type-checked but
@@ -635,29 +660,68 @@ pub fn read(path: &Path) -> Result<Replay, JournalError> {
             });
         }
     };
-    load(&mut file, path).map(|(_, replay)| replay)
-}
-
-/// Reads and replays an open journal, refusing what is not one and warning about damage.
-/// Returns the bytes read too, for the writer's repairs.
-fn load(file: &mut File, path: &Path) -> Result<(Vec<u8>, Replay), JournalError> {
-    let bytes = read_current(file).map_err(|source| JournalError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let replay = replay(&bytes);
+    let replay = replay_file(&mut file)
+        .map_err(|source| JournalError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .replay;
     replay.check_format(path)?;
     warn_about_damage(path, &replay);
-    Ok((bytes, replay))
+    Ok(replay)
 }
 
-/// Reads the bytes the file holds now. Bounded by its length so that a device or a file still
-/// being appended to by a running process cannot make the read endless.
-fn read_current(file: &mut File) -> io::Result<Vec<u8>> {
+/// What streaming a file through the replay saw, beside the replay itself.
+struct Streamed {
+    replay: Replay,
+    /// The file held no bytes.
+    empty: bool,
+    /// The last byte read was a `'\n'` (or there was none).
+    ends_with_newline: bool,
+}
+
+/// Lines are copied out of the file one at a time through a buffer of this size.
+const READ_BUFFER: usize = 1 << 20;
+
+/// Replays the bytes the file holds now, a line at a time, so memory does not grow with the
+/// journal. Bounded by its length so that a device or a file still being appended to by a
+/// running process cannot make the read endless.
+fn replay_file(file: &mut File) -> io::Result<Streamed> {
+    use std::io::BufRead;
     let len = file.metadata()?.len();
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(len).read_to_end(&mut bytes)?;
-    Ok(bytes)
+    let mut reader = io::BufReader::with_capacity(READ_BUFFER, file.take(len));
+    let mut replayer = Replayer::default();
+    let mut buffer = Vec::with_capacity(256);
+    let mut number = 0;
+    let mut streamed = Streamed {
+        replay: Replay::default(),
+        empty: true,
+        ends_with_newline: true,
+    };
+    loop {
+        buffer.clear();
+        if reader.read_until(b'\n', &mut buffer)? == 0 {
+            break;
+        }
+        number += 1;
+        streamed.empty = false;
+        let torn = buffer.last() != Some(&b'\n');
+        streamed.ends_with_newline = !torn;
+        let bytes = if torn {
+            &buffer[..]
+        } else {
+            &buffer[..buffer.len() - 1]
+        };
+        if !replayer.line(&Line {
+            number,
+            bytes,
+            torn,
+        }) {
+            break;
+        }
+    }
+    streamed.replay = replayer.finish();
+    Ok(streamed)
 }
 
 fn warn_about_damage(path: &Path, replay: &Replay) {
@@ -755,16 +819,25 @@ impl Journal {
                 });
             }
         }
-        let (bytes, replay) = load(&mut file, path)?;
+        let Streamed {
+            replay,
+            empty,
+            ends_with_newline,
+        } = replay_file(&mut file).map_err(|source| JournalError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        replay.check_format(path)?;
+        warn_about_damage(path, &replay);
 
         let mut journal = Journal::over(file, path, replay.header.clone());
-        if replay.header.is_none() && !bytes.is_empty() {
+        if replay.header.is_none() && !empty {
             // check_format passed, so this is a header torn while being written.
             journal
                 .file
                 .set_len(0)
                 .map_err(|source| journal.write_error(source))?;
-        } else if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        } else if !ends_with_newline {
             journal
                 .file
                 .write_all(b"\n")

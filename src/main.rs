@@ -12,7 +12,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let verbosity = verbosity(cli.verbose, cli.quiet);
     bulk_unblock::logging::init(verbosity);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
