@@ -124,8 +124,11 @@ pub async fn execute(
     verbosity: Verbosity,
     credentials: impl FnOnce() -> Result<Credentials, Error>,
 ) -> Result<Exit, Error> {
-    let mut parsed = match &job.source {
-        Source::Targets(parsed) => Some(parsed.clone()),
+    // Take the targets out of the job: a million of them are not worth copying.
+    let mut job = job;
+    let source = std::mem::replace(&mut job.source, Source::Targets(Parsed::default()));
+    let (parsed, backup) = match source {
+        Source::Targets(parsed) => (Some(parsed), None),
         Source::AllBlocks { backup } if backup.exists() => {
             if verbosity > Verbosity::Quiet {
                 report::eprint_line(&format!(
@@ -133,18 +136,27 @@ pub async fn execute(
                     backup.display()
                 ));
             }
-            Some(read_backup(backup)?)
+            (Some(read_backup(&backup)?), Some(backup))
         }
-        Source::AllBlocks { .. } => None,
+        Source::AllBlocks { backup } => (None, Some(backup)),
     };
-    if let Some(parsed) = &parsed {
-        check_inputs(parsed, job.skip_invalid)?;
-        if job.dry_run && !job.check {
-            let replay = journal::read(&job.log)?;
-            let plan = plan::plan(parsed.targets.clone(), &replay);
-            print_dry_run(&plan, parsed.invalid.len(), &job.rate, &job.log);
-            return Ok(Exit::Success);
+    let mut invalid = 0;
+    let targets = match parsed {
+        Some(parsed) => {
+            check_inputs(&parsed, job.skip_invalid)?;
+            invalid = parsed.invalid.len();
+            Some(parsed.targets)
         }
+        None => None,
+    };
+    if job.dry_run
+        && !job.check
+        && let Some(targets) = targets
+    {
+        let replay = journal::read(&job.log)?;
+        let plan = plan::plan(targets, &replay);
+        print_dry_run(&plan, invalid, &job.rate, &job.log);
+        return Ok(Exit::Success);
     }
 
     // Everything past this point talks to the server.
@@ -155,11 +167,11 @@ pub async fn execute(
         let (journal, replay) = Journal::open(&job.log)?;
         (Some(journal), replay)
     };
-    if let (Some(parsed), false) = (&parsed, job.dry_run) {
-        let plan = plan::plan(parsed.targets.clone(), &replay);
-        if plan.todo.is_empty() {
-            return Ok(nothing_to_do(&plan, &job.log, verbosity));
-        }
+    let mut plan = targets.map(|targets| plan::plan(targets, &replay));
+    if let (Some(plan), false) = (&plan, job.dry_run)
+        && plan.todo.is_empty()
+    {
+        return Ok(nothing_to_do(plan, &job.log, verbosity));
     }
     let clock = Arc::new(ServerClock::new());
     let network = Client::new(
@@ -189,8 +201,8 @@ pub async fn execute(
     }
     let signals = Signals::watch();
 
-    if parsed.is_none()
-        && let Source::AllBlocks { backup } = &job.source
+    if plan.is_none()
+        && let Some(backup) = &backup
     {
         export_backup(
             &network,
@@ -204,11 +216,10 @@ pub async fn execute(
         .await?;
         let fresh = read_backup(backup)?;
         check_inputs(&fresh, job.skip_invalid)?;
-        parsed = Some(fresh);
+        invalid = fresh.invalid.len();
+        plan = Some(plan::plan(fresh.targets, &replay));
     }
-    let parsed = parsed.unwrap_or_default();
-    let plan = plan::plan(parsed.targets.clone(), &replay);
-    let invalid = parsed.invalid.len();
+    let plan = plan.unwrap_or_else(|| plan::plan(Vec::new(), &replay));
 
     let Some(mut journal) = journal else {
         if job.check {
@@ -253,11 +264,14 @@ pub async fn execute(
         ));
     }
     let pacer = Arc::new(Pacer::new(job.rate, clock));
+    let mut plan = plan;
+    let todo = std::mem::take(&mut plan.todo);
+    let todo_len = todo.len() as u64;
     let tally = drive(
         Arc::new(network),
         pacer,
         journal,
-        plan.todo.clone(),
+        todo,
         job.settings.clone(),
         verbosity,
         &signals,
@@ -267,6 +281,7 @@ pub async fn execute(
     Ok(conclude(
         &job,
         &plan,
+        todo_len,
         invalid,
         &tally,
         interrupted,
@@ -498,10 +513,11 @@ fn print_dry_run(plan: &Plan, invalid: usize, rate: &Rate, log: &Path) {
     );
 }
 
-/// Prints the summary and decides the exit code.
+/// Prints the summary and decides the exit code. `todo` is how many targets the run set out to do.
 fn conclude(
     job: &Job,
     plan: &Plan,
+    todo: u64,
     invalid: usize,
     tally: &Tally,
     interrupted: bool,
@@ -527,7 +543,7 @@ fn conclude(
             job.log.display()
         );
     }
-    let not_started = plan.todo.len() as u64 - c.finished();
+    let not_started = todo.saturating_sub(c.finished());
     if let Some(error) = &tally.journal_error {
         eprintln!("error: the journal could not be written: {error}");
         if !tally.unrecorded.is_empty() {
