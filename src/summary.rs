@@ -56,7 +56,7 @@ pub struct Summary {
     pub last_at: Option<String>,
     /// Seconds between the first and the last record.
     pub span_seconds: Option<u64>,
-    /// Targets finished per 15 minutes over the span.
+    /// Records written per 15 minutes over the span (a retried target counts once per record).
     pub per_15_minutes: Option<f64>,
     /// Lines that could not be read.
     pub skipped_lines: u64,
