@@ -37,6 +37,16 @@ const BACKOFF_429_CAP: Duration = Duration::from_secs(15 * 60);
 const MIN_RATE_FACTOR: f64 = 1.0 / 64.0;
 
 /// A pace: `count` requests per `period`, spread evenly (`50/15m` sends one every 18 s).
+///
+/// ```
+/// use std::time::Duration;
+/// use bulk_unblock::pace::Rate;
+///
+/// let rate: Rate = "50/15m".parse().unwrap();
+/// assert_eq!(rate.interval(), Duration::from_secs(18));
+/// assert_eq!(rate.to_string(), "50/15m");
+/// assert!("0/15m".parse::<Rate>().is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rate {
     /// Requests per period.

@@ -87,6 +87,18 @@ impl Target {
     }
 
     /// Parses a screen name, with or without a leading `@`. `@123` is the screen name `"123"`.
+    ///
+    /// ```
+    /// use bulk_unblock::target::{Target, TargetKind};
+    ///
+    /// let name = Target::parse_screen_name("@123").unwrap();
+    /// assert_eq!(name, Target::ScreenName("123".into()));
+    /// assert_eq!(name.kind(), TargetKind::ScreenName);
+    /// // Screen names compare ignoring case; an ID never equals a name.
+    /// assert_eq!(Target::parse_screen_name("Jack").unwrap().key(), Target::parse_screen_name("@JACK").unwrap().key());
+    /// assert_ne!(name.key(), Target::parse_id("123").unwrap().key());
+    /// assert!(Target::parse_screen_name("no-dashes").is_err());
+    /// ```
     pub fn parse_screen_name(raw: &str) -> Result<Target, TargetError> {
         let s = raw.trim();
         let name = s.strip_prefix('@').unwrap_or(s);
