@@ -378,8 +378,11 @@ pub async fn command(
         clock.clone(),
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
-    let account = crate::run::verify(&network).await?;
     let signals = crate::run::Signals::watch();
+    let account = tokio::select! {
+        account = crate::run::verify(&network) => account?,
+        _ = signals.cancel.cancelled() => return Err(Error::Interrupted),
+    };
     let mut partial = Partial::open(&args.out, &account.user_id)?;
     if verbosity > Verbosity::Quiet && !partial.ids.is_empty() {
         report::eprint_line(&format!(

@@ -184,7 +184,12 @@ pub async fn execute(
         clock.clone(),
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
-    let account = verify(&network).await?;
+    // Watch for Ctrl-C from the first request on, so a stop during the check exits 130 too.
+    let signals = Signals::watch();
+    let account = tokio::select! {
+        account = verify(&network) => account?,
+        _ = signals.cancel.cancelled() => return Err(Error::Interrupted),
+    };
     if let Some(expected) = job
         .expect_account
         .as_deref()
@@ -199,7 +204,6 @@ pub async fn execute(
     if !job.dry_run {
         replay.check_account(&job.log, &account.user_id, job.settings.action)?;
     }
-    let signals = Signals::watch();
 
     if plan.is_none()
         && let Some(backup) = &backup
@@ -397,7 +401,11 @@ impl Signals {
     pub fn watch() -> Signals {
         let cancel = CancellationToken::new();
         let interrupted = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(watch_signals(cancel.clone(), interrupted.clone()));
+        let task = tokio::spawn(watch_signals(
+            Listener::new(),
+            cancel.clone(),
+            interrupted.clone(),
+        ));
         Signals {
             cancel,
             interrupted,
@@ -418,36 +426,55 @@ impl Drop for Signals {
 }
 
 /// First signal: stop scheduling and finish what is in flight. Second: quit at once.
-async fn watch_signals(cancel: CancellationToken, interrupted: Arc<AtomicBool>) {
-    wait_for_signal().await;
+async fn watch_signals(
+    mut listener: Listener,
+    cancel: CancellationToken,
+    interrupted: Arc<AtomicBool>,
+) {
+    listener.next().await;
     interrupted.store(true, Ordering::SeqCst);
     cancel.cancel();
     report::eprint_line(
         "Interrupted: finishing the requests in flight (press Ctrl-C again to quit at once; \
          the journal stays valid).",
     );
-    wait_for_signal().await;
+    listener.next().await;
     std::process::exit(Exit::Interrupted as i32);
 }
 
-async fn wait_for_signal() {
+/// Ctrl-C (SIGINT) and SIGTERM, registered when created: from then on neither kills the process
+/// outright, even before the watching task first runs.
+struct Listener {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Listener {
+    fn new() -> Listener {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Listener {
+                streams: signal(SignalKind::interrupt())
+                    .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                    .ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Listener {}
+        }
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = self.streams.as_mut() {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -1069,3 +1069,38 @@ fn a_rerun_naming_the_same_users_by_id_sends_nothing_again() {
     assert_eq!(h.requests_to(DESTROY).len(), 3, "nothing sent again");
     assert!(stdout(&out).contains("Nothing to do"), "{}", show(&out));
 }
+
+#[test]
+fn ctrl_c_during_the_credentials_check_exits_130_and_sends_no_unblock() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.latency_ms = 3_000;
+    });
+    let list = h.write("list.txt", "12\n3554\n");
+    let log = h.path("j.jsonl");
+    let child = h.spawn_run(
+        "early",
+        &[
+            list.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--rate",
+            "1000/s",
+        ],
+    );
+    // Wait until the credentials check has reached the (slow) server, then interrupt.
+    let arrived = common::wait_until(std::time::Duration::from_secs(20), || {
+        !h.requests_to("/1.1/account/verify_credentials.json")
+            .is_empty()
+    });
+    assert!(arrived, "the credentials check reached the server");
+    common::send_signal(&child, "-INT");
+    let out = h.background_output("early", child);
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rerun the same command"),
+        "{}",
+        show(&out)
+    );
+    assert!(h.requests_to("/1.1/blocks/destroy.json").is_empty());
+}
