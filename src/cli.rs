@@ -13,7 +13,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    every target ended terminal (unblocked, not_found, suspended)
   1    some targets failed: rerun the same command to retry them
-  2    usage, input or journal error: nothing was sent
+  2    usage, input or journal error: nothing was sent (unless the journal failed mid-run)
   3    credentials rejected: fix them and rerun the same command
   130  interrupted (Ctrl-C, SIGTERM): rerun the same command to resume
 
