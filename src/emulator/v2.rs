@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::cursor;
 use super::render::v2_user;
 use super::reply::{Incoming, PROBLEMS, Reply};
-use super::seed::UserState;
+use super::seed::{SeedUser, UserState};
 use super::state::State;
 
 fn forbidden(detail: &str) -> Reply {
@@ -201,30 +201,43 @@ pub fn users_by(state: &State, req: &Incoming) -> Reply {
             "The `usernames` query parameter must hold 1 to 100 names of 1 to 15 letters, digits or `_`".into(),
         );
     }
+    let found = names
+        .into_iter()
+        .map(|name| (name, state.user_by_name(name)));
+    partial_lookup(found, "usernames")
+}
+
+/// Found users in `data`, the rest as partial errors naming `parameter` (`usernames`, `ids`),
+/// as `users/by` and `users` answer: omitted fields stay out of the body.
+fn partial_lookup<'a>(
+    found: impl Iterator<Item = (&'a str, Option<&'a SeedUser>)>,
+    parameter: &str,
+) -> Reply {
     let mut data = Vec::new();
     let mut errors = Vec::new();
-    for name in names {
-        match state.user_by_name(name) {
-            Some(u) if u.state == UserState::Active => data.push(v2_user(u)),
-            Some(u) if u.state == UserState::Suspended => errors.push(json!({
-                "value": name,
-                "detail": format!("User has been suspended: [{name}]."),
-                "title": "Forbidden",
-                "resource_type": "user",
-                "parameter": "usernames",
-                "resource_id": name,
-                "type": format!("{PROBLEMS}/resource-not-found"),
-            })),
-            _ => errors.push(json!({
-                "value": name,
-                "detail": format!("Could not find user with usernames: [{name}]."),
-                "title": "Not Found Error",
-                "resource_type": "user",
-                "parameter": "usernames",
-                "resource_id": name,
-                "type": format!("{PROBLEMS}/resource-not-found"),
-            })),
-        }
+    for (value, user) in found {
+        let (title, detail) = match user {
+            Some(u) if u.state == UserState::Active => {
+                data.push(v2_user(u));
+                continue;
+            }
+            Some(u) if u.state == UserState::Suspended => {
+                ("Forbidden", format!("User has been suspended: [{value}]."))
+            }
+            _ => (
+                "Not Found Error",
+                format!("Could not find user with {parameter}: [{value}]."),
+            ),
+        };
+        errors.push(json!({
+            "value": value,
+            "detail": detail,
+            "title": title,
+            "resource_type": "user",
+            "parameter": parameter,
+            "resource_id": value,
+            "type": format!("{PROBLEMS}/resource-not-found"),
+        }));
     }
     let mut body = serde_json::Map::new();
     if !data.is_empty() {
@@ -254,40 +267,10 @@ pub fn users_by_id(state: &State, req: &Incoming) -> Reply {
             );
         }
     };
-    let mut data = Vec::new();
-    let mut errors = Vec::new();
-    for (text, id) in ids {
-        let (title, detail) = match state.users.get(&id) {
-            Some(u) if u.state == UserState::Active => {
-                data.push(v2_user(u));
-                continue;
-            }
-            Some(u) if u.state == UserState::Suspended => {
-                ("Forbidden", format!("User has been suspended: [{text}]."))
-            }
-            _ => (
-                "Not Found Error",
-                format!("Could not find user with ids: [{text}]."),
-            ),
-        };
-        errors.push(json!({
-            "value": text,
-            "detail": detail,
-            "title": title,
-            "resource_type": "user",
-            "parameter": "ids",
-            "resource_id": text,
-            "type": format!("{PROBLEMS}/resource-not-found"),
-        }));
-    }
-    let mut body = serde_json::Map::new();
-    if !data.is_empty() {
-        body.insert("data".into(), json!(data));
-    }
-    if !errors.is_empty() {
-        body.insert("errors".into(), Value::Array(errors));
-    }
-    Reply::v2(&body)
+    let found = ids
+        .into_iter()
+        .map(|(text, id)| (text, state.users.get(&id)));
+    partial_lookup(found, "ids")
 }
 
 /// The 403 for a suspended token owner.
