@@ -660,15 +660,19 @@ pub fn read(path: &Path) -> Result<Replay, JournalError> {
             });
         }
     };
-    let replay = replay_file(&mut file)
-        .map_err(|source| JournalError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .replay;
-    replay.check_format(path)?;
-    warn_about_damage(path, &replay);
-    Ok(replay)
+    Ok(load(&mut file, path)?.replay)
+}
+
+/// Streams an open journal through the replay, refusing what is not a journal and warning
+/// about damage: the shared first step of [`read`] and [`Journal::open`].
+fn load(file: &mut File, path: &Path) -> Result<Streamed, JournalError> {
+    let streamed = replay_file(file).map_err(|source| JournalError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    streamed.replay.check_format(path)?;
+    warn_about_damage(path, &streamed.replay);
+    Ok(streamed)
 }
 
 /// What streaming a file through the replay saw, beside the replay itself.
@@ -823,12 +827,7 @@ impl Journal {
             replay,
             empty,
             ends_with_newline,
-        } = replay_file(&mut file).map_err(|source| JournalError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        replay.check_format(path)?;
-        warn_about_damage(path, &replay);
+        } = load(&mut file, path)?;
 
         let mut journal = Journal::over(file, path, replay.header.clone());
         if replay.header.is_none() && !empty {
