@@ -276,7 +276,8 @@ impl Budget {
 
     fn learn(slot: &mut Option<Known>, w: RateWindow, to_local: impl Fn(SystemTime) -> Instant) {
         match slot {
-            Some(k) if w.reset_server_eq(k) => {
+            // The same window: the server states its reset identically on every answer.
+            Some(k) if w.reset == k.reset_server => {
                 k.remaining = k.remaining.min(w.remaining);
                 k.limit = w.limit.or(k.limit);
             }
@@ -316,16 +317,6 @@ impl Budget {
     /// When the gate opens, if it is closed.
     pub fn paused_until(&self) -> Option<Instant> {
         self.resume_at
-    }
-}
-
-trait SameWindow {
-    fn reset_server_eq(&self, k: &Known) -> bool;
-}
-
-impl SameWindow for RateWindow {
-    fn reset_server_eq(&self, k: &Known) -> bool {
-        self.reset == k.reset_server
     }
 }
 
