@@ -360,6 +360,40 @@ pub fn write_csv(
     write().map_err(|e| io_error(out, "cannot write", e))
 }
 
+/// Exports the account's block list to `out` (with screen names if asked), resuming what an
+/// interrupted export of the same account fetched. Returns how many IDs it wrote.
+#[allow(clippy::too_many_arguments)]
+pub async fn to_file<N: Network>(
+    network: &N,
+    account_id: &str,
+    clock: &std::sync::Arc<crate::clock::ServerClock>,
+    out: &Path,
+    rate: Rate,
+    with_names: bool,
+    cancel: &CancellationToken,
+    verbosity: Verbosity,
+) -> Result<usize, Error> {
+    let mut partial = Partial::open(out, account_id)?;
+    if verbosity > Verbosity::Quiet && !partial.ids.is_empty() {
+        report::eprint_line(&format!(
+            "Resuming an interrupted export: {} IDs were fetched before.",
+            partial.ids.len()
+        ));
+    }
+    let pages = Pacer::new(rate, clock.clone());
+    fetch(network, &pages, &mut partial, cancel, verbosity).await?;
+    let names = if with_names {
+        let lookups = Pacer::new(lookup_rate(rate), clock.clone());
+        Some(names(network, &lookups, &partial.ids, cancel).await?)
+    } else {
+        None
+    };
+    write_csv(out, &partial.ids, names.as_ref())?;
+    let count = partial.ids.len();
+    partial.remove()?;
+    Ok(count)
+}
+
 /// `bulk-unblock export`.
 pub async fn command(
     args: crate::cli::ExportArgs,
@@ -383,24 +417,17 @@ pub async fn command(
         account = crate::run::verify(&network) => account?,
         _ = signals.cancel.cancelled() => return Err(Error::Interrupted),
     };
-    let mut partial = Partial::open(&args.out, &account.user_id)?;
-    if verbosity > Verbosity::Quiet && !partial.ids.is_empty() {
-        report::eprint_line(&format!(
-            "Resuming an interrupted export: {} IDs were fetched before.",
-            partial.ids.len()
-        ));
-    }
-    let pages = Pacer::new(args.rate, clock.clone());
-    fetch(&network, &pages, &mut partial, &signals.cancel, verbosity).await?;
-    let names = if args.with_names {
-        let lookups = Pacer::new(lookup_rate(args.rate), clock);
-        Some(names(&network, &lookups, &partial.ids, &signals.cancel).await?)
-    } else {
-        None
-    };
-    write_csv(&args.out, &partial.ids, names.as_ref())?;
-    let count = partial.ids.len();
-    partial.remove()?;
+    let count = to_file(
+        &network,
+        &account.user_id,
+        &clock,
+        &args.out,
+        args.rate,
+        args.with_names,
+        &signals.cancel,
+        verbosity,
+    )
+    .await?;
     if verbosity > Verbosity::Quiet {
         println!(
             "Exported the {count} accounts @{} blocks to {}.",

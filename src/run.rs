@@ -345,13 +345,11 @@ async fn export_backup<N: Network>(
             backup.display()
         ));
     }
-    let mut partial = export::Partial::open(backup, account_id)?;
-    let pages = Pacer::new(list_rate, clock.clone());
-    export::fetch(network, &pages, &mut partial, cancel, verbosity).await?;
-    let lookups = Pacer::new(export::lookup_rate(list_rate), clock.clone());
-    let names = export::names(network, &lookups, &partial.ids, cancel).await?;
-    export::write_csv(backup, &partial.ids, Some(&names))?;
-    partial.remove()
+    export::to_file(
+        network, account_id, clock, backup, list_rate, true, cancel, verbosity,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Runs the executor and the writer together.
