@@ -21,13 +21,13 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Output};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use bulk_unblock::emulator::{EndpointLimit, HeaderMode, SeedUser};
 use common::{
-    Harness, journal_records_tolerant, outcomes_by_target, proc_status_kib, show, terminal_set,
-    test_seed, wait_until,
+    Harness, count_after, journal_records_tolerant, outcomes_by_target, proc_status_kib, show,
+    stderr, terminal_set, test_seed, wait_until,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -81,18 +81,6 @@ fn destroys(h: &Harness) -> Vec<(u64, String)> {
             Some((r.seq, target))
         })
         .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The number printed right after `label`, on the first line where one is.
-fn count_after(text: &str, label: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let rest = &line[line.find(label)? + label.len()..];
-        rest.split_whitespace().next()?.parse().ok()
-    })
 }
 
 /// The checks every test ends with once a run completed: nothing is blocked any more, the

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bulk_unblock::emulator::{AccessLevel, Seed, SuspendedReply, UserState};
 use common::{
-    Harness, builtin_account, journal_header, journal_len, journal_records, outcomes_by_target,
-    sample, show, wait_until,
+    Harness, builtin_account, count_after, journal_header, journal_len, journal_records,
+    outcomes_by_target, sample, show, stderr, stdout, wait_until,
 };
 
 /// A pace fast enough that the tool's own spacing never slows a test.
@@ -83,22 +83,6 @@ fn a_mixed_csv_and_a_list_unblock_exactly_the_listed_users() {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The number printed right after `label`, on the first line where one is.
-fn count_after(text: &str, label: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let rest = &line[line.find(label)? + label.len()..];
-        rest.split_whitespace().next()?.parse().ok()
-    })
-}
 
 /// demo_owner's blocked users in the builtin seed, with their states.
 fn demo_blocked() -> Vec<bulk_unblock::emulator::SeedUser> {
@@ -358,15 +342,7 @@ fn a_dry_run_sends_nothing_writes_nothing_and_needs_no_credentials() {
     );
     let input = h.write("list.txt", list);
     let log = h.path("journal.jsonl");
-    let mut cmd = h.command();
-    for var in [
-        "TWITTER_CONSUMER_KEY",
-        "TWITTER_CONSUMER_SECRET",
-        "TWITTER_ACCESS_TOKEN",
-        "TWITTER_ACCESS_TOKEN_SECRET",
-    ] {
-        cmd.env_remove(var);
-    }
+    let cmd = h.command_without_credentials();
     let out = h.run_with(
         cmd,
         &[

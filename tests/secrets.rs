@@ -170,15 +170,7 @@ fn a_credentials_file_works_and_is_flagged_when_others_can_read_it() {
     );
     let list = h.write("list.txt", "12\n");
     let log = h.path("j.jsonl");
-    let mut cmd = h.command();
-    for var in [
-        "TWITTER_CONSUMER_KEY",
-        "TWITTER_CONSUMER_SECRET",
-        "TWITTER_ACCESS_TOKEN",
-        "TWITTER_ACCESS_TOKEN_SECRET",
-    ] {
-        cmd.env_remove(var);
-    }
+    let cmd = h.command_without_credentials();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let args = [
         list.to_str().unwrap(),

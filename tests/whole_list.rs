@@ -9,15 +9,15 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bulk_unblock::emulator::Endpoint;
 use bulk_unblock::emulator::config::Config;
 use bulk_unblock::emulator::{EndpointLimit, HeaderMode, LoggedRequest, Seed, SeedUser, UserState};
 use common::{
-    Harness, builtin_account, complete_lines, journal_header, journal_len, journal_records,
-    outcomes_by_target, sample, send_signal, show, wait_until,
+    Harness, builtin_account, complete_lines, count_after, journal_header, journal_len,
+    journal_records, outcomes_by_target, sample, send_signal, show, stderr, stdout, wait_until,
 };
 
 /// How long a test waits for a background command to reach a state before failing.
@@ -946,24 +946,8 @@ fn demo_blocked() -> Vec<SeedUser> {
         .collect()
 }
 
-/// The number printed right after `label`, on the first line where one is.
-fn count_after(text: &str, label: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let rest = &line[line.find(label)? + label.len()..];
-        rest.split_whitespace().next()?.parse().ok()
-    })
-}
-
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temporary path")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// With the default list pace (15 pages per 15 minutes, one a minute), resolving a few screen

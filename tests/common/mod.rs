@@ -418,3 +418,32 @@ impl Harness {
         cmd
     }
 }
+
+/// A command's standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command's standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The number printed right after `label`, on the first line where one is.
+pub fn count_after(text: &str, label: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let rest = &line[line.find(label)? + label.len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+impl Harness {
+    /// [`Harness::command`] with none of the credential variables set.
+    pub fn command_without_credentials(&self) -> Command {
+        let mut cmd = self.command();
+        for var in bulk_unblock::config::CREDENTIAL_VARS {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+}
