@@ -115,20 +115,6 @@ fn id_list(users: &[bulk_unblock::emulator::SeedUser]) -> String {
     users.iter().map(|u| format!("{}\n", u.id)).collect()
 }
 
-/// The records of a journal that may end in a torn line, and how many lines did not parse.
-fn records_tolerant(path: &Path) -> (Vec<serde_json::Value>, usize) {
-    let text = std::fs::read_to_string(path).expect("journal readable");
-    let mut records = Vec::new();
-    let mut bad = 0;
-    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(v) => records.push(v),
-            Err(_) => bad += 1,
-        }
-    }
-    (records, bad)
-}
-
 fn is_terminal(outcome: &str) -> bool {
     matches!(outcome, "unblocked" | "blocked" | "not_found" | "suspended")
 }
@@ -163,7 +149,7 @@ fn assert_resumed_cleanly(h: &Harness, log: &Path, done_before: &BTreeSet<String
             "{target} was finished before the rerun and must have been sent exactly once"
         );
     }
-    let (records, bad) = records_tolerant(log);
+    let (records, bad) = common::journal_records_tolerant(log);
     assert_eq!(bad, 0, "no damaged line in the journal");
     let per_target = outcomes_by_target(&records);
     let blocked = demo_blocked();
@@ -689,7 +675,7 @@ fn a_read_only_token_exits_3_and_unblocks_nobody() {
     assert!(stderr(&out).contains("Read and write"), "{}", show(&out));
     assert_eq!(h.blocked(), before);
     // Nothing counts as done: a rerun with fixed credentials sends everything.
-    let (records, _) = records_tolerant(&h.path("journal.jsonl"));
+    let (records, _) = common::journal_records_tolerant(&h.path("journal.jsonl"));
     assert!(terminal_targets(&records).is_empty(), "{records:?}");
 }
 
@@ -829,7 +815,7 @@ fn a_torn_last_line_is_ignored_with_a_warning_and_the_rerun_works() {
             "target {i} sent once"
         );
     }
-    let (records, bad) = records_tolerant(&log);
+    let (records, bad) = common::journal_records_tolerant(&log);
     assert_eq!(bad, 1, "only the torn line is unreadable");
     assert_eq!(terminal_targets(&records).len(), 4);
     assert!(!h.blocked().contains(&users[3].id));
@@ -872,7 +858,7 @@ fn a_killed_run_resumes_without_resending_finished_targets() {
     let _ = interrupted_run(&h, |child| {
         child.kill().expect("SIGKILL sent");
     });
-    let (records, _) = records_tolerant(&log);
+    let (records, _) = common::journal_records_tolerant(&log);
     let done_before = terminal_targets(&records);
     assert!(
         done_before.len() < demo_blocked().len(),
@@ -923,7 +909,7 @@ fn signal_stops_with_130_and_the_rerun_completes(signal: &str) {
     // The journal is whole: every line complete and valid.
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.ends_with('\n'));
-    let (records, bad) = records_tolerant(&log);
+    let (records, bad) = common::journal_records_tolerant(&log);
     assert_eq!(bad, 0);
     let done_before = terminal_targets(&records);
     assert!(done_before.len() < demo_blocked().len(), "stopped midway");
@@ -1000,7 +986,7 @@ fn failed_targets_exit_1_and_the_rerun_sends_only_them() {
             "done ones not resent"
         );
     }
-    let (records, _) = records_tolerant(&h.path("journal.jsonl"));
+    let (records, _) = common::journal_records_tolerant(&h.path("journal.jsonl"));
     let failed: BTreeSet<String> = records
         .iter()
         .filter(|r| r["outcome"] == "failed")
