@@ -19,7 +19,8 @@ Exit codes:
 
 Credentials (OAuth 1.0a user context) come from the environment:
   TWITTER_CONSUMER_KEY, TWITTER_CONSUMER_SECRET,
-  TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET";
+  TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET
+or, for the variables that are not set, from the TOML file given with --credentials FILE.";
 
 /// Remove blocks from an X/Twitter account in bulk, inside the rate limit, resumable across
 /// restarts.
@@ -197,17 +198,18 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub window: Duration,
     /// Unblocks the emulator admits per window.
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
 }
 
 /// Parses `30s`, `2m`, `1h30m`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e}"))?;
+    let d = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e}"))?,
+    };
     if d.is_zero() {
         return Err("must be longer than zero".into());
     }
@@ -283,6 +285,14 @@ mod tests {
         assert!(parse(&["run", "x", "--log", "j", "--concurrency", "0"]).is_err());
         assert!(parse(&["run", "x", "--log", "j", "--rate", "fast"]).is_err());
         assert!(parse(&["run", "x", "--log", "j", "-q", "-v"]).is_err());
+        for zero in ["0", "0s", "0ms"] {
+            assert!(
+                parse(&["run", "x", "--log", "j", "--timeout", zero]).is_err(),
+                "--timeout {zero}"
+            );
+        }
+        assert!(parse(&["demo", "--limit", "0"]).is_err());
+        assert!(parse(&["demo", "--window", "0"]).is_err());
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub(crate) struct Transport {
 /// Normalises an API base the way the signature needs it: lowercase host, no default port.
 pub fn normalize_base(raw: &str) -> Result<String, BaseUrlError> {
     let fail = |reason: &str| BaseUrlError {
-        url: raw.to_owned(),
+        url: without_userinfo(raw),
         reason: reason.to_owned(),
     };
     let url = reqwest::Url::parse(raw).map_err(|e| fail(&e.to_string()))?;
@@ -60,6 +60,20 @@ pub fn normalize_base(raw: &str) -> Result<String, BaseUrlError> {
         return Err(fail("credentials in the URL are not allowed"));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `raw` with any `user:password@` cut out, so an error message never repeats a password.
+fn without_userinfo(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let end = raw[start..]
+        .find(['/', '?', '#'])
+        .map_or(raw.len(), |i| start + i);
+    match raw[start..end].rfind('@') {
+        Some(at) => format!("{}…@{}", &raw[..start], &raw[start + at + 1..]),
+        None => raw.to_owned(),
+    }
 }
 
 /// Whether a base URL points at this machine (then proxies are bypassed).
@@ -256,6 +270,22 @@ mod tests {
         assert!(normalize_base("https://api.x.com/?a=1").is_err());
         assert!(normalize_base("not a url").is_err());
         assert!(normalize_base("https://user:pw@api.x.com").is_err());
+    }
+
+    #[test]
+    fn a_password_in_the_base_url_is_not_repeated_in_the_error() {
+        for raw in [
+            "https://user:hunter2@api.x.com",
+            "https://user:hunter2@api.x.com/1.1?x=1",
+            "http://a:hunter2@b@127.0.0.1:9/",
+            "https://us er:hunter2@api.x.com",
+        ] {
+            let message = normalize_base(raw).unwrap_err().to_string();
+            assert!(!message.contains("hunter2"), "{message}");
+            assert!(message.contains("…@"), "{message}");
+        }
+        let message = normalize_base("ftp://api.x.com/").unwrap_err().to_string();
+        assert!(message.contains("ftp://api.x.com/"), "{message}");
     }
 
     #[test]
