@@ -575,7 +575,9 @@ impl Pacer {
         if rate_limited {
             tally.rate_limited += 1;
             tally.consecutive_429 += 1;
-            let pause = match (limited.flatten(), info.window) {
+            // A spent 24-hour cap explains the 429 by itself: the pace was not too fast.
+            let day_spent = info.day.filter(|d| d.remaining == 0);
+            let pause = match (limited.flatten(), day_spent.or(info.window)) {
                 (_, Some(w)) if w.remaining == 0 => self.to_local(w.reset),
                 (Some(after), _) => now + after,
                 _ => {
@@ -596,7 +598,7 @@ impl Pacer {
             let new_overrun = tally
                 .lowered_at
                 .is_none_or(|t| admitted > t && tally.answered_since_lowered);
-            if tally.successes_with_headers == 0 {
+            if tally.successes_with_headers == 0 && day_spent.is_none() {
                 let mut adaptive = lock(&self.adaptive);
                 let lowered = new_overrun.then(|| adaptive.on_unexplained_429(now));
                 adaptive.not_clean_until(pause);
@@ -946,6 +948,42 @@ mod tests {
             ),
         );
         assert_eq!(pacer.state().rate, 30.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spent_daily_cap_pauses_until_its_reset_without_lowering_the_pace() {
+        let (clock, epoch) = paused_clock();
+        let pacer = Pacer::new("100/s".parse().unwrap(), clock);
+        let cancel = CancellationToken::new();
+        let p = pacer.admit(&cancel).await.unwrap();
+        let day_reset = epoch + Duration::from_secs(3600);
+        pacer.finish(
+            p,
+            &reply(
+                Verdict::RateLimited { retry_after: None },
+                RateInfo {
+                    window: None,
+                    day: Some(RateWindow {
+                        limit: Some(500),
+                        remaining: 0,
+                        reset: day_reset,
+                    }),
+                },
+            ),
+        );
+        assert_eq!(
+            pacer.state().rate,
+            100.0,
+            "the cap, not the pace, refused it"
+        );
+        let start = Instant::now();
+        let p = pacer.admit(&cancel).await.unwrap();
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(3599) && waited <= Duration::from_secs(3602),
+            "{waited:?}"
+        );
+        pacer.finish(p, &reply(done(), RateInfo::default()));
     }
 
     #[tokio::test(start_paused = true)]
