@@ -273,6 +273,7 @@ impl Bench {
             let mut rate = Vec::new();
             let mut capacity = Vec::new();
             let mut ratio = Vec::new();
+            let mut floor = Vec::new();
             let mut rss = Vec::new();
             for r in 0..self.repeats {
                 let running = self.emulator(|c| c.limits.enabled = false);
@@ -298,9 +299,10 @@ impl Bench {
                 rate.push(tool_rate);
                 rss.push(run.max_rss_kib as f64 / 1024.0);
                 seed_blocks(&running, &self.account, COST_TARGETS);
-                let cap = self.load(&running, COST_TARGETS, concurrency);
+                let (cap, floor_cpu) = self.load(&running, COST_TARGETS, concurrency);
                 capacity.push(cap);
                 ratio.push(tool_rate / cap);
+                floor.push(floor_cpu.as_secs_f64() * 1e6 / COST_TARGETS as f64);
             }
             figure(
                 &format!("cost.cpu_per_unblock c={concurrency}"),
@@ -326,13 +328,21 @@ impl Bench {
                 "",
                 2,
             );
+            figure(
+                &format!("cost.minimal_client_cpu_per_request c={concurrency}"),
+                &floor,
+                "µs",
+                1,
+            );
             figure(&format!("cost.peak_rss c={concurrency}"), &rss, "MiB", 1);
         }
     }
 
     /// The minimal load client: `n` pre-signed `blocks/destroy` requests, `concurrency` at a
-    /// time, on a runtime of its own. Returns answers per second.
-    fn load(&self, running: &Running, n: u64, concurrency: usize) -> f64 {
+    /// time, on a runtime of its own thread. Returns answers per second, and the CPU time of
+    /// that thread while it sent them: the floor of what any HTTP client pays on this loopback
+    /// (the kernel charges the sender for delivering its packets), to read the tool's cost against.
+    fn load(&self, running: &Running, n: u64, concurrency: usize) -> (f64, Duration) {
         use futures::StreamExt;
         let credentials = Credentials {
             consumer_key: Secret::new(self.app.consumer_key.clone()),
@@ -368,6 +378,7 @@ impl Bench {
                 rt.block_on(async {
                     let http = reqwest::Client::new();
                     let start = Instant::now();
+                    let cpu_start = thread_cpu();
                     let ok = futures::stream::iter(requests)
                         .map(|(auth, body)| {
                             let request = http
@@ -389,8 +400,9 @@ impl Bench {
                         .filter(|ok| std::future::ready(*ok))
                         .count()
                         .await;
+                    let cpu = thread_cpu().saturating_sub(cpu_start);
                     assert_eq!(ok as u64, n, "the load client's requests all succeed");
-                    n as f64 / start.elapsed().as_secs_f64()
+                    (n as f64 / start.elapsed().as_secs_f64(), cpu)
                 })
             })
             .join()
@@ -650,6 +662,16 @@ fn write_scale_journal(path: &Path, account: &SeedAccount) {
         out.write_all(b"\n").expect("newline");
     }
     out.flush().expect("journal written");
+}
+
+/// CPU time (user + system) the calling thread has used so far.
+fn thread_cpu() -> Duration {
+    // SAFETY: timespec is plain data; clock_gettime writes it fully on success.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and a valid pointer for the call.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(ok, 0, "clock_gettime: {}", std::io::Error::last_os_error());
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// Separates the words of a launcher request (never in a path or an argument used here).
