@@ -7,6 +7,8 @@
 //!   in flat memory, without a storm of 429s.
 //! - Disk: a journal that cannot be written, before the run or in the middle of it, stops the
 //!   run with a message naming the file and never leaves a change on the server unaccounted for.
+//! - Damaged input: a damaged `block.js` entry costs only itself, a `block.js` cut short is
+//!   refused even with `--skip-invalid`, and a first line taken for a CSV header is said so.
 //!
 //! The random moments come from one seed, printed at the start of each test
 //! (`BULK_UNBLOCK_TEST_SEED` overrides it), so a failure can be replayed. Two runs on one
@@ -494,6 +496,102 @@ fn a_journal_that_fails_mid_run_stops_it_and_names_every_unrecorded_target() {
         targets.len() - recorded.len(),
         "only the rest is sent"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Damaged input
+// ---------------------------------------------------------------------------------------------
+
+/// One data-archive entry as the site writes it: five lines.
+fn archive_entry(id: u64) -> String {
+    format!("  {{\n    \"blocking\" : {{\n      \"accountId\" : \"{id}\"\n    }}\n  }}")
+}
+
+#[test]
+fn a_damaged_block_js_entry_costs_only_itself_and_a_file_cut_short_is_refused() {
+    let h = Harness::new();
+    let users: Vec<SeedUser> = (0..4)
+        .map(|i| SeedUser::active(9_300_000_000 + i, &format!("arc_{i}"), "Archived"))
+        .collect();
+    h.emulator.add_users(users.clone());
+    h.emulator
+        .set_blocked(h.account.user_id, users.iter().map(|u| u.id));
+    let ids: Vec<u64> = users.iter().map(|u| u.id).collect();
+    // The second entry (lines 7 to 11) has lost a closing quote; the third starts on line 12.
+    let damaged =
+        archive_entry(ids[1]).replacen(&format!("\"{}\"", ids[1]), &format!("\"{}", ids[1]), 1);
+    let body = [
+        archive_entry(ids[0]),
+        damaged,
+        archive_entry(ids[2]),
+        archive_entry(ids[3]),
+    ]
+    .join(",\n");
+    let text = format!("window.YTD.block.part0 = [\n{body}\n]\n");
+    h.write("block.js", &text);
+    h.write("cut.js", &text[..text.find(&ids[2].to_string()).unwrap()]);
+
+    // Cut short inside the third entry: what was past the cut is unknown, so the file is
+    // refused as a whole, with --skip-invalid too.
+    for skip in [&[][..], &["--skip-invalid"][..]] {
+        let args = [
+            &["cut.js", "--log", "cut.jsonl", "--rate", "1000/s"][..],
+            skip,
+        ]
+        .concat();
+        let out = h.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("cut.js:12: archive entry is cut short"),
+            "names the place: {err}"
+        );
+        assert!(err.contains("--skip-invalid does not apply"), "{err}");
+    }
+    assert!(h.emulator.requests().is_empty(), "nothing was sent");
+
+    // A damaged entry is named with the line it starts on: without --skip-invalid nothing is
+    // sent; with it, every other entry, before and after the damage, is unblocked.
+    let out = h.run(&["block.js", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("block.js:7: archive entry is not valid JSON"),
+        "{err}"
+    );
+    assert!(h.emulator.requests().is_empty(), "nothing was sent");
+    let out = h.run(&[
+        "block.js",
+        "--log",
+        "journal.jsonl",
+        "--rate",
+        "1000/s",
+        "--skip-invalid",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(h.blocked(), vec![ids[1]], "only the damaged entry is left");
+    let sent: BTreeSet<String> = destroys(&h).into_iter().map(|(_, t)| t).collect();
+    let expected: BTreeSet<String> = [ids[0], ids[2], ids[3]]
+        .iter()
+        .map(u64::to_string)
+        .collect();
+    assert_eq!(sent, expected);
+}
+
+#[test]
+fn a_list_starting_with_a_column_name_is_read_as_a_csv_and_says_so() {
+    let h = Harness::new();
+    h.write("names.txt", "handle\njack\n");
+    let out = h.run(&["names.txt", "--log", "journal.jsonl", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("names.txt:1: taken as a CSV header (column `handle`)"),
+        "{err}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("targets read:            1\n"), "{stdout}");
+    assert!(h.emulator.requests().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
