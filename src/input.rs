@@ -1589,6 +1589,11 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::journal::{Entry, Header, Journal};
+        use crate::network::UserRef;
+        use crate::outcome::{Action, Outcome};
+        use crate::pipeline::Finished;
+        use crate::target::TargetKind;
         use proptest::prelude::*;
 
         fn line_count(bytes: &[u8]) -> u64 {
@@ -1723,6 +1728,100 @@ mod tests {
                     .collect();
                 let reported: Vec<u64> = parsed.invalid.iter().map(|i| i.line).collect();
                 prop_assert_eq!(reported, bad, "{:?}\n{}", parsed.invalid, text);
+            }
+
+            #[test]
+            fn every_accepted_target_round_trips_through_the_journal(
+                rows in proptest::collection::vec(
+                    (arb_target(), any::<u8>(), any::<u64>(), 0..3usize),
+                    1..20,
+                ),
+                outcome in prop::sample::select(
+                    Outcome::ALL.iter().copied().filter(|o| o.is_terminal()).collect::<Vec<_>>(),
+                ),
+            ) {
+                // Accepted input in its many spellings: IDs with leading zeros, `@name`, bare
+                // names and profile links, screen names in any case.
+                let mut text = String::new();
+                for (target, style, mask, zeros) in &rows {
+                    let token = match target {
+                        Target::Id(n) if style % 3 == 0 => format!("{}{n}", "0".repeat(*zeros)),
+                        _ => render(target, *style, *mask),
+                    };
+                    text.push_str(&token);
+                    text.push('\n');
+                }
+                let parsed = parse("p", text.as_bytes());
+                prop_assert!(parsed.invalid.is_empty(), "{:?}", parsed.invalid);
+                let expected: Vec<Target> = rows.iter().map(|r| r.0.clone()).collect();
+                prop_assert_eq!(&parsed.targets, &expected);
+
+                // Each accepted target recorded as a run records it, through the writer.
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("journal.jsonl");
+                let (mut journal, _) = Journal::open(&path).unwrap();
+                journal
+                    .write_header(&Header {
+                        journal: crate::journal::FORMAT_NAME.into(),
+                        version: crate::journal::FORMAT_VERSION,
+                        account_id: "1".into(),
+                        account_screen_name: None,
+                        action: Action::Unblock,
+                        created_at: "2026-01-01T00:00:00Z".into(),
+                    })
+                    .unwrap();
+                for target in &parsed.targets {
+                    journal
+                        .append(&crate::writer::record(&Finished {
+                            target: target.clone(),
+                            outcome,
+                            user: UserRef::default(),
+                            http_status: Some(200),
+                            error_code: None,
+                            message: None,
+                            attempts: 1,
+                            at: std::time::UNIX_EPOCH,
+                        }))
+                        .unwrap();
+                }
+                journal.sync().unwrap();
+                drop(journal);
+
+                let replay = crate::journal::read(&path).unwrap();
+                prop_assert_eq!(replay.records, parsed.targets.len() as u64);
+                prop_assert_eq!(replay.skipped_total, 0);
+                let bytes = std::fs::read(&path).unwrap();
+                let written: Vec<(String, TargetKind)> = crate::journal::records(&bytes)
+                    .filter_map(|(_, entry)| match entry {
+                        Ok(Entry::Record(r)) => Some((r.target, r.by)),
+                        _ => None,
+                    })
+                    .collect();
+                for (target, (spelled, by)) in parsed.targets.iter().zip(&written) {
+                    prop_assert!(replay.is_done(target), "{target:?}");
+                    match target {
+                        // The normalised ID: no leading zeros.
+                        Target::Id(n) => {
+                            prop_assert_eq!(spelled, &n.to_string());
+                            prop_assert_eq!(*by, TargetKind::UserId);
+                        }
+                        // The name without `@`, in the case it was written; done in any case.
+                        Target::ScreenName(name) => {
+                            prop_assert_eq!(spelled, name);
+                            prop_assert_eq!(*by, TargetKind::ScreenName);
+                            let twin: String = name
+                                .chars()
+                                .map(|c| if c.is_ascii_uppercase() {
+                                    c.to_ascii_lowercase()
+                                } else {
+                                    c.to_ascii_uppercase()
+                                })
+                                .collect();
+                            prop_assert!(replay.is_done(&Target::ScreenName(twin)), "{name}");
+                        }
+                    }
+                }
+                prop_assert_eq!(written.len(), parsed.targets.len());
             }
 
             #[test]
