@@ -7,6 +7,11 @@
 //! the whole input, so that one typo in a list of a hundred thousand accounts costs one line.
 //! Parsing is pure ([`parse`], [`detect`]); only [`read`] touches files. Duplicates are kept in
 //! input order on purpose: the planner counts them.
+//!
+//! Nothing is dropped without a word. A choice the reader makes for the user (a lone first line
+//! `handle` is a CSV header, not a screen name) comes back as a [`Notice`], and an input that
+//! cannot be read as a whole (a `block.js` cut short) is an error of its own, which
+//! `--skip-invalid` does not skip: what is missing from it is not a line anyone could list.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -34,6 +39,24 @@ impl fmt::Display for InvalidLine {
     }
 }
 
+/// A choice the reader made about a line that the user should hear of, though nothing is wrong
+/// with it: shown as a warning, `FILE:LINE: what was decided`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// The display name of the input (`<stdin>` for standard input).
+    pub source: String,
+    /// The 1-based line number.
+    pub line: u64,
+    /// What was decided, in words meant for the user.
+    pub message: String,
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.source, self.line, self.message)
+    }
+}
+
 /// The result of reading one or more inputs, in input order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Parsed {
@@ -41,6 +64,12 @@ pub struct Parsed {
     pub targets: Vec<Target>,
     /// Every unusable line, in the order it was met.
     pub invalid: Vec<InvalidLine>,
+    /// Choices to tell the user about, in the order they were made.
+    pub notices: Vec<Notice>,
+    /// Damage that keeps an input from being read as a whole (a `block.js` cut short, so that
+    /// entries after the cut are unknown), at most one per input. [`read`] refuses such an
+    /// input; the targets read before the damage are still here for callers of [`parse`].
+    pub broken: Vec<InvalidLine>,
 }
 
 impl Parsed {
@@ -48,6 +77,8 @@ impl Parsed {
     pub fn append(&mut self, mut other: Parsed) {
         self.targets.append(&mut other.targets);
         self.invalid.append(&mut other.invalid);
+        self.notices.append(&mut other.notices);
+        self.broken.append(&mut other.broken);
     }
 }
 
@@ -82,12 +113,23 @@ pub enum InputError {
         #[source]
         source: io::Error,
     },
+    /// The input cannot be read as a whole: skipping a line would not say what is missing.
+    #[error(
+        "`{}` cannot be read as a whole, so --skip-invalid does not apply: {damage}; nothing \
+         was sent",
+        damage.source
+    )]
+    Broken {
+        /// Where and why.
+        damage: InvalidLine,
+    },
 }
 
 /// Reads each path in order (`-` means standard input) and concatenates the results.
 ///
 /// Each file is read whole and parsed before the next is opened, so memory holds one file's
 /// bytes at a time plus the targets. Empty input is not an error here: the caller decides.
+/// An input that cannot be read as a whole ([`Parsed::broken`]) is.
 pub fn read(inputs: &[PathBuf]) -> Result<Parsed, InputError> {
     let mut all = Parsed::default();
     for path in inputs {
@@ -102,6 +144,11 @@ pub fn read(inputs: &[PathBuf]) -> Result<Parsed, InputError> {
             let bytes = read_file(path)?;
             parse(&path.display().to_string(), &bytes)
         };
+        if let Some(damage) = parsed.broken.first() {
+            return Err(InputError::Broken {
+                damage: damage.clone(),
+            });
+        }
         all.append(parsed);
     }
     Ok(all)
@@ -168,11 +215,30 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     fn invalid(&mut self, line: u64, reason: impl Into<String>) {
-        self.parsed.invalid.push(InvalidLine {
+        let line = self.at(line, reason);
+        self.parsed.invalid.push(line);
+    }
+
+    /// Records damage that keeps the whole input from being read; see [`Parsed::broken`].
+    fn broken(&mut self, line: u64, reason: impl Into<String>) {
+        let line = self.at(line, reason);
+        self.parsed.broken.push(line);
+    }
+
+    fn notice(&mut self, line: u64, message: String) {
+        self.parsed.notices.push(Notice {
+            source: self.source.to_owned(),
+            line,
+            message,
+        });
+    }
+
+    fn at(&self, line: u64, reason: impl Into<String>) -> InvalidLine {
+        InvalidLine {
             source: self.source.to_owned(),
             line,
             reason: reason.into(),
-        });
+        }
     }
 
     fn push(&mut self, line: u64, result: Result<Target, String>) {
@@ -289,6 +355,21 @@ fn parse_csv(bytes: &[u8], sink: &mut Sink<'_>) {
     }
     let id_column = pick_column(&header, Column::Id);
     let name_column = pick_column(&header, Column::Name);
+    // A lone `handle` (or `id`, `username`…) is a valid screen name as much as a header. A
+    // single-column export with its header is the likelier reading, so it stands, but the
+    // line it costs is named rather than lost without a word.
+    let mut filled = header.iter().filter(|f| !f.trim_ascii().is_empty());
+    if let (Some(_), None) = (filled.next(), filled.next())
+        && let Some((_, name)) = id_column.as_ref().or(name_column.as_ref())
+    {
+        sink.notice(
+            header_line,
+            format!(
+                "taken as a CSV header (column `{name}`), not as a screen name; write \
+                 `@{name}` if it is one"
+            ),
+        );
+    }
     sink.parsed.targets.reserve(estimate_lines(bytes));
 
     let mut record = csv::ByteRecord::new();
@@ -632,67 +713,90 @@ fn skip_whitespace(bytes: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// Reads the archive's array entry by entry, each parsed on its own, so that damage costs only
+/// the entry it is in. After a damaged entry the reader resumes at the next `{"blocking":` (or
+/// `{"muting":`), the way every entry of an archive begins, and the damaged stretch is reported
+/// once, at the line where it starts. What no resuming can mend (no array, an array that never
+/// closes, the file ending inside an entry, text after the array) is damage to the whole file,
+/// [`Parsed::broken`]: whatever lies past it is unknown.
 fn parse_block_js(bytes: &[u8], sink: &mut Sink<'_>) {
     let mut lines = LineCounter::new(bytes);
     let Some(equals) = bytes.iter().position(|&b| b == b'=') else {
         let line = lines.line_of(skip_whitespace(bytes, 0));
-        sink.invalid(line, "archive file has no `=` after `window.YTD.…`");
+        sink.broken(line, "archive file has no `=` after `window.YTD.…`");
         return;
     };
     let mut pos = skip_whitespace(bytes, equals + 1);
     if bytes.get(pos) != Some(&b'[') {
         let line = lines.line_of(pos);
-        sink.invalid(line, "archive file: expected a JSON array `[` after `=`");
+        sink.broken(line, "archive file: expected a JSON array `[` after `=`");
         return;
     }
     pos = skip_whitespace(bytes, pos + 1);
-    if bytes.get(pos) == Some(&b']') {
-        pos += 1;
-    } else {
-        loop {
-            let start = pos;
-            let mut stream = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter();
-            match stream.next() {
-                Some(Ok(entry)) => {
-                    let line = lines.line_of(start);
-                    sink.push(line, archive_entry_target(&entry));
-                    pos = start + stream.byte_offset();
-                }
-                Some(Err(err)) => {
-                    json_error(&mut lines, start, &err, sink);
-                    return;
-                }
-                None => {
-                    let line = lines.line_of(bytes.len());
-                    sink.invalid(line, "archive file: the JSON array is not closed");
-                    return;
-                }
+    let not_closed = |lines: &mut LineCounter<'_>, sink: &mut Sink<'_>| {
+        let line = lines.line_of(bytes.len());
+        sink.broken(
+            line,
+            "archive file: the JSON array is not closed (the file may be cut short)",
+        );
+    };
+    loop {
+        match bytes.get(pos) {
+            Some(b']') => {
+                pos += 1;
+                break;
             }
-            pos = skip_whitespace(bytes, pos);
-            match bytes.get(pos) {
-                Some(b',') => {
-                    pos = skip_whitespace(bytes, pos + 1);
-                    // Tolerate a trailing comma: hand-edited archives have them.
-                    if bytes.get(pos) == Some(&b']') {
-                        pos += 1;
-                        break;
+            Some(_) => {}
+            None => return not_closed(&mut lines, sink),
+        }
+        let start = pos;
+        let mut stream = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter();
+        match stream.next() {
+            Some(Ok(entry)) => {
+                let line = lines.line_of(start);
+                sink.push(line, archive_entry_target(&entry));
+                pos = skip_whitespace(bytes, start + stream.byte_offset());
+            }
+            Some(Err(err)) => {
+                let line = lines.line_of(start);
+                // Read on from the next entry, or else from the array's end if the damage runs
+                // up to it (then a string left open may have swallowed the `]`).
+                let resume = next_entry(bytes, start + 1).or_else(|| array_close(bytes, start));
+                let Some(resume) = resume else {
+                    if err.is_eof() {
+                        sink.broken(line, "archive entry is cut short: the file ends inside it");
+                    } else {
+                        not_closed(&mut lines, sink);
                     }
-                }
-                Some(b']') => {
-                    pos += 1;
-                    break;
-                }
-                Some(_) => {
-                    let line = lines.line_of(pos);
-                    sink.invalid(line, "archive file: expected `,` or `]` after an entry");
                     return;
-                }
-                None => {
-                    let line = lines.line_of(pos);
-                    sink.invalid(line, "archive file: the JSON array is not closed");
-                    return;
+                };
+                let reason = json_error(&mut lines, start, &err);
+                sink.invalid(line, reason);
+                pos = resume;
+                continue;
+            }
+            // Not reached: `pos` is on a byte that is not whitespace.
+            None => return not_closed(&mut lines, sink),
+        }
+        match bytes.get(pos) {
+            // A trailing comma is tolerated (hand-edited archives have them): the next turn
+            // finds the `]`.
+            Some(b',') => pos = skip_whitespace(bytes, pos + 1),
+            Some(b']') => {
+                pos += 1;
+                break;
+            }
+            Some(_) => {
+                // A missing comma, or a stray character: the entry before it is whole, so
+                // read on from the next entry (here, when only the comma is missing).
+                let line = lines.line_of(pos);
+                sink.invalid(line, "archive file: expected `,` or `]` after an entry");
+                match next_entry(bytes, pos).or_else(|| array_close(bytes, pos)) {
+                    Some(resume) => pos = resume,
+                    None => return not_closed(&mut lines, sink),
                 }
             }
+            None => return not_closed(&mut lines, sink),
         }
     }
     pos = skip_whitespace(bytes, pos);
@@ -701,18 +805,40 @@ fn parse_block_js(bytes: &[u8], sink: &mut Sink<'_>) {
     }
     if pos < bytes.len() {
         let line = lines.line_of(pos);
-        sink.invalid(line, "archive file: unexpected text after the JSON array");
+        sink.broken(line, "archive file: unexpected text after the JSON array");
     }
 }
 
-/// Reports a JSON syntax error at its place in the whole file; serde_json counts lines and
-/// columns from `start`, where the entry it was reading began.
-fn json_error(
-    lines: &mut LineCounter<'_>,
-    start: usize,
-    err: &serde_json::Error,
-    sink: &mut Sink<'_>,
-) {
+/// Where the next archive entry starts, at or after `from`: a `{` followed by the key
+/// `"blocking"` or `"muting"` and a `:` (whitespace allowed in between). An entry's own inner
+/// object starts with `"accountId"`, so it is never taken for one.
+fn next_entry(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(found) = bytes.get(at..)?.iter().position(|&b| b == b'{') {
+        let open = at + found;
+        let key = skip_whitespace(bytes, open + 1);
+        for name in [&br#""blocking""#[..], br#""muting""#] {
+            if bytes[key..].starts_with(name)
+                && bytes.get(skip_whitespace(bytes, key + name.len())) == Some(&b':')
+            {
+                return Some(open);
+            }
+        }
+        at = open + 1;
+    }
+    None
+}
+
+/// The `]` that closes the array when damage runs up to it: the last one in the file, at or
+/// after `from` (what follows it is checked as the text after the array).
+fn array_close(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    rest.iter().rposition(|&b| b == b']').map(|i| from + i)
+}
+
+/// Describes a JSON syntax error in an entry that starts at `start`, with its place in the
+/// whole file; serde_json counts lines and columns from `start`.
+fn json_error(lines: &mut LineCounter<'_>, start: usize, err: &serde_json::Error) -> String {
     let start_line = lines.line_of(start);
     let relative_line = (err.line() as u64).max(1);
     let line = start_line + relative_line - 1;
@@ -725,10 +851,12 @@ fn json_error(
     if let Some(at) = message.rfind(" at line ") {
         message.truncate(at);
     }
-    sink.invalid(
-        line,
-        format!("archive file is not valid JSON: {message} (column {column})"),
-    );
+    let place = if line == start_line {
+        format!("column {column}")
+    } else {
+        format!("line {line}, column {column}")
+    };
+    format!("archive entry is not valid JSON: {message} ({place})")
 }
 
 /// The account of one archive entry: `{"blocking": {"accountId": "123", …}}` or the same under
@@ -979,6 +1107,54 @@ mod tests {
         }
     }
 
+    fn notices(text: &str) -> Vec<String> {
+        parse("in", text.as_bytes())
+            .notices
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_lone_column_name_on_the_first_line_is_a_header_and_says_so() {
+        // Regression: a list starting with the screen name `handle` lost it without a word.
+        assert_eq!(targets("handle\njack\n"), vec![name("jack")]);
+        assert_eq!(
+            notices("handle\njack\n"),
+            [
+                "in:1: taken as a CSV header (column `handle`), not as a screen name; write \
+              `@handle` if it is one"
+            ]
+        );
+        for (text, line, column) in [
+            ("# exported\n\n User_ID \n5\n", 3, "User_ID"),
+            ("\"Username\"\n@x\n", 1, "Username"),
+            ("id,\n5\n", 1, "id"),
+        ] {
+            let parsed = parse("in", text.as_bytes());
+            assert_eq!(parsed.notices.len(), 1, "{text:?}");
+            assert_eq!(parsed.notices[0].line, line, "{text:?}");
+            assert!(
+                parsed.notices[0]
+                    .message
+                    .starts_with(&format!("taken as a CSV header (column `{column}`)")),
+                "{text:?}: {}",
+                parsed.notices[0]
+            );
+        }
+        // Several named columns are a header beyond doubt; a list naming `handle` later on is
+        // a list; and `@handle` is a screen name.
+        for text in [
+            "user_id,screen_name\n1,a\n",
+            "note,handle\nx,a\n",
+            "jack\nhandle\n",
+            "@handle\njack\n",
+        ] {
+            assert_eq!(notices(text), Vec::<String>::new(), "{text:?}");
+        }
+        assert_eq!(targets("@handle\n"), vec![name("handle")]);
+    }
+
     #[test]
     fn csv_prefers_user_id_over_a_plain_id_column() {
         assert_eq!(targets("id,user_id\n1,2\n"), vec![id(2)]);
@@ -1121,42 +1297,211 @@ mod tests {
         );
     }
 
+    fn broken(bytes: &[u8]) -> Vec<String> {
+        parse("in", bytes)
+            .broken
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
     #[test]
-    fn block_js_syntax_error_is_one_line_at_the_json_position() {
+    fn block_js_syntax_error_costs_its_entry_only_and_names_where_it_is() {
         let text = "window.YTD.block.part0 = [\n  { \"blocking\" : { \"accountId\" : \"1\" } },\n  \
                     { \"blocking\" : { \"accountId\" : \"2\" }\n  { oops }\n]\n";
         let parsed = parse("block.js", text.as_bytes());
-        // Entries before the damage are still usable; the damage is reported once.
+        // Entries before the damage are still usable; the damage is reported once, at the
+        // line where the damaged entry starts.
         assert_eq!(parsed.targets, vec![id(1)]);
+        assert!(parsed.broken.is_empty(), "{:?}", parsed.broken);
         assert_eq!(parsed.invalid.len(), 1, "{:?}", parsed.invalid);
         let shown = parsed.invalid[0].to_string();
         assert!(
-            shown.starts_with("block.js:4: archive file is not valid JSON: "),
+            shown.starts_with("block.js:3: archive entry is not valid JSON: "),
             "{shown}"
         );
-        assert!(shown.ends_with("(column 3)"), "{shown}");
+        assert!(shown.ends_with("(line 4, column 3)"), "{shown}");
+    }
+
+    /// An archive as the site writes it (pretty) or squeezed onto one line (minified), and
+    /// the line each entry starts on.
+    fn archive(entries: &[String], pretty: bool) -> (String, Vec<u64>) {
+        let (open, separator, close) = if pretty {
+            ("[\n", ",\n", "\n]\n")
+        } else {
+            ("[", ",", "]")
+        };
+        let mut text = format!("window.YTD.block.part0 = {open}");
+        let mut starts = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            if i > 0 {
+                text.push_str(separator);
+            }
+            starts.push(text.matches('\n').count() as u64 + 1);
+            text.push_str(entry);
+        }
+        text.push_str(close);
+        (text, starts)
+    }
+
+    fn entry(id: u64, pretty: bool) -> String {
+        if pretty {
+            format!(
+                "  {{\n    \"blocking\" : {{\n      \"accountId\" : \"{id}\",\n      \"userLink\" : \
+                 \"https://twitter.com/intent/user?user_id={id}\"\n    }}\n  }}"
+            )
+        } else {
+            format!("{{\"blocking\":{{\"accountId\":\"{id}\"}}}}")
+        }
+    }
+
+    /// Ways one entry gets damaged by hand edits, each confined to the entry.
+    fn damaged(id: u64, how: usize, pretty: bool) -> String {
+        let good = entry(id, pretty);
+        let quoted = format!("\"{id}\"");
+        match how {
+            // A stray token inside.
+            0 => good.replacen(&quoted, &format!("{quoted} x"), 1),
+            // The closing brace lost.
+            1 => good[..good.rfind('}').unwrap()].to_owned(),
+            // A string left open.
+            2 => good.replacen(&quoted, &format!("\"{id}"), 1),
+            // A comma where a colon belongs.
+            _ => good.replacen("\"accountId\"", "\"accountId\",", 1),
+        }
+    }
+
+    #[test]
+    fn block_js_a_damaged_entry_mid_file_costs_only_itself() {
+        for pretty in [true, false] {
+            for how in 0..4 {
+                let entries = vec![
+                    entry(1, pretty),
+                    damaged(2, how, pretty),
+                    entry(3, pretty),
+                    damaged(4, how, pretty),
+                    damaged(5, how, pretty),
+                    entry(6, pretty),
+                    damaged(7, how, pretty),
+                ];
+                let (text, starts) = archive(&entries, pretty);
+                let parsed = parse("block.js", text.as_bytes());
+                let case = format!("pretty {pretty}, damage {how}:\n{text}");
+                assert!(parsed.broken.is_empty(), "{case}\n{:?}", parsed.broken);
+                assert_eq!(parsed.targets, vec![id(1), id(3), id(6)], "{case}");
+                let reported: Vec<u64> = parsed.invalid.iter().map(|i| i.line).collect();
+                let damaged_starts = [starts[1], starts[3], starts[4], starts[6]];
+                assert_eq!(reported, damaged_starts, "{case}\n{:?}", parsed.invalid);
+                for bad in &parsed.invalid {
+                    assert!(
+                        bad.reason.starts_with("archive entry is not valid JSON: "),
+                        "{bad}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn block_js_extra_brace_or_missing_comma_loses_no_entry() {
+        let parsed = parse(
+            "in",
+            b"window.YTD.block.part0 = [\n{\"blocking\":{\"accountId\":\"1\"}}},\n\
+              {\"blocking\":{\"accountId\":\"2\"}}\n{\"muting\":{\"accountId\":\"3\"}}\n]",
+        );
+        assert_eq!(parsed.targets, vec![id(1), id(2), id(3)]);
+        let shown: Vec<String> = parsed.invalid.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "in:2: archive file: expected `,` or `]` after an entry",
+                "in:4: archive file: expected `,` or `]` after an entry",
+            ]
+        );
+        assert!(parsed.broken.is_empty());
+    }
+
+    #[test]
+    fn block_js_cut_short_anywhere_is_broken_never_a_shorter_list() {
+        let ids = [11, 22, 33];
+        for pretty in [true, false] {
+            let entries: Vec<String> = ids.iter().map(|&i| entry(i, pretty)).collect();
+            let (text, _) = archive(&entries, pretty);
+            let close = text.rfind(']').unwrap();
+            for cut in "window.YTD.".len()..=close {
+                let parsed = parse("block.js", &text.as_bytes()[..cut]);
+                let case = format!("pretty {pretty}, cut at {cut}: {:?}", &text[..cut]);
+                assert_eq!(parsed.broken.len(), 1, "{case}\n{:?}", parsed.broken);
+                assert!(parsed.invalid.is_empty(), "{case}\n{:?}", parsed.invalid);
+                // What was read before the cut is a prefix of the entries, and nothing else.
+                let read: Vec<Target> = ids
+                    .iter()
+                    .map(|&i| id(i))
+                    .take(parsed.targets.len())
+                    .collect();
+                assert_eq!(parsed.targets, read, "{case}");
+            }
+            assert_eq!(parse("block.js", text.as_bytes()).targets.len(), 3);
+        }
+        assert_eq!(
+            broken(b"window.YTD.block.part0 = [\n{\"blocking\":{\"accountId\":\"1\"}},\n{\"bloc"),
+            ["in:3: archive entry is cut short: the file ends inside it"]
+        );
+        assert_eq!(
+            broken(b"window.YTD.block.part0 = [\n{\"blocking\":{\"accountId\":\"1\"}},\n"),
+            ["in:3: archive file: the JSON array is not closed (the file may be cut short)"]
+        );
+    }
+
+    #[test]
+    fn a_broken_input_is_an_error_of_read_naming_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("list.txt");
+        let cut = dir.path().join("block.js");
+        std::fs::write(&good, "1\n").unwrap();
+        std::fs::write(
+            &cut,
+            "window.YTD.block.part0 = [\n{\"blocking\":{\"accountId\":\"1\"}},\n{\"blocking\":{",
+        )
+        .unwrap();
+        let err = read(&[good.clone(), cut.clone()]).unwrap_err();
+        let InputError::Broken { damage } = &err else {
+            panic!("wrong error: {err:?}");
+        };
+        assert_eq!(damage.source, cut.display().to_string());
+        assert_eq!(damage.line, 3);
+        let shown = err.to_string();
+        assert!(shown.contains(&format!("{}:3: ", cut.display())), "{shown}");
+        assert!(shown.contains("--skip-invalid does not apply"), "{shown}");
+        assert!(read(&[good]).is_ok());
     }
 
     #[test]
     fn block_js_structural_errors() {
         assert_eq!(
-            invalid(b"window.YTD.block.part0\n"),
+            broken(b"window.YTD.block.part0\n"),
             vec!["in:1: archive file has no `=` after `window.YTD.…`"]
         );
         assert_eq!(
-            invalid(b"window.YTD.block.part0 =\n{}"),
+            broken(b"window.YTD.block.part0 =\n{}"),
             vec!["in:2: archive file: expected a JSON array `[` after `=`"]
         );
         assert_eq!(
-            invalid(b"window.YTD.block.part0 = [\n{\"blocking\":{\"accountId\":\"1\"}}\n"),
-            vec!["in:3: archive file: the JSON array is not closed"]
+            broken(b"window.YTD.block.part0 = [\n{\"blocking\":{\"accountId\":\"1\"}}\n"),
+            vec!["in:3: archive file: the JSON array is not closed (the file may be cut short)"]
         );
         assert_eq!(
-            invalid(b"window.YTD.block.part0 = []\nalert(1)\n"),
+            broken(b"window.YTD.block.part0 = []\nalert(1)\n"),
             vec!["in:2: archive file: unexpected text after the JSON array"]
         );
+        let parsed = parse("in", b"window.YTD.block.part0 = [{\"blocking\":{}} {}]");
+        assert!(parsed.broken.is_empty());
         assert_eq!(
-            invalid(b"window.YTD.block.part0 = [{\"blocking\":{}} {}]"),
+            parsed
+                .invalid
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             vec![
                 "in:1: archive entry has no accountId",
                 "in:1: archive file: expected `,` or `]` after an entry",
@@ -1190,6 +1535,9 @@ mod tests {
         assert_eq!(parsed.invalid.len(), 1);
         assert_eq!(parsed.invalid[0].source, a.display().to_string());
         assert_eq!(parsed.invalid[0].line, 2);
+        assert_eq!(parsed.notices.len(), 1);
+        assert_eq!(parsed.notices[0].source, b.display().to_string());
+        assert_eq!(parsed.notices[0].line, 1);
     }
 
     #[test]
@@ -1241,6 +1589,11 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::journal::{Entry, Header, Journal};
+        use crate::network::UserRef;
+        use crate::outcome::{Action, Outcome};
+        use crate::pipeline::Finished;
+        use crate::target::TargetKind;
         use proptest::prelude::*;
 
         fn line_count(bytes: &[u8]) -> u64 {
@@ -1314,9 +1667,13 @@ mod tests {
                 bytes.extend_from_slice(&body);
                 let parsed = parse("p", &bytes);
                 let lines = line_count(&bytes);
-                for bad in &parsed.invalid {
+                for bad in parsed.invalid.iter().chain(&parsed.broken) {
                     prop_assert!(bad.line >= 1 && bad.line <= lines, "{bad} of {lines}");
                 }
+                for notice in &parsed.notices {
+                    prop_assert!(notice.line >= 1 && notice.line <= lines, "{notice} of {lines}");
+                }
+                prop_assert!(parsed.broken.len() <= 1);
             }
 
             #[test]
@@ -1328,9 +1685,143 @@ mod tests {
                 let bytes = format!("{}{body}", head[prefix]).into_bytes();
                 let parsed = parse("p", &bytes);
                 let lines = line_count(&bytes);
-                for bad in &parsed.invalid {
+                for bad in parsed.invalid.iter().chain(&parsed.broken) {
                     prop_assert!(bad.line >= 1 && bad.line <= lines, "{bad} of {lines}");
                 }
+                for notice in &parsed.notices {
+                    prop_assert!(notice.line >= 1 && notice.line <= lines, "{notice} of {lines}");
+                }
+                prop_assert!(parsed.broken.len() <= 1);
+            }
+
+            #[test]
+            fn damaged_archive_entries_cost_only_themselves(
+                rows in proptest::collection::vec((1..=u64::MAX, prop::option::of(0..4usize)), 0..12),
+                pretty in any::<bool>(),
+                trailing_comma in any::<bool>(),
+            ) {
+                let entries: Vec<String> = rows
+                    .iter()
+                    .map(|&(n, damage)| match damage {
+                        Some(how) => damaged(n, how, pretty),
+                        None => entry(n, pretty),
+                    })
+                    .collect();
+                let (mut text, starts) = archive(&entries, pretty);
+                if trailing_comma && !entries.is_empty() {
+                    let close = text.rfind(']').unwrap();
+                    text.insert(close, ',');
+                }
+                let parsed = parse("block.js", text.as_bytes());
+                prop_assert!(parsed.broken.is_empty(), "{:?}\n{}", parsed.broken, text);
+                let good: Vec<Target> = rows
+                    .iter()
+                    .filter(|(_, damage)| damage.is_none())
+                    .map(|&(n, _)| Target::Id(n))
+                    .collect();
+                prop_assert_eq!(&parsed.targets, &good, "{}", text);
+                let bad: Vec<u64> = rows
+                    .iter()
+                    .zip(&starts)
+                    .filter(|((_, damage), _)| damage.is_some())
+                    .map(|(_, &line)| line)
+                    .collect();
+                let reported: Vec<u64> = parsed.invalid.iter().map(|i| i.line).collect();
+                prop_assert_eq!(reported, bad, "{:?}\n{}", parsed.invalid, text);
+            }
+
+            #[test]
+            fn every_accepted_target_round_trips_through_the_journal(
+                rows in proptest::collection::vec(
+                    (arb_target(), any::<u8>(), any::<u64>(), 0..3usize),
+                    1..20,
+                ),
+                outcome in prop::sample::select(
+                    Outcome::ALL.iter().copied().filter(|o| o.is_terminal()).collect::<Vec<_>>(),
+                ),
+            ) {
+                // Accepted input in its many spellings: IDs with leading zeros, `@name`, bare
+                // names and profile links, screen names in any case.
+                let mut text = String::new();
+                for (target, style, mask, zeros) in &rows {
+                    let token = match target {
+                        Target::Id(n) if style % 3 == 0 => format!("{}{n}", "0".repeat(*zeros)),
+                        _ => render(target, *style, *mask),
+                    };
+                    text.push_str(&token);
+                    text.push('\n');
+                }
+                let parsed = parse("p", text.as_bytes());
+                prop_assert!(parsed.invalid.is_empty(), "{:?}", parsed.invalid);
+                let expected: Vec<Target> = rows.iter().map(|r| r.0.clone()).collect();
+                prop_assert_eq!(&parsed.targets, &expected);
+
+                // Each accepted target recorded as a run records it, through the writer.
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("journal.jsonl");
+                let (mut journal, _) = Journal::open(&path).unwrap();
+                journal
+                    .write_header(&Header {
+                        journal: crate::journal::FORMAT_NAME.into(),
+                        version: crate::journal::FORMAT_VERSION,
+                        account_id: "1".into(),
+                        account_screen_name: None,
+                        action: Action::Unblock,
+                        created_at: "2026-01-01T00:00:00Z".into(),
+                    })
+                    .unwrap();
+                for target in &parsed.targets {
+                    journal
+                        .append(&crate::writer::record(&Finished {
+                            target: target.clone(),
+                            outcome,
+                            user: UserRef::default(),
+                            http_status: Some(200),
+                            error_code: None,
+                            message: None,
+                            attempts: 1,
+                            at: std::time::UNIX_EPOCH,
+                        }))
+                        .unwrap();
+                }
+                journal.sync().unwrap();
+                drop(journal);
+
+                let replay = crate::journal::read(&path).unwrap();
+                prop_assert_eq!(replay.records, parsed.targets.len() as u64);
+                prop_assert_eq!(replay.skipped_total, 0);
+                let bytes = std::fs::read(&path).unwrap();
+                let written: Vec<(String, TargetKind)> = crate::journal::records(&bytes)
+                    .filter_map(|(_, entry)| match entry {
+                        Ok(Entry::Record(r)) => Some((r.target, r.by)),
+                        _ => None,
+                    })
+                    .collect();
+                for (target, (spelled, by)) in parsed.targets.iter().zip(&written) {
+                    prop_assert!(replay.is_done(target), "{target:?}");
+                    match target {
+                        // The normalised ID: no leading zeros.
+                        Target::Id(n) => {
+                            prop_assert_eq!(spelled, &n.to_string());
+                            prop_assert_eq!(*by, TargetKind::UserId);
+                        }
+                        // The name without `@`, in the case it was written; done in any case.
+                        Target::ScreenName(name) => {
+                            prop_assert_eq!(spelled, name);
+                            prop_assert_eq!(*by, TargetKind::ScreenName);
+                            let twin: String = name
+                                .chars()
+                                .map(|c| if c.is_ascii_uppercase() {
+                                    c.to_ascii_lowercase()
+                                } else {
+                                    c.to_ascii_uppercase()
+                                })
+                                .collect();
+                            prop_assert!(replay.is_done(&Target::ScreenName(twin)), "{name}");
+                        }
+                    }
+                }
+                prop_assert_eq!(written.len(), parsed.targets.len());
             }
 
             #[test]

@@ -62,14 +62,17 @@ pub struct Record {
     /// The user's screen name, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen_name: Option<String>,
-    /// The HTTP status of the last response, when there was one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The HTTP status of the last response; `null` when no response came (a transport
+    /// error). Written in every record, as the format promises; journals that left it out
+    /// when empty still read.
+    #[serde(default)]
     pub http_status: Option<u16>,
-    /// The API's error code, when the response carried one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The API's error code; `null` when the response carried none. Always written.
+    #[serde(default)]
     pub error_code: Option<i64>,
-    /// The API's error message, or a description of the transport error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The API's error message, or a description of the transport error; `null` when there
+    /// was neither. Always written.
+    #[serde(default)]
     pub message: Option<String>,
     /// Requests sent for this target in this run.
     pub attempts: u32,
@@ -1241,6 +1244,39 @@ mod tests {
             .filter(|(_, e)| matches!(e, Ok(Entry::Header(_))))
             .count();
         assert_eq!(headers, 1);
+    }
+
+    #[test]
+    fn every_record_writes_status_code_and_message_as_null_when_there_is_none() {
+        let mut bare = record(&Target::Id(7), Outcome::Failed);
+        bare.http_status = None;
+        let (_dir, path) = written(&[bare.clone(), record(&name("ann"), Outcome::Unblocked)]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                r#"{"target":"7","by":"user_id","outcome":"failed","http_status":null,"error_code":null,"message":null,"attempts":1,"at":"2026-01-01T00:00:01Z"}"#,
+                r#"{"target":"ann","by":"screen_name","outcome":"unblocked","http_status":200,"error_code":null,"message":null,"attempts":1,"at":"2026-01-01T00:00:01Z"}"#,
+            ]
+        );
+        let written_back = read(&path).unwrap();
+        assert_eq!((written_back.records, written_back.skipped_total), (2, 0));
+        assert_eq!(records_of(&path)[1].1, Ok(Entry::Record(bare.clone())));
+
+        // Journals written before the fields were always present still read, both ways.
+        let mut old = line_of(&header("1", Action::Unblock));
+        old.extend(br#"{"target":"7","by":"user_id","outcome":"unblocked","attempts":1,"at":"2026-01-01T00:00:01Z"}"#);
+        old.push(b'\n');
+        let old_replay = replay(&old);
+        assert_eq!((old_replay.records, old_replay.skipped_total), (1, 0));
+        assert!(old_replay.is_done(&Target::Id(7)));
+        let mut expected = bare;
+        expected.outcome = Outcome::Unblocked;
+        assert_eq!(
+            records(&old).nth(1).map(|(_, e)| e),
+            Some(Ok(Entry::Record(expected)))
+        );
     }
 
     fn records_of(path: &Path) -> Vec<(u64, Result<Entry, SkippedLine>)> {

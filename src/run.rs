@@ -84,9 +84,13 @@ pub async fn run(
                 .clone()
                 .unwrap_or_else(|| default_backup(&config.log)),
         },
-        false => Source::Targets(
-            crate::input::read(&config.inputs).map_err(|e| Error::Input(chain(&e)))?,
-        ),
+        false => {
+            let parsed = crate::input::read(&config.inputs).map_err(|e| Error::Input(chain(&e)))?;
+            for notice in &parsed.notices {
+                tracing::warn!("{notice}");
+            }
+            Source::Targets(parsed)
+        }
     };
     let job = Job {
         source,

@@ -78,15 +78,18 @@ pub fn summarize(bytes: &[u8]) -> Summary {
                 summary.action = Some(action);
             }
             Ok(Entry::Record(record)) => {
+                // `records` already refuses a record whose target is unusable; the target is
+                // read again for its key, and before anything is counted, so that such a line
+                // is only ever a skipped line, never also a record with a time in the span.
+                let Ok(target) = Target::from_journal(&record.target, record.by) else {
+                    summary.skipped_lines += 1;
+                    continue;
+                };
                 summary.records += 1;
                 if let Ok(at) = humantime::parse_rfc3339(&record.at) {
                     first = Some(first.map_or(at, |f| f.min(at)));
                     last = Some(last.map_or(at, |l| l.max(at)));
                 }
-                let Ok(target) = Target::from_journal(&record.target, record.by) else {
-                    summary.skipped_lines += 1;
-                    continue;
-                };
                 order += 1;
                 let slot = latest
                     .entry(target.key())
@@ -267,6 +270,32 @@ mod tests {
         assert_eq!(s.skipped_lines, 1);
         assert_eq!(s.span_seconds, Some(900));
         assert_eq!(s.per_15_minutes, Some(5.0));
+    }
+
+    #[test]
+    fn a_record_with_an_unusable_target_is_skipped_once_and_counts_nowhere_else() {
+        let mut bytes = JOURNAL.to_owned();
+        for line in [
+            r#"{"target":"0","by":"user_id","outcome":"failed","attempts":1,"at":"2026-01-01T05:00:00Z"}"#,
+            r#"{"target":"bad-name","by":"screen_name","outcome":"unblocked","attempts":1,"at":"2025-01-01T00:00:00Z"}"#,
+        ] {
+            bytes.push_str(line);
+            bytes.push('\n');
+        }
+        let before = summarize(JOURNAL.as_bytes());
+        let s = summarize(bytes.as_bytes());
+        assert_eq!(s.records, before.records, "not a record");
+        assert_eq!(
+            s.skipped_lines,
+            before.skipped_lines + 2,
+            "skipped, once each"
+        );
+        assert_eq!(s.targets, before.targets);
+        assert_eq!(s.outcomes, before.outcomes);
+        assert_eq!(s.failed, before.failed);
+        // Their times are not part of the span either.
+        assert_eq!((s.first_at, s.last_at), (before.first_at, before.last_at));
+        assert_eq!(s.per_15_minutes, before.per_15_minutes);
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub async fn command(
     let job = Job {
         source: Source::Targets(Parsed {
             targets,
-            invalid: Vec::new(),
+            ..Parsed::default()
         }),
         skip_invalid: false,
         log: args.log,

@@ -251,8 +251,8 @@ mod tests {
             json,
             serde_json::json!({
                 "target": "42", "by": "user_id", "outcome": "unblocked", "user_id": "42",
-                "screen_name": "user42", "http_status": 200, "attempts": 1,
-                "at": "2027-01-15T08:00:00Z"
+                "screen_name": "user42", "http_status": 200, "error_code": null,
+                "message": null, "attempts": 1, "at": "2027-01-15T08:00:00Z"
             })
         );
     }

@@ -7,6 +7,8 @@
 //!   in flat memory, without a storm of 429s.
 //! - Disk: a journal that cannot be written, before the run or in the middle of it, stops the
 //!   run with a message naming the file and never leaves a change on the server unaccounted for.
+//! - Damaged input: a damaged `block.js` entry costs only itself, a `block.js` cut short is
+//!   refused even with `--skip-invalid`, and a first line taken for a CSV header is said so.
 //!
 //! The random moments come from one seed, printed at the start of each test
 //! (`BULK_UNBLOCK_TEST_SEED` overrides it), so a failure can be replayed. Two runs on one
@@ -109,6 +111,23 @@ fn assert_all_done(h: &Harness, log: &Path, targets: &BTreeSet<String>) -> usize
     bad
 }
 
+/// Whether the process has its own handlers for both SIGINT and SIGTERM yet (`SigCgt` in
+/// `/proc/PID/status`, a hex mask with bit `n - 1` for signal `n`).
+fn catches_int_and_term(pid: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let Some(mask) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+    else {
+        return false;
+    };
+    let caught = |sig: i32| mask & (1 << (sig - 1)) != 0;
+    caught(libc::SIGINT) && caught(libc::SIGTERM)
+}
+
 /// Sends `signal` (`-INT`, `-TERM`) to a child.
 fn signal(child: &Child, signal: &str) {
     let status = std::process::Command::new("kill")
@@ -126,8 +145,15 @@ fn signal(child: &Child, signal: &str) {
 const CRASH_TARGETS: u64 = 400;
 /// Runs killed with SIGKILL before one is allowed to finish.
 const KILLS: usize = 24;
-/// Runs interrupted by each graceful signal.
-const INTERRUPTS: usize = 6;
+/// Runs interrupted by each graceful signal before one is allowed to finish.
+const INTERRUPTS: usize = 24;
+/// Every third interrupt lands within this long of the signal handlers being installed: the
+/// credentials check, the run's first request, is then still waiting for the emulator's
+/// 40–60 ms latency, so these interrupts land during startup.
+const STARTUP_MOMENT_MS: u64 = 30;
+/// The other interrupts land within this long of the handlers being installed: at startup or,
+/// mostly, while sending.
+const ANY_MOMENT_MS: u64 = 300;
 
 /// A harness whose destroys take 40–60 ms, so a run of the crash tests lasts a few seconds.
 fn slow_harness(seed: u64) -> Harness {
@@ -227,9 +253,10 @@ fn runs_killed_at_random_moments_resume_without_sending_a_done_target_again() {
     );
 }
 
-/// Runs interrupted by `sig` at random moments while sending: each exits 130 with the count of
-/// targets not done and the resume command, leaves a whole journal holding a record for every
-/// request it sent, and the last run finishes with every target sent exactly once.
+/// Runs interrupted by `sig` at random moments, during startup and while sending: each exits
+/// 130 (or 0, had it finished) and says how to resume, leaves a whole journal holding a record
+/// for every request it sent, and the last run finishes with every target sent exactly once (so
+/// no target the journal called done was sent again).
 fn interrupted_runs_resume_cleanly(sig: &str, default_seed: u64) {
     let seed = test_seed(default_seed);
     let mut rng = StdRng::seed_from_u64(seed);
@@ -237,21 +264,36 @@ fn interrupted_runs_resume_cleanly(sig: &str, default_seed: u64) {
     let (input, targets) = block_made_up_users(&h, CRASH_TARGETS, 8_000_000_000);
     let log = h.path("journal.jsonl");
     let args = crash_args(&input);
+    let start = Instant::now();
 
     let mut interrupted = 0;
+    let mut at_startup = 0;
     for i in 0..INTERRUPTS {
         let name = format!("run{i}");
         let sent_before = destroys(&h).len();
         let mut child = h.spawn_run(&name, &args);
-        // Signals are the run's to handle once it sends: before that (reading input, checking
-        // credentials) the default action applies, and nothing has been sent to stop.
+        // The run installs its handlers before its first request, the credentials check, so
+        // the moments count from then. Before that (reading the input, opening the journal)
+        // nothing has been sent and a signal ends the process by its default action, as it
+        // ends any program; the status then reads "killed by signal", not an exit code.
+        let pid = child.id();
         let mut exited = false;
-        let sending = wait_until(PATIENCE, || {
+        let deadline = Instant::now() + PATIENCE;
+        while !exited && !catches_int_and_term(pid) && Instant::now() < deadline {
             exited = matches!(child.try_wait(), Ok(Some(_)));
-            exited || destroys(&h).len() > sent_before
-        });
-        assert!(sending, "run {i} started sending");
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..=300)));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            exited || catches_int_and_term(pid),
+            "run {i} installed its signal handlers"
+        );
+        let within = if i % 3 == 0 {
+            STARTUP_MOMENT_MS
+        } else {
+            ANY_MOMENT_MS
+        };
+        let after = Duration::from_millis(rng.random_range(0..=within));
+        std::thread::sleep(after);
         if exited || child.try_wait().expect("child polled").is_some() {
             let out = h.background_output(&name, child);
             assert_eq!(out.status.code(), Some(0), "{}", show(&out));
@@ -259,32 +301,56 @@ fn interrupted_runs_resume_cleanly(sig: &str, default_seed: u64) {
         }
         signal(&child, sig);
         let out = h.background_output(&name, child);
+        let err = stderr(&out);
+        let (records, bad) = journal_records_tolerant(&log);
+        let done = terminal_set(&records).len();
+        if out.status.code() == Some(0) && done == targets.len() {
+            // The signal met a run that had just finished its work.
+            break;
+        }
         interrupted += 1;
         assert_eq!(out.status.code(), Some(130), "{}", show(&out));
-        let err = stderr(&out);
-        assert!(err.contains("Resume with:"), "{err}");
-        assert!(err.contains(&format!("bulk-unblock run {input}")), "{err}");
-
-        let text = std::fs::read_to_string(&log).expect("journal written");
-        assert!(text.ends_with('\n'), "the journal ends with a whole line");
-        let (records, bad) = journal_records_tolerant(&log);
+        let sent = destroys(&h).len();
+        if sent == sent_before {
+            at_startup += 1;
+        }
+        if err.contains("Resume with:") {
+            assert!(err.contains(&format!("bulk-unblock run {input}")), "{err}");
+            assert_eq!(
+                count_after(&err, "Interrupted:"),
+                Some((targets.len() - done) as u64),
+                "the count of targets not done: {err}"
+            );
+        } else {
+            // Stopped during the credentials check, before the plan was acted on.
+            assert_eq!(sent, sent_before, "{err}");
+            assert!(err.contains("rerun the same command to resume"), "{err}");
+        }
+        if log.exists() {
+            let text = std::fs::read_to_string(&log).expect("journal readable");
+            assert!(
+                text.is_empty() || text.ends_with('\n'),
+                "the journal ends with a whole line"
+            );
+        }
         assert_eq!(bad, 0, "no damaged line");
         assert_eq!(
-            destroys(&h).len(),
+            sent,
             records.len(),
             "every request sent got its record before the exit"
         );
-        let done = terminal_set(&records).len();
-        assert_eq!(
-            count_after(&err, "Interrupted:"),
-            Some((targets.len() - done) as u64),
-            "the count of targets not done: {err}"
+        println!(
+            "{sig} {i} after {after:?}: {} sent by this run, {done} targets done",
+            sent - sent_before
         );
-        println!("{sig} {i}: {done} targets done");
     }
     assert!(
-        interrupted >= INTERRUPTS - 1,
-        "the runs were interrupted mid-way: {interrupted}"
+        interrupted >= 20,
+        "at least 20 interrupts landed on a live run: {interrupted}"
+    );
+    assert!(
+        at_startup >= 3,
+        "some interrupts landed during startup, before the first unblock: {at_startup}"
     );
 
     let out = h.run(&args);
@@ -301,6 +367,10 @@ fn interrupted_runs_resume_cleanly(sig: &str, default_seed: u64) {
         "every target sent exactly once: {twice:?}"
     );
     assert_eq!(per_target.len(), targets.len());
+    println!(
+        "{interrupted} interrupts by {sig}, {at_startup} during startup; {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -497,6 +567,102 @@ fn a_journal_that_fails_mid_run_stops_it_and_names_every_unrecorded_target() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Damaged input
+// ---------------------------------------------------------------------------------------------
+
+/// One data-archive entry as the site writes it: five lines.
+fn archive_entry(id: u64) -> String {
+    format!("  {{\n    \"blocking\" : {{\n      \"accountId\" : \"{id}\"\n    }}\n  }}")
+}
+
+#[test]
+fn a_damaged_block_js_entry_costs_only_itself_and_a_file_cut_short_is_refused() {
+    let h = Harness::new();
+    let users: Vec<SeedUser> = (0..4)
+        .map(|i| SeedUser::active(9_300_000_000 + i, &format!("arc_{i}"), "Archived"))
+        .collect();
+    h.emulator.add_users(users.clone());
+    h.emulator
+        .set_blocked(h.account.user_id, users.iter().map(|u| u.id));
+    let ids: Vec<u64> = users.iter().map(|u| u.id).collect();
+    // The second entry (lines 7 to 11) has lost a closing quote; the third starts on line 12.
+    let damaged =
+        archive_entry(ids[1]).replacen(&format!("\"{}\"", ids[1]), &format!("\"{}", ids[1]), 1);
+    let body = [
+        archive_entry(ids[0]),
+        damaged,
+        archive_entry(ids[2]),
+        archive_entry(ids[3]),
+    ]
+    .join(",\n");
+    let text = format!("window.YTD.block.part0 = [\n{body}\n]\n");
+    h.write("block.js", &text);
+    h.write("cut.js", &text[..text.find(&ids[2].to_string()).unwrap()]);
+
+    // Cut short inside the third entry: what was past the cut is unknown, so the file is
+    // refused as a whole, with --skip-invalid too.
+    for skip in [&[][..], &["--skip-invalid"][..]] {
+        let args = [
+            &["cut.js", "--log", "cut.jsonl", "--rate", "1000/s"][..],
+            skip,
+        ]
+        .concat();
+        let out = h.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("cut.js:12: archive entry is cut short"),
+            "names the place: {err}"
+        );
+        assert!(err.contains("--skip-invalid does not apply"), "{err}");
+    }
+    assert!(h.emulator.requests().is_empty(), "nothing was sent");
+
+    // A damaged entry is named with the line it starts on: without --skip-invalid nothing is
+    // sent; with it, every other entry, before and after the damage, is unblocked.
+    let out = h.run(&["block.js", "--log", "journal.jsonl", "--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("block.js:7: archive entry is not valid JSON"),
+        "{err}"
+    );
+    assert!(h.emulator.requests().is_empty(), "nothing was sent");
+    let out = h.run(&[
+        "block.js",
+        "--log",
+        "journal.jsonl",
+        "--rate",
+        "1000/s",
+        "--skip-invalid",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(h.blocked(), vec![ids[1]], "only the damaged entry is left");
+    let sent: BTreeSet<String> = destroys(&h).into_iter().map(|(_, t)| t).collect();
+    let expected: BTreeSet<String> = [ids[0], ids[2], ids[3]]
+        .iter()
+        .map(u64::to_string)
+        .collect();
+    assert_eq!(sent, expected);
+}
+
+#[test]
+fn a_list_starting_with_a_column_name_is_read_as_a_csv_and_says_so() {
+    let h = Harness::new();
+    h.write("names.txt", "handle\njack\n");
+    let out = h.run(&["names.txt", "--log", "journal.jsonl", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("names.txt:1: taken as a CSV header (column `handle`)"),
+        "{err}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("targets read:            1\n"), "{stdout}");
+    assert!(h.emulator.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Soak
 // ---------------------------------------------------------------------------------------------
 
@@ -623,10 +789,16 @@ fn a_soak_of_20000_targets_through_faults_ends_correct_in_flat_memory() {
         peak_kib / 1024,
         SOAK_MAX_RSS_KIB / 1024
     );
-    if let (Some(quarter), Some(late)) = (rss_quarter, rss_late) {
-        assert!(
-            late < quarter + SOAK_RSS_GROWTH_KIB,
-            "memory stays flat: {quarter} KiB at a quarter, {late} KiB near the end"
+    // On Linux /proc always has the readings while the run lives, so a missing one means the
+    // check did not happen: that fails rather than passing unseen.
+    let (Some(quarter), Some(late)) = (rss_quarter, rss_late) else {
+        panic!(
+            "the resident memory was not read at a quarter ({rss_quarter:?} KiB) and near the \
+             end ({rss_late:?} KiB) of the soak"
         );
-    }
+    };
+    assert!(
+        late < quarter + SOAK_RSS_GROWTH_KIB,
+        "memory stays flat: {quarter} KiB at a quarter, {late} KiB near the end"
+    );
 }
