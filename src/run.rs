@@ -369,7 +369,10 @@ pub async fn drive<N: Network>(
         rx,
         journal,
         pacer.clone(),
-        cancel.clone(),
+        writer::Stop {
+            cancel: cancel.clone(),
+            interrupt: signals.cancel.clone(),
+        },
         progress,
     ));
     pipeline::execute(network, pacer, todo, settings, cancel, tx).await;
@@ -424,6 +427,9 @@ impl Drop for Signals {
 }
 
 /// First signal: stop scheduling and finish what is in flight. Second: quit at once.
+///
+/// It prints nothing: during a run the writer, which owns the terminal, says what the first
+/// signal does (see [`writer::write`]); before or after one, the command stops at once.
 async fn watch_signals(
     mut listener: Listener,
     cancel: CancellationToken,
@@ -432,10 +438,6 @@ async fn watch_signals(
     listener.next().await;
     interrupted.store(true, Ordering::SeqCst);
     cancel.cancel();
-    report::eprint_line(
-        "Interrupted: finishing the requests in flight (press Ctrl-C again to quit at once; \
-         the journal stays valid).",
-    );
     listener.next().await;
     std::process::exit(Exit::Interrupted as i32);
 }

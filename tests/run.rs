@@ -898,6 +898,12 @@ fn signal_stops_with_130_and_the_rerun_completes(signal: &str) {
     });
     assert_eq!(out.status.code(), Some(130), "{}", show(&out));
     let err = stderr(&out);
+    // Said once, by the writer (the one task that owns the terminal).
+    assert_eq!(
+        err.matches("Interrupted: finishing the requests in flight").count(),
+        1,
+        "{err}"
+    );
     assert!(err.contains("Resume with:"), "{err}");
     assert!(err.contains("bulk-unblock run"), "{err}");
     assert!(
