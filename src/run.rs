@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::ServerClock;
 use crate::config::RunConfig;
 use crate::error::{Error, Exit, chain};
-use crate::export;
+use crate::export::{self, FetchError, Retry};
 use crate::input::{InvalidLine, Parsed};
 use crate::journal::{self, FORMAT_NAME, FORMAT_VERSION, Header, Journal};
 use crate::network::x::XSettings;
 use crate::network::x::oauth::Credentials;
-use crate::network::{Api, Client, Network, VerifyError};
+use crate::network::{Api, Client, Network, RateInfo, Reply, VerifyError};
 use crate::outcome::{Action, Outcome};
 use crate::pace::{Pacer, Rate};
 use crate::pipeline::{self, Settings};
@@ -186,10 +186,12 @@ pub async fn execute(
     .map_err(|e| Error::Usage(e.to_string()))?;
     // Watch for Ctrl-C from the first request on, so a stop during the check exits 130 too.
     let signals = Signals::watch();
-    let account = tokio::select! {
-        account = verify(&network) => account?,
-        _ = signals.cancel.cancelled() => return Err(Error::Interrupted),
+    let retry = Retry {
+        max_attempts: job.settings.max_attempts,
+        base: job.settings.retry_base,
+        cap: job.settings.retry_cap,
     };
+    let account = verify(&network, &clock, retry, &signals.cancel).await?;
     if let Some(expected) = job
         .expect_account
         .as_deref()
@@ -313,14 +315,57 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-/// Checks the credentials: a rejection exits 3, an unreachable server 1; nothing is sent first.
-pub async fn verify<N: Network>(network: &N) -> Result<crate::network::Account, Error> {
-    match network.verify().await {
-        Ok(account) => Ok(account),
-        Err(e @ VerifyError::Rejected { .. }) => Err(Error::Credentials(e)),
-        Err(VerifyError::Unavailable(why)) => Err(Error::Unavailable(format!(
-            "could not check the credentials: {why}; nothing was sent"
+/// The local pace of credential checks. `verify_credentials` admits 75 per 15 minutes; a check
+/// is sent again only after a fault's backoff or a 429's wait, so this merely spaces retries.
+const VERIFY_RATE: Rate = Rate {
+    count: 1,
+    period: std::time::Duration::from_secs(1),
+};
+
+/// Checks the credentials, nothing being sent first. Faults (5xx, codes 130/131, timeouts, lost
+/// connections) are sent again with the executor's backoff, up to `retry.max_attempts`; a 429
+/// waits for the reset the server gave (else `Retry-After`, else a backoff) and does not count.
+/// A rejection exits 3 at once, a server that stays unreachable 1, Ctrl-C 130 (also mid-wait).
+pub async fn verify<N: Network>(
+    network: &N,
+    clock: &Arc<ServerClock>,
+    retry: Retry,
+    cancel: &CancellationToken,
+) -> Result<crate::network::Account, Error> {
+    let pacer = Pacer::new(VERIFY_RATE, clock.clone());
+    let answer = export::paced_with(&pacer, cancel, "checking the credentials", retry, || {
+        async {
+            match network.verify().await {
+                Err(VerifyError::Fault(reply)) => Reply {
+                    verdict: Err(reply.verdict),
+                    http_status: reply.http_status,
+                    rate: reply.rate,
+                    server_date: reply.server_date,
+                },
+                // An account, a rejection or an unusable answer: final, not sent again.
+                answer => Reply {
+                    verdict: Ok(answer),
+                    http_status: None,
+                    rate: RateInfo::default(),
+                    server_date: None,
+                },
+            }
+        }
+    })
+    .await;
+    match answer {
+        Ok(Ok(account)) => Ok(account),
+        Ok(Err(e @ VerifyError::Rejected { .. })) => Err(Error::Credentials(e)),
+        Ok(Err(e)) => Err(Error::Unavailable(format!(
+            "{}; nothing was sent",
+            e.to_string().trim_end_matches('.')
         ))),
+        Err(FetchError::Interrupted) => Err(Error::Interrupted),
+        Err(FetchError::Failed(why)) => Err(Error::Unavailable(format!(
+            "{}; nothing was sent",
+            why.trim_end_matches('.')
+        ))),
+        Err(FetchError::Rejected(why)) => Err(Error::Rejected(why)),
     }
 }
 
@@ -655,6 +700,171 @@ pub fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::{Account, BlockPage, UserRef, Verdict};
+    use crate::target::Target;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// One scripted answer to the credentials check.
+    type Answer = fn() -> Result<Account, VerifyError>;
+
+    /// A network whose credentials check answers from a script (the last answer repeats), and
+    /// that notes when each check arrived on tokio's clock.
+    struct Checks {
+        script: Mutex<Vec<Answer>>,
+        arrivals: Mutex<Vec<tokio::time::Instant>>,
+    }
+
+    impl Checks {
+        fn new(script: Vec<Answer>) -> Checks {
+            Checks {
+                script: Mutex::new(script),
+                arrivals: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn arrivals(&self) -> Vec<tokio::time::Instant> {
+            self.arrivals.lock().unwrap().clone()
+        }
+    }
+
+    impl Network for Checks {
+        const LOOKUP_BATCH: usize = 100;
+
+        async fn verify(&self) -> Result<Account, VerifyError> {
+            self.arrivals
+                .lock()
+                .unwrap()
+                .push(tokio::time::Instant::now());
+            let answer = {
+                let mut script = self.script.lock().unwrap();
+                if script.len() > 1 {
+                    script.remove(0)
+                } else {
+                    script[0]
+                }
+            };
+            answer()
+        }
+
+        async fn act(&self, _: Action, _: &Target) -> crate::network::Reply {
+            unreachable!("the check acts on nothing")
+        }
+
+        async fn blocked_page(&self, _: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
+            unreachable!("the check lists nothing")
+        }
+
+        async fn lookup(&self, _: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
+            unreachable!("the check looks nobody up")
+        }
+    }
+
+    fn account() -> Result<Account, VerifyError> {
+        Ok(Account {
+            user_id: "7".into(),
+            screen_name: Some("me".into()),
+        })
+    }
+
+    fn fault(verdict: Verdict, status: Option<u16>) -> Result<Account, VerifyError> {
+        Err(VerifyError::fault(verdict, status, RateInfo::default(), None).expect("a fault"))
+    }
+
+    fn over_capacity() -> Result<Account, VerifyError> {
+        let verdict = Verdict::Transient {
+            error_code: Some(130),
+            message: "HTTP 503: Over capacity".into(),
+        };
+        fault(verdict, Some(503))
+    }
+
+    fn reset() -> Result<Account, VerifyError> {
+        let verdict = Verdict::Transient {
+            error_code: None,
+            message: "connection reset".into(),
+        };
+        fault(verdict, None)
+    }
+
+    fn limited() -> Result<Account, VerifyError> {
+        let verdict = Verdict::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        fault(verdict, Some(429))
+    }
+
+    fn rejected() -> Result<Account, VerifyError> {
+        Err(VerifyError::Rejected {
+            status: 401,
+            code: Some(89),
+            message: "Invalid or expired token.".into(),
+            hint: "Generate a new token.",
+        })
+    }
+
+    const RETRY: Retry = Retry {
+        max_attempts: 4,
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(60),
+    };
+
+    async fn check(network: &Checks, cancel: &CancellationToken) -> Result<Account, Error> {
+        verify(network, &Arc::new(ServerClock::new()), RETRY, cancel).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_on_the_check_are_retried_and_429s_wait_without_counting() {
+        let network = Checks::new(vec![over_capacity, limited, reset, limited, account]);
+        let got = check(&network, &CancellationToken::new()).await;
+        assert_eq!(got.unwrap().user_id, "7");
+        // Two faults and two 429s, within four attempts: 429s do not count.
+        let at = network.arrivals();
+        assert_eq!(at.len(), 5);
+        for (limited, next) in [(1, 2), (3, 4)] {
+            assert!(
+                at[next] - at[limited] >= Duration::from_secs(30),
+                "Retry-After waited"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_that_keeps_failing_gives_up_after_max_attempts_and_a_rejection_at_once() {
+        let network = Checks::new(vec![over_capacity]);
+        let got = check(&network, &CancellationToken::new()).await;
+        assert!(
+            matches!(&got, Err(Error::Unavailable(m)) if m.contains("4 times")),
+            "{got:?}"
+        );
+        assert_eq!(got.unwrap_err().exit(), Exit::SomeFailed);
+        assert_eq!(network.arrivals().len(), 4);
+
+        let network = Checks::new(vec![rejected]);
+        let got = check(&network, &CancellationToken::new()).await;
+        assert_eq!(got.unwrap_err().exit(), Exit::Credentials);
+        assert_eq!(network.arrivals().len(), 1, "a rejection is not sent again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ctrl_c_during_a_wait_between_checks_interrupts_at_once() {
+        let network = Checks::new(vec![limited]);
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            stop.cancel();
+        });
+        let start = tokio::time::Instant::now();
+        let got = check(&network, &cancel).await;
+        assert_eq!(got.unwrap_err().exit(), Exit::Interrupted);
+        assert_eq!(network.arrivals().len(), 1);
+        assert!(
+            start.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            start.elapsed()
+        );
+    }
 
     #[test]
     fn quoting_survives_a_shell() {

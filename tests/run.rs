@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use bulk_unblock::emulator::config::Config;
 use bulk_unblock::emulator::{AccessLevel, Seed, SuspendedReply, UserState};
 use common::{
     Harness, builtin_account, count_after, journal_header, journal_len, journal_records,
@@ -900,7 +901,8 @@ fn signal_stops_with_130_and_the_rerun_completes(signal: &str) {
     let err = stderr(&out);
     // Said once, by the writer (the one task that owns the terminal).
     assert_eq!(
-        err.matches("Interrupted: finishing the requests in flight").count(),
+        err.matches("Interrupted: finishing the requests in flight")
+            .count(),
         1,
         "{err}"
     );
@@ -1071,4 +1073,114 @@ fn ctrl_c_during_the_credentials_check_exits_130_and_sends_no_unblock() {
         show(&out)
     );
     assert!(h.requests_to("/1.1/blocks/destroy.json").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The credentials check before anything is concluded or sent
+// ---------------------------------------------------------------------------------------------
+
+/// A run whose first credentials check meets `fault`, switched off as soon as that check has
+/// reached the server: the run must send the check again and finish.
+fn a_fault_on_the_credentials_check_is_retried(fault: impl FnOnce(&mut Config)) -> Harness {
+    let h = Harness::with_config(|c| {
+        c.limits.window = Duration::from_secs(2);
+        c.limits.retry_after = true;
+        c.faults.all_endpoints = true;
+        fault(c);
+    });
+    let users = active_blocked(3);
+    let list = h.write("list.txt", id_list(&users));
+    let log = h.path("journal.jsonl");
+    let child = h.spawn_run(
+        "run",
+        &[
+            list.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--rate",
+            "1000/s",
+        ],
+    );
+    let arrived = wait_until(PATIENCE, || !h.requests_to(VERIFY).is_empty());
+    h.emulator.update_config(|c| {
+        c.faults.all_endpoints = false;
+        c.faults.over_capacity_rate = 0.0;
+        c.faults.spurious_429_rate = 0.0;
+    });
+    let out = h.background_output("run", child);
+    assert!(arrived, "the check reached the server: {}", show(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let verifies = h.requests_to(VERIFY);
+    assert!(verifies.len() >= 2, "sent again: {verifies:?}");
+    assert_eq!(verifies.last().unwrap().status, 200);
+    assert!(
+        verifies[..verifies.len() - 1]
+            .iter()
+            .all(|r| r.status != 200)
+    );
+    // Nothing was sent before the credentials were good, and then each target once.
+    let checked_at = verifies.last().unwrap().seq;
+    let destroys = h.requests_to(DESTROY);
+    assert!(destroys.iter().all(|r| r.seq > checked_at), "{destroys:?}");
+    let mut sent = h.destroyed_targets();
+    sent.sort();
+    let mut expected: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
+    expected.sort();
+    assert_eq!(sent, expected);
+    let left: BTreeSet<u64> = h.blocked().into_iter().collect();
+    assert!(users.iter().all(|u| !left.contains(&u.id)));
+    assert_eq!(journal_records(&log).len(), users.len());
+    h
+}
+
+#[test]
+fn a_server_fault_on_the_credentials_check_is_retried_and_the_run_completes() {
+    let h = a_fault_on_the_credentials_check_is_retried(|c| {
+        c.limits.enabled = false;
+        c.faults.over_capacity_rate = 1.0;
+    });
+    let first = &h.requests_to(VERIFY)[0];
+    assert_eq!((first.status, first.error_code), (503, Some(130)));
+}
+
+#[test]
+fn a_429_on_the_credentials_check_waits_for_retry_after_and_the_run_completes() {
+    let h = a_fault_on_the_credentials_check_is_retried(|c| c.faults.spurious_429_rate = 1.0);
+    let verifies = h.requests_to(VERIFY);
+    assert_eq!(verifies[0].status, 429);
+    // The first request opened the 2-second window: its 429 said `Retry-After: 2`, and the
+    // check was not sent again before that.
+    let waited = verifies[1].at_ms - verifies[0].at_ms;
+    assert!(waited >= 1_950, "sent again after {waited} ms");
+    assert_eq!(verifies.len(), 2, "one 429, then the answer: {verifies:?}");
+}
+
+#[test]
+fn a_credentials_check_that_keeps_failing_stops_after_max_attempts() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.all_endpoints = true;
+        c.faults.internal_error_rate = 1.0;
+    });
+    h.write("list.txt", id_list(&active_blocked(2)));
+    let out = h.run(&[
+        "list.txt",
+        "--log",
+        "journal.jsonl",
+        "--rate",
+        "1000/s",
+        "--max-attempts",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let verifies = h.requests_to(VERIFY);
+    assert_eq!(verifies.len(), 3, "{verifies:?}");
+    assert!(verifies.iter().all(|r| r.status == 500));
+    assert!(h.requests_to(DESTROY).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("3 times") && err.contains("nothing was sent"),
+        "{err}"
+    );
 }
