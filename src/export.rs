@@ -440,6 +440,22 @@ pub async fn to_file<N: Network>(
     Ok(count)
 }
 
+/// Reads the account's block list into memory only, through the same paging as [`to_file`]:
+/// nothing is written and nothing resumes (the dry run of `run --all`). The IDs come in the
+/// server's order, without repeats.
+pub async fn read_list<N: Network>(
+    network: &N,
+    clock: &std::sync::Arc<crate::clock::ServerClock>,
+    rate: Rate,
+    cancel: &CancellationToken,
+    verbosity: Verbosity,
+) -> Result<Vec<u64>, Error> {
+    let mut list = Partial::in_memory();
+    let pages = Pacer::new(rate, clock.clone());
+    fetch(network, &pages, &mut list, cancel, verbosity).await?;
+    Ok(list.ids)
+}
+
 /// `bulk-unblock export`.
 pub async fn command(
     args: crate::cli::ExportArgs,

@@ -25,6 +25,7 @@ use crate::pace::{Pacer, Rate};
 use crate::pipeline::{self, Settings};
 use crate::plan::{self, Plan};
 use crate::report::{self, Progress, Verbosity};
+use crate::target::Target;
 use crate::writer::{self, Tally};
 
 /// Invalid lines printed before the rest are only counted.
@@ -119,6 +120,9 @@ pub fn default_backup(log: &Path) -> PathBuf {
 
 /// Checks the job, previews it or runs it. `credentials` is called only when the network is
 /// needed: a real run, `--check`, or `--all` without a backup yet.
+///
+/// A real run concludes nothing before the credentials are checked and the journal has proved
+/// writable for their account: even "nothing to do" is only said to the journal's own account.
 pub async fn execute(
     job: Job,
     verbosity: Verbosity,
@@ -140,10 +144,12 @@ pub async fn execute(
         }
         Source::AllBlocks { backup } => (None, Some(backup)),
     };
+    // An account that blocks nobody is not an input error: its list is simply empty.
+    let all = backup.is_some();
     let mut invalid = 0;
     let targets = match parsed {
         Some(parsed) => {
-            check_inputs(&parsed, job.skip_invalid)?;
+            check_inputs(&parsed, job.skip_invalid, all)?;
             invalid = parsed.invalid.len();
             Some(parsed.targets)
         }
@@ -167,12 +173,6 @@ pub async fn execute(
         let (journal, replay) = Journal::open(&job.log)?;
         (Some(journal), replay)
     };
-    let mut plan = targets.map(|targets| plan::plan(targets, &replay));
-    if let (Some(plan), false) = (&plan, job.dry_run)
-        && plan.todo.is_empty()
-    {
-        return Ok(nothing_to_do(plan, &job.log, verbosity));
-    }
     let clock = Arc::new(ServerClock::new());
     let network = Client::new(
         job.api,
@@ -203,31 +203,72 @@ pub async fn execute(
             account.user_id
         )));
     }
-    if !job.dry_run {
+    let mut journal = journal;
+    if let Some(journal) = journal.as_mut() {
         replay.check_account(&job.log, &account.user_id, job.settings.action)?;
+        // Written and synced now, before anything mutating and before the export of `--all`
+        // (which can take hours): a journal that cannot be written stops the run here.
+        if replay.header.is_none() {
+            journal.write_header(&Header {
+                journal: FORMAT_NAME.to_owned(),
+                version: FORMAT_VERSION,
+                account_id: account.user_id.clone(),
+                account_screen_name: account.screen_name.clone(),
+                action: job.settings.action,
+                created_at: writer::rfc3339(std::time::SystemTime::now()),
+            })?;
+        }
     }
 
-    if plan.is_none()
-        && let Some(backup) = &backup
-    {
-        export_backup(
-            &network,
-            &account.user_id,
-            &clock,
-            backup,
-            job.list_rate,
-            &signals.cancel,
-            verbosity,
-        )
-        .await?;
-        let fresh = read_backup(backup)?;
-        check_inputs(&fresh, job.skip_invalid)?;
-        invalid = fresh.invalid.len();
-        plan = Some(plan::plan(fresh.targets, &replay));
-    }
-    let plan = plan.unwrap_or_else(|| plan::plan(Vec::new(), &replay));
+    let plan = match (targets, &backup) {
+        (Some(targets), _) => plan::plan(targets, &replay),
+        (None, Some(backup)) => {
+            let listed = if job.dry_run {
+                // A dry run writes nothing: the list is read into memory only.
+                let ids =
+                    export::read_list(&network, &clock, job.list_rate, &signals.cancel, verbosity)
+                        .await?;
+                ids.into_iter().map(Target::Id).collect()
+            } else {
+                export_backup(
+                    &network,
+                    &account.user_id,
+                    &clock,
+                    backup,
+                    job.list_rate,
+                    &signals.cancel,
+                    verbosity,
+                )
+                .await?;
+                let fresh = read_backup(backup)?;
+                check_inputs(&fresh, job.skip_invalid, true)?;
+                invalid = fresh.invalid.len();
+                if fresh.targets.is_empty() {
+                    // Nothing to back up: a rerun reads the list again rather than trusting
+                    // an empty file.
+                    std::fs::remove_file(backup).map_err(|e| Error::Io {
+                        context: format!("cannot remove `{}`", backup.display()),
+                        source: e,
+                    })?;
+                }
+                fresh.targets
+            };
+            if listed.is_empty() {
+                if verbosity > Verbosity::Quiet {
+                    println!(
+                        "Nothing to do: @{} ({}) blocks nobody.",
+                        account.screen_name.as_deref().unwrap_or("?"),
+                        account.user_id
+                    );
+                }
+                return Ok(Exit::Success);
+            }
+            plan::plan(listed, &replay)
+        }
+        (None, None) => plan::plan(Vec::new(), &replay),
+    };
 
-    let Some(mut journal) = journal else {
+    let Some(journal) = journal else {
         if job.check {
             let pages = Pacer::new(job.list_rate, clock.clone());
             let lookups = Pacer::new(export::lookup_rate(job.list_rate), clock);
@@ -245,17 +286,7 @@ pub async fn execute(
         return Ok(Exit::Success);
     };
     if plan.todo.is_empty() {
-        return Ok(nothing_to_do(&plan, &job.log, verbosity));
-    }
-    if replay.header.is_none() {
-        journal.write_header(&Header {
-            journal: FORMAT_NAME.to_owned(),
-            version: FORMAT_VERSION,
-            account_id: account.user_id.clone(),
-            account_screen_name: account.screen_name.clone(),
-            action: job.settings.action,
-            created_at: writer::rfc3339(std::time::SystemTime::now()),
-        })?;
+        return Ok(nothing_to_do(&plan, &job.log, backup.as_deref(), verbosity));
     }
     if verbosity > Verbosity::Quiet {
         report::eprint_line(&format!(
@@ -295,14 +326,20 @@ pub async fn execute(
     ))
 }
 
-/// Says that the journal already records every target as done.
-fn nothing_to_do(plan: &Plan, log: &Path, verbosity: Verbosity) -> Exit {
+/// Says that the journal already records every target as done (or that the list is empty).
+fn nothing_to_do(plan: &Plan, log: &Path, backup: Option<&Path>, verbosity: Verbosity) -> Exit {
     if verbosity > Verbosity::Quiet {
-        println!(
-            "Nothing to do: all {} targets are already done according to {}.",
-            plan.unique,
-            log.display()
-        );
+        match backup {
+            Some(backup) if plan.unique == 0 => println!(
+                "Nothing to do: the block list in {} is empty.",
+                backup.display()
+            ),
+            _ => println!(
+                "Nothing to do: all {} targets are already done according to {}.",
+                plan.unique,
+                log.display()
+            ),
+        }
     }
     Exit::Success
 }
@@ -524,8 +561,9 @@ impl Listener {
     }
 }
 
-/// Refuses unusable input (unless skipped) and empty input.
-fn check_inputs(parsed: &Parsed, skip_invalid: bool) -> Result<(), Error> {
+/// Refuses unusable input (unless skipped) and empty input (unless it is the account's whole
+/// block list, which may well be empty).
+fn check_inputs(parsed: &Parsed, skip_invalid: bool, whole_list: bool) -> Result<(), Error> {
     if !parsed.invalid.is_empty() && !skip_invalid {
         // The count leads so that every `FILE:LINE: reason` starts a line of its own (the
         // first would otherwise follow `error: `, and editors and grep would miss it).
@@ -537,7 +575,7 @@ fn check_inputs(parsed: &Parsed, skip_invalid: bool) -> Result<(), Error> {
             list_invalid(&parsed.invalid)
         )));
     }
-    if parsed.targets.is_empty() {
+    if parsed.targets.is_empty() && !whole_list {
         return Err(Error::Input(
             "the inputs hold no targets; nothing was sent".to_owned(),
         ));
@@ -701,7 +739,6 @@ pub fn shell_quote(word: &str) -> String {
 mod tests {
     use super::*;
     use crate::network::{Account, BlockPage, UserRef, Verdict};
-    use crate::target::Target;
     use std::sync::Mutex;
     use std::time::Duration;
 

@@ -1079,6 +1079,43 @@ fn ctrl_c_during_the_credentials_check_exits_130_and_sends_no_unblock() {
 // The credentials check before anything is concluded or sent
 // ---------------------------------------------------------------------------------------------
 
+#[test]
+fn another_account_rerunning_a_finished_journal_is_refused_not_told_nothing_to_do() {
+    let h = Harness::new();
+    let log = h.path("journal.jsonl");
+    h.write("list.txt", id_list(&active_blocked(3)));
+    let args = ["list.txt", "--log", "journal.jsonl", "--rate", "1000/s"];
+    let out = h.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let journal_before = std::fs::read(&log).unwrap();
+    let destroys_before = h.requests_to(DESTROY).len();
+
+    // The same command, the journal complete, but another account's credentials.
+    let (other, app) = builtin_account("other_owner");
+    let other_before = h.emulator.blocked(other.user_id);
+    let out = h.run_with(h.command_as(&other, &app), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(!stdout(&out).contains("Nothing to do"), "{}", show(&out));
+    assert!(
+        stderr(&out).contains(&h.account.user_id.to_string()),
+        "names the journal's account: {}",
+        show(&out)
+    );
+    assert_eq!(h.requests_to(DESTROY).len(), destroys_before, "no destroy");
+    let verified_as: Vec<Option<u64>> = h.requests_to(VERIFY).iter().map(|r| r.account).collect();
+    assert_eq!(
+        verified_as.last(),
+        Some(&Some(other.user_id)),
+        "the other account's credentials were checked"
+    );
+    assert_eq!(h.emulator.blocked(other.user_id), other_before);
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        journal_before,
+        "journal untouched"
+    );
+}
+
 /// A run whose first credentials check meets `fault`, switched off as soon as that check has
 /// reached the server: the run must send the check again and finish.
 fn a_fault_on_the_credentials_check_is_retried(fault: impl FnOnce(&mut Config)) -> Harness {
@@ -1183,4 +1220,117 @@ fn a_credentials_check_that_keeps_failing_stops_after_max_attempts() {
         err.contains("3 times") && err.contains("nothing was sent"),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// run --all
+// ---------------------------------------------------------------------------------------------
+
+const BLOCKS_IDS: &str = "/1.1/blocks/ids.json";
+
+#[test]
+fn a_dry_run_of_all_reads_the_list_into_memory_and_writes_nothing() {
+    let h = Harness::new();
+    let listed = demo_blocked()
+        .iter()
+        .filter(|u| u.state == UserState::Active)
+        .count();
+    let log = h.path("all.jsonl");
+    let backup = h.path("all.jsonl.backup.csv");
+    let out = h.run(&[
+        "--all",
+        "--log",
+        log.to_str().unwrap(),
+        "--dry-run",
+        "--list-rate",
+        "100/s",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        count_after(&text, "targets read:"),
+        Some(listed as u64),
+        "{text}"
+    );
+    assert_eq!(
+        count_after(&text, "left to do:"),
+        Some(listed as u64),
+        "{text}"
+    );
+    assert!(!h.requests_to(BLOCKS_IDS).is_empty(), "the list was read");
+    let writes: Vec<_> = h
+        .emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "only GETs: {writes:?}");
+    assert!(!backup.exists(), "no backup written");
+    assert!(
+        !h.path("all.jsonl.backup.csv.partial").exists(),
+        "no partial"
+    );
+    assert!(!log.exists(), "no journal");
+    let files: Vec<_> = std::fs::read_dir(h.dir.path()).unwrap().collect();
+    assert!(files.is_empty(), "the dry run wrote {files:?}");
+}
+
+#[test]
+fn all_on_an_account_that_blocks_nobody_says_so_and_exits_0() {
+    let h = Harness::new();
+    h.emulator.set_blocked(h.account.user_id, []);
+    let log = h.path("all.jsonl");
+    let all = [
+        "--all",
+        "--log",
+        log.to_str().unwrap(),
+        "--list-rate",
+        "100/s",
+    ];
+    for round in 0..2 {
+        let out = h.run(&all);
+        assert_eq!(out.status.code(), Some(0), "round {round}: {}", show(&out));
+        assert!(stdout(&out).contains("blocks nobody"), "{}", show(&out));
+        // No empty backup is kept, so each run asks the server again.
+        assert!(!h.path("all.jsonl.backup.csv").exists());
+        assert_eq!(h.requests_to(BLOCKS_IDS).len(), round + 1);
+    }
+    let mut dry = all.to_vec();
+    dry.push("--dry-run");
+    let out = h.run(&dry);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(stdout(&out).contains("blocks nobody"), "{}", show(&out));
+    assert!(h.requests_to(DESTROY).is_empty());
+}
+
+#[test]
+fn all_checks_the_journal_writable_before_exporting_the_list() {
+    let h = Harness::new();
+    let backup = h.path("list.csv");
+    // Opens fine, but every write fails: the header must fail before hours of export.
+    let out = h.run(&[
+        "--all",
+        "--log",
+        "/dev/full",
+        "--backup",
+        backup.to_str().unwrap(),
+        "--list-rate",
+        "100/s",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("No space left on device"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        h.requests_to(VERIFY).len(),
+        1,
+        "the credentials were checked first"
+    );
+    assert!(
+        h.requests_to(BLOCKS_IDS).is_empty(),
+        "the list was not read"
+    );
+    assert!(!backup.exists());
 }
