@@ -146,11 +146,11 @@ pub async fn execute(
     };
     // An account that blocks nobody is not an input error: its list is simply empty.
     let all = backup.is_some();
-    let mut invalid = 0;
+    let mut invalid = Vec::new();
     let targets = match parsed {
         Some(parsed) => {
             check_inputs(&parsed, job.skip_invalid, all)?;
-            invalid = parsed.invalid.len();
+            invalid = parsed.invalid;
             Some(parsed.targets)
         }
         None => None,
@@ -161,7 +161,7 @@ pub async fn execute(
     {
         let replay = journal::read(&job.log)?;
         let plan = plan::plan(targets, &replay);
-        print_dry_run(&plan, invalid, &job.rate, &job.log);
+        print_dry_run(&plan, &invalid, &job.rate, &job.log);
         return Ok(Exit::Success);
     }
 
@@ -242,7 +242,7 @@ pub async fn execute(
                 .await?;
                 let fresh = read_backup(backup)?;
                 check_inputs(&fresh, job.skip_invalid, true)?;
-                invalid = fresh.invalid.len();
+                invalid = fresh.invalid;
                 if fresh.targets.is_empty() {
                     // Nothing to back up: a rerun reads the list again rather than trusting
                     // an empty file.
@@ -282,7 +282,7 @@ pub async fn execute(
             )
             .await?;
         }
-        print_dry_run(&plan, invalid, &job.rate, &job.log);
+        print_dry_run(&plan, &invalid, &job.rate, &job.log);
         return Ok(Exit::Success);
     };
     if plan.todo.is_empty() {
@@ -319,7 +319,7 @@ pub async fn execute(
         &job,
         &plan,
         todo_len,
-        invalid,
+        &invalid,
         &tally,
         interrupted,
         verbosity,
@@ -596,7 +596,25 @@ fn list_invalid(invalid: &[InvalidLine]) -> String {
     lines.join("\n")
 }
 
-fn print_dry_run(plan: &Plan, invalid: usize, rate: &Rate, log: &Path) {
+/// Warns of the unusable lines `--skip-invalid` passed over, as `FILE:LINE: reason` (the first
+/// 20, then a count), so they can be fixed and listed again.
+fn warn_invalid(invalid: &[InvalidLine]) {
+    if invalid.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {} unusable input line{} skipped:\n{}",
+        invalid.len(),
+        if invalid.len() == 1 { "" } else { "s" },
+        list_invalid(invalid)
+    );
+}
+
+/// The preview of a dry run, with the unusable lines skipped (the preview is what was asked
+/// for, so `-q` shows it too).
+fn print_dry_run(plan: &Plan, invalid: &[InvalidLine], rate: &Rate, log: &Path) {
+    warn_invalid(invalid);
+    let invalid = invalid.len();
     let targets_read = plan.unique + plan.duplicates;
     println!("Dry run: nothing is sent and the journal is not written.");
     println!("  targets read:            {targets_read}");
@@ -628,12 +646,16 @@ fn conclude(
     job: &Job,
     plan: &Plan,
     todo: u64,
-    invalid: usize,
+    invalid: &[InvalidLine],
     tally: &Tally,
     interrupted: bool,
     verbosity: Verbosity,
 ) -> Exit {
     let c = &tally.counts;
+    if verbosity > Verbosity::Quiet {
+        warn_invalid(invalid);
+    }
+    let invalid = invalid.len();
     if verbosity > Verbosity::Quiet {
         println!("{}", c.outcome_line());
         println!(

@@ -1334,3 +1334,52 @@ fn all_checks_the_journal_writable_before_exporting_the_list() {
     );
     assert!(!backup.exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// --skip-invalid names what it skipped
+// ---------------------------------------------------------------------------------------------
+
+/// The `FILE:LINE` of every stderr line naming an unusable line of `file`.
+fn listed_lines(err: &str, file: &str) -> Vec<String> {
+    err.lines()
+        .filter(|l| l.starts_with(&format!("{file}:")))
+        .map(|l| l.split(": ").next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn skip_invalid_names_each_skipped_line_in_the_summary_and_the_preview() {
+    let h = Harness::new();
+    let users = active_blocked(2);
+    let mut list = format!("{}\n-5\nbad name!\n{}\n", users[0].id, users[1].id);
+    list.extend((1..=22).map(|i| format!("-{i}\n")));
+    h.write("list.txt", list);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["list.txt", "--log", "journal.jsonl", "--skip-invalid"];
+        args.extend(FAST);
+        args.extend(extra);
+        h.run(&args)
+    };
+    // Lines 1 and 4 are valid: the first 20 unusable ones are 2, 3 and 5 to 22.
+    let expected: Vec<String> = [2, 3]
+        .into_iter()
+        .chain(5..=22)
+        .map(|n| format!("list.txt:{n}"))
+        .collect();
+    for extra in [&["--dry-run"][..], &[]] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", show(&out));
+        let err = stderr(&out);
+        assert_eq!(listed_lines(&err, "list.txt"), expected, "{err}");
+        assert!(err.contains("list.txt:3: "), "with the reason: {err}");
+        assert!(err.contains("… and 4 more"), "{err}");
+        assert!(err.contains("24 unusable input lines skipped"), "{err}");
+        assert_eq!(
+            count_after(&stdout(&out), "invalid lines skipped:"),
+            Some(24),
+            "{}",
+            show(&out)
+        );
+    }
+    assert_eq!(h.requests_to(DESTROY).len(), 2);
+}
