@@ -26,10 +26,43 @@ const VERIFY: &str = "/1.1/account/verify_credentials.json";
 #[test]
 fn a_mixed_csv_and_a_list_unblock_exactly_the_listed_users() {
     let h = Harness::new();
+    let seed = Seed::builtin();
     let before: BTreeSet<u64> = h.blocked().into_iter().collect();
     let log = h.path("journal.jsonl");
     let csv = sample("blocked.csv");
     let list = sample("blocked.txt");
+
+    // What each listed target must end as, from the files and the seed alone.
+    let mut listed = sample_csv_targets(&csv);
+    listed.extend(sample_list_targets(&list));
+    let mut unique: Vec<Listed> = Vec::new();
+    for target in listed {
+        if !unique.iter().any(|u| u.key() == target.key()) {
+            unique.push(target);
+        }
+    }
+    let mut expected: BTreeMap<String, &str> = BTreeMap::new();
+    let mut to_unblock: BTreeSet<u64> = BTreeSet::new();
+    for target in &unique {
+        let user = seed.users.iter().find(|u| match target {
+            Listed::Id(id) => u.id == *id,
+            Listed::Name(name) => u.screen_name.eq_ignore_ascii_case(name),
+        });
+        // Unknown, suspended and deactivated users are all `not_found` with the default
+        // replies; an active user is `unblocked`, blocked or not (the server answers 200).
+        let outcome = match user.map(|u| u.state) {
+            Some(UserState::Active) => "unblocked",
+            _ => "not_found",
+        };
+        if let Some(u) = user.filter(|u| u.state == UserState::Active && before.contains(&u.id)) {
+            to_unblock.insert(u.id);
+        }
+        expected.insert(target.key(), outcome);
+    }
+    assert_eq!(expected.len(), unique.len());
+    assert!(expected.values().any(|o| *o == "not_found"), "{expected:?}");
+    assert!(!to_unblock.is_empty());
+
     let out = h.run(&[
         csv.to_str().unwrap(),
         list.to_str().unwrap(),
@@ -40,45 +73,92 @@ fn a_mixed_csv_and_a_list_unblock_exactly_the_listed_users() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
-    // The server received one destroy per unique target, and nothing else was unblocked.
-    let destroys = h.requests_to("/1.1/blocks/destroy.json");
+    // One record per unique target, with exactly the outcome the seed implies.
     let records = journal_records(&log);
-    assert_eq!(
-        destroys.len(),
-        records.len(),
-        "one request per unique target"
-    );
-    let mut per_target: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &records {
-        *per_target
-            .entry(r["target"].as_str().unwrap().to_lowercase())
-            .or_default() += 1;
-    }
-    assert!(
-        per_target.values().all(|&n| n == 1),
-        "one record per target: {per_target:?}"
-    );
+    let recorded: BTreeMap<String, Vec<String>> = outcomes_by_target(&records);
+    assert_eq!(records.len(), unique.len(), "one record per unique target");
+    let recorded: BTreeMap<String, &str> = recorded
+        .iter()
+        .map(|(t, o)| {
+            assert_eq!(o.len(), 1, "{t}: one record: {o:?}");
+            (t.clone(), o[0].as_str())
+        })
+        .collect();
+    assert_eq!(recorded, expected);
 
+    // The server lost exactly the listed blocked users, and got one destroy per unique target.
     let after: BTreeSet<u64> = h.blocked().into_iter().collect();
     let removed: BTreeSet<u64> = before.difference(&after).copied().collect();
-    let recorded_unblocked: BTreeSet<u64> = records
-        .iter()
-        .filter(|r| r["outcome"] == "unblocked")
-        .map(|r| r["user_id"].as_str().unwrap().parse().unwrap())
-        .collect();
-    // Everything recorded unblocked that was blocked is gone from the server, and nothing else.
-    assert_eq!(
-        removed,
-        recorded_unblocked.intersection(&before).copied().collect()
-    );
-    assert!(
-        records.iter().any(|r| r["outcome"] == "not_found"),
-        "suspended/deactivated users are listed"
-    );
+    assert_eq!(removed, to_unblock);
+    assert!(after.is_subset(&before), "nothing was blocked");
+    assert_eq!(h.requests_to(DESTROY).len(), unique.len());
+    let mut sent = h.destroyed_targets();
+    sent.sort();
+    let mut keys: Vec<String> = expected.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(sent, keys, "each unique target sent once");
     assert_eq!(
         journal_header(&log)["account_id"],
         h.account.user_id.to_string()
     );
+}
+
+/// A target as a test reads it from the sample files, independently of the tool's reader.
+#[derive(Debug)]
+enum Listed {
+    Id(u64),
+    Name(String),
+}
+
+impl Listed {
+    /// The ID, or the name folded to lowercase: how the journal's `target` and the request log
+    /// are compared.
+    fn key(&self) -> String {
+        match self {
+            Listed::Id(id) => id.to_string(),
+            Listed::Name(name) => name.to_lowercase(),
+        }
+    }
+}
+
+/// `sample-data/blocked.csv`: a `user_id,screen_name` header, then rows filling either (the ID
+/// wins when both are).
+fn sample_csv_targets(path: &Path) -> Vec<Listed> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("user_id,screen_name"));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (id, name) = l.split_once(',').expect("two columns");
+            match id.trim() {
+                "" => Listed::Name(name.trim().to_owned()),
+                id => Listed::Id(id.parse().expect("an ID")),
+            }
+        })
+        .collect()
+}
+
+/// `sample-data/blocked.txt`: bare IDs, `@name`, `name`, profile links, comments and blanks.
+fn sample_list_targets(path: &Path) -> Vec<Listed> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            if let Some(id) = l.split("intent/user?user_id=").nth(1) {
+                Listed::Id(id.parse().expect("an ID"))
+            } else if let Some(name) = l.strip_prefix('@') {
+                Listed::Name(name.to_owned())
+            } else if let Some((_, name)) = l.rsplit_once('/') {
+                Listed::Name(name.to_owned())
+            } else if l.bytes().all(|b| b.is_ascii_digit()) {
+                Listed::Id(l.parse().expect("an ID"))
+            } else {
+                Listed::Name(l.to_owned())
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
