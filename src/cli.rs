@@ -12,7 +12,8 @@ use crate::pace::Rate;
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every target ended terminal (unblocked, not_found, suspended)
-  1    some targets failed: rerun the same command to retry them
+  1    some targets failed: rerun the same command to retry them (or the credentials could
+       not be checked: the server stayed unreachable)
   2    usage, input or journal error: nothing was sent (unless the journal failed mid-run)
   3    credentials rejected: fix them and rerun the same command
   130  interrupted (Ctrl-C, SIGTERM): rerun the same command to resume
@@ -102,7 +103,8 @@ pub struct RunArgs {
     /// Pace of block-list pages for --all and --check (the list endpoint admits 15 per 15 minutes).
     #[arg(long, value_name = "N/PERIOD", default_value = "15/15m")]
     pub list_rate: Rate,
-    /// Requests per account at most before it is recorded `failed` (429s do not count).
+    /// Requests per account at most before it is recorded `failed`, and tries of the credentials
+    /// check (429s do not count).
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_attempts: u32,
@@ -179,7 +181,8 @@ pub struct UndoArgs {
     /// Local pace, N requests per PERIOD, spread evenly.
     #[arg(long, value_name = "N/PERIOD", default_value = "50/15m")]
     pub rate: Rate,
-    /// Requests per account at most before it is recorded `failed` (429s do not count).
+    /// Requests per account at most before it is recorded `failed`, and tries of the credentials
+    /// check (429s do not count).
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_attempts: u32,

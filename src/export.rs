@@ -21,8 +21,26 @@ use crate::pace::{Pacer, Rate, backoff};
 use crate::report::{self, Verbosity};
 use crate::target::Target;
 
-/// Requests per page or lookup batch at most, when they keep failing with transient faults.
-const MAX_ATTEMPTS: u32 = 8;
+/// How many times, and how patiently, a read is sent again after transient faults (429s do not
+/// count: the pacer waits them out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// Requests at most, when they keep failing with transient faults.
+    pub max_attempts: u32,
+    /// First backoff; doubled per retry, with full jitter.
+    pub base: Duration,
+    /// Longest backoff.
+    pub cap: Duration,
+}
+
+impl Retry {
+    /// Pages and lookup batches: 8 requests, backing off from 1 s up to a minute.
+    pub const DEFAULT: Retry = Retry {
+        max_attempts: 8,
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(60),
+    };
+}
 
 /// One line of the `.partial` file: a page and where the next one starts.
 #[derive(Debug, Serialize, Deserialize)]
@@ -219,6 +237,22 @@ pub async fn paced<T, F, Fut>(
     pacer: &Pacer,
     cancel: &CancellationToken,
     what: &str,
+    send: F,
+) -> Result<T, FetchError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Reply<Result<T, Verdict>>>,
+{
+    paced_with(pacer, cancel, what, Retry::DEFAULT, send).await
+}
+
+/// [`paced`] with its own retry policy. A 429 closes the pacer's gate until the reset the server
+/// gave (else `Retry-After`, else a backoff), so the next attempt waits for it in `admit`.
+pub async fn paced_with<T, F, Fut>(
+    pacer: &Pacer,
+    cancel: &CancellationToken,
+    what: &str,
+    retry: Retry,
     mut send: F,
 ) -> Result<T, FetchError>
 where
@@ -230,11 +264,21 @@ where
         let Some(permit) = pacer.admit(cancel).await else {
             return Err(FetchError::Interrupted);
         };
-        let reply = send().await;
+        let reply = tokio::select! {
+            reply = send() => reply,
+            // A read changes nothing on the server: its answer is not worth waiting for.
+            _ = cancel.cancelled() => {
+                pacer.release(permit);
+                return Err(FetchError::Interrupted);
+            }
+        };
         pacer.finish(permit, &reply);
         match reply.verdict {
             Ok(value) => return Ok(value),
-            Err(Verdict::RateLimited { .. } | Verdict::ClockSkew { .. }) => {}
+            Err(Verdict::RateLimited { .. }) => {
+                tracing::info!("{what}: rate limited (429); waiting for the window");
+            }
+            Err(Verdict::ClockSkew { .. }) => {}
             Err(Verdict::Rejected { message, hint, .. }) => {
                 return Err(FetchError::Rejected(format!(
                     "credentials rejected while {what}: {message}. {hint}"
@@ -242,16 +286,18 @@ where
             }
             Err(Verdict::Transient { message, .. }) => {
                 faults += 1;
-                if faults >= MAX_ATTEMPTS {
-                    return Err(FetchError::Failed(format!(
-                        "{what} failed {faults} times; the last error: {message}"
-                    )));
+                if faults >= retry.max_attempts {
+                    return Err(FetchError::Failed(match faults {
+                        1 => format!("{what} failed: {message}"),
+                        _ => format!("{what} failed {faults} times; the last error: {message}"),
+                    }));
                 }
-                let wait = backoff(
-                    faults - 1,
-                    Duration::from_secs(1),
-                    Duration::from_secs(60),
-                    &mut rand::rng(),
+                let wait = backoff(faults - 1, retry.base, retry.cap, &mut rand::rng());
+                tracing::warn!(
+                    "{what} failed ({message}); trying again in {} (attempt {} of {})",
+                    report::clock(wait),
+                    faults + 1,
+                    retry.max_attempts
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -394,6 +440,22 @@ pub async fn to_file<N: Network>(
     Ok(count)
 }
 
+/// Reads the account's block list into memory only, through the same paging as [`to_file`]:
+/// nothing is written and nothing resumes (the dry run of `run --all`). The IDs come in the
+/// server's order, without repeats.
+pub async fn read_list<N: Network>(
+    network: &N,
+    clock: &std::sync::Arc<crate::clock::ServerClock>,
+    rate: Rate,
+    cancel: &CancellationToken,
+    verbosity: Verbosity,
+) -> Result<Vec<u64>, Error> {
+    let mut list = Partial::in_memory();
+    let pages = Pacer::new(rate, clock.clone());
+    fetch(network, &pages, &mut list, cancel, verbosity).await?;
+    Ok(list.ids)
+}
+
 /// `bulk-unblock export`.
 pub async fn command(
     args: crate::cli::ExportArgs,
@@ -413,10 +475,7 @@ pub async fn command(
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
     let signals = crate::run::Signals::watch();
-    let account = tokio::select! {
-        account = crate::run::verify(&network) => account?,
-        _ = signals.cancel.cancelled() => return Err(Error::Interrupted),
-    };
+    let account = crate::run::verify(&network, &clock, Retry::DEFAULT, &signals.cancel).await?;
     let count = to_file(
         &network,
         &account.user_id,

@@ -189,6 +189,15 @@ impl Progress {
         )
     }
 
+    /// Prints a line to stderr above the display, whatever the verbosity (the bar is suspended
+    /// while it prints, so it is not torn).
+    pub fn say(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
     /// Removes the bar (the summary is printed after it).
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

@@ -14,17 +14,18 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::ServerClock;
 use crate::config::RunConfig;
 use crate::error::{Error, Exit, chain};
-use crate::export;
+use crate::export::{self, FetchError, Retry};
 use crate::input::{InvalidLine, Parsed};
 use crate::journal::{self, FORMAT_NAME, FORMAT_VERSION, Header, Journal};
 use crate::network::x::XSettings;
 use crate::network::x::oauth::Credentials;
-use crate::network::{Api, Client, Network, VerifyError};
+use crate::network::{Api, Client, Network, RateInfo, Reply, VerifyError};
 use crate::outcome::{Action, Outcome};
 use crate::pace::{Pacer, Rate};
 use crate::pipeline::{self, Settings};
 use crate::plan::{self, Plan};
 use crate::report::{self, Progress, Verbosity};
+use crate::target::Target;
 use crate::writer::{self, Tally};
 
 /// Invalid lines printed before the rest are only counted.
@@ -123,6 +124,9 @@ pub fn default_backup(log: &Path) -> PathBuf {
 
 /// Checks the job, previews it or runs it. `credentials` is called only when the network is
 /// needed: a real run, `--check`, or `--all` without a backup yet.
+///
+/// A real run concludes nothing before the credentials are checked and the journal has proved
+/// writable for their account: even "nothing to do" is only said to the journal's own account.
 pub async fn execute(
     job: Job,
     verbosity: Verbosity,
@@ -144,11 +148,13 @@ pub async fn execute(
         }
         Source::AllBlocks { backup } => (None, Some(backup)),
     };
-    let mut invalid = 0;
+    // An account that blocks nobody is not an input error: its list is simply empty.
+    let all = backup.is_some();
+    let mut invalid = Vec::new();
     let targets = match parsed {
         Some(parsed) => {
-            check_inputs(&parsed, job.skip_invalid)?;
-            invalid = parsed.invalid.len();
+            check_inputs(&parsed, job.skip_invalid, all)?;
+            invalid = parsed.invalid;
             Some(parsed.targets)
         }
         None => None,
@@ -159,7 +165,7 @@ pub async fn execute(
     {
         let replay = journal::read(&job.log)?;
         let plan = plan::plan(targets, &replay);
-        print_dry_run(&plan, invalid, &job.rate, &job.log);
+        print_dry_run(&plan, &invalid, &job.rate, &job.log);
         return Ok(Exit::Success);
     }
 
@@ -171,12 +177,6 @@ pub async fn execute(
         let (journal, replay) = Journal::open(&job.log)?;
         (Some(journal), replay)
     };
-    let mut plan = targets.map(|targets| plan::plan(targets, &replay));
-    if let (Some(plan), false) = (&plan, job.dry_run)
-        && plan.todo.is_empty()
-    {
-        return Ok(nothing_to_do(plan, &job.log, verbosity));
-    }
     let clock = Arc::new(ServerClock::new());
     let network = Client::new(
         job.api,
@@ -190,10 +190,12 @@ pub async fn execute(
     .map_err(|e| Error::Usage(e.to_string()))?;
     // Watch for Ctrl-C from the first request on, so a stop during the check exits 130 too.
     let signals = Signals::watch();
-    let account = tokio::select! {
-        account = verify(&network) => account?,
-        _ = signals.cancel.cancelled() => return Err(Error::Interrupted),
+    let retry = Retry {
+        max_attempts: job.settings.max_attempts,
+        base: job.settings.retry_base,
+        cap: job.settings.retry_cap,
     };
+    let account = verify(&network, &clock, retry, &signals.cancel).await?;
     if let Some(expected) = job
         .expect_account
         .as_deref()
@@ -205,31 +207,72 @@ pub async fn execute(
             account.user_id
         )));
     }
-    if !job.dry_run {
+    let mut journal = journal;
+    if let Some(journal) = journal.as_mut() {
         replay.check_account(&job.log, &account.user_id, job.settings.action)?;
+        // Written and synced now, before anything mutating and before the export of `--all`
+        // (which can take hours): a journal that cannot be written stops the run here.
+        if replay.header.is_none() {
+            journal.write_header(&Header {
+                journal: FORMAT_NAME.to_owned(),
+                version: FORMAT_VERSION,
+                account_id: account.user_id.clone(),
+                account_screen_name: account.screen_name.clone(),
+                action: job.settings.action,
+                created_at: writer::rfc3339(std::time::SystemTime::now()),
+            })?;
+        }
     }
 
-    if plan.is_none()
-        && let Some(backup) = &backup
-    {
-        export_backup(
-            &network,
-            &account.user_id,
-            &clock,
-            backup,
-            job.list_rate,
-            &signals.cancel,
-            verbosity,
-        )
-        .await?;
-        let fresh = read_backup(backup)?;
-        check_inputs(&fresh, job.skip_invalid)?;
-        invalid = fresh.invalid.len();
-        plan = Some(plan::plan(fresh.targets, &replay));
-    }
-    let plan = plan.unwrap_or_else(|| plan::plan(Vec::new(), &replay));
+    let plan = match (targets, &backup) {
+        (Some(targets), _) => plan::plan(targets, &replay),
+        (None, Some(backup)) => {
+            let listed = if job.dry_run {
+                // A dry run writes nothing: the list is read into memory only.
+                let ids =
+                    export::read_list(&network, &clock, job.list_rate, &signals.cancel, verbosity)
+                        .await?;
+                ids.into_iter().map(Target::Id).collect()
+            } else {
+                export_backup(
+                    &network,
+                    &account.user_id,
+                    &clock,
+                    backup,
+                    job.list_rate,
+                    &signals.cancel,
+                    verbosity,
+                )
+                .await?;
+                let fresh = read_backup(backup)?;
+                check_inputs(&fresh, job.skip_invalid, true)?;
+                invalid = fresh.invalid;
+                if fresh.targets.is_empty() {
+                    // Nothing to back up: a rerun reads the list again rather than trusting
+                    // an empty file.
+                    std::fs::remove_file(backup).map_err(|e| Error::Io {
+                        context: format!("cannot remove `{}`", backup.display()),
+                        source: e,
+                    })?;
+                }
+                fresh.targets
+            };
+            if listed.is_empty() {
+                if verbosity > Verbosity::Quiet {
+                    println!(
+                        "Nothing to do: @{} ({}) blocks nobody.",
+                        account.screen_name.as_deref().unwrap_or("?"),
+                        account.user_id
+                    );
+                }
+                return Ok(Exit::Success);
+            }
+            plan::plan(listed, &replay)
+        }
+        (None, None) => plan::plan(Vec::new(), &replay),
+    };
 
-    let Some(mut journal) = journal else {
+    let Some(journal) = journal else {
         if job.check {
             let pages = Pacer::new(job.list_rate, clock.clone());
             let lookups = Pacer::new(export::lookup_rate(job.list_rate), clock);
@@ -243,21 +286,11 @@ pub async fn execute(
             )
             .await?;
         }
-        print_dry_run(&plan, invalid, &job.rate, &job.log);
+        print_dry_run(&plan, &invalid, &job.rate, &job.log);
         return Ok(Exit::Success);
     };
     if plan.todo.is_empty() {
-        return Ok(nothing_to_do(&plan, &job.log, verbosity));
-    }
-    if replay.header.is_none() {
-        journal.write_header(&Header {
-            journal: FORMAT_NAME.to_owned(),
-            version: FORMAT_VERSION,
-            account_id: account.user_id.clone(),
-            account_screen_name: account.screen_name.clone(),
-            action: job.settings.action,
-            created_at: writer::rfc3339(std::time::SystemTime::now()),
-        })?;
+        return Ok(nothing_to_do(&plan, &job.log, backup.as_deref(), verbosity));
     }
     if verbosity > Verbosity::Quiet {
         report::eprint_line(&format!(
@@ -290,21 +323,27 @@ pub async fn execute(
         &job,
         &plan,
         todo_len,
-        invalid,
+        &invalid,
         &tally,
         interrupted,
         verbosity,
     ))
 }
 
-/// Says that the journal already records every target as done.
-fn nothing_to_do(plan: &Plan, log: &Path, verbosity: Verbosity) -> Exit {
+/// Says that the journal already records every target as done (or that the list is empty).
+fn nothing_to_do(plan: &Plan, log: &Path, backup: Option<&Path>, verbosity: Verbosity) -> Exit {
     if verbosity > Verbosity::Quiet {
-        println!(
-            "Nothing to do: all {} targets are already done according to {}.",
-            plan.unique,
-            log.display()
-        );
+        match backup {
+            Some(backup) if plan.unique == 0 => println!(
+                "Nothing to do: the block list in {} is empty.",
+                backup.display()
+            ),
+            _ => println!(
+                "Nothing to do: all {} targets are already done according to {}.",
+                plan.unique,
+                log.display()
+            ),
+        }
     }
     Exit::Success
 }
@@ -317,14 +356,57 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-/// Checks the credentials: a rejection exits 3, an unreachable server 1; nothing is sent first.
-pub async fn verify<N: Network>(network: &N) -> Result<crate::network::Account, Error> {
-    match network.verify().await {
-        Ok(account) => Ok(account),
-        Err(e @ VerifyError::Rejected { .. }) => Err(Error::Credentials(e)),
-        Err(VerifyError::Unavailable(why)) => Err(Error::Unavailable(format!(
-            "could not check the credentials: {why}; nothing was sent"
+/// The local pace of credential checks. `verify_credentials` admits 75 per 15 minutes; a check
+/// is sent again only after a fault's backoff or a 429's wait, so this merely spaces retries.
+const VERIFY_RATE: Rate = Rate {
+    count: 1,
+    period: std::time::Duration::from_secs(1),
+};
+
+/// Checks the credentials, nothing being sent first. Faults (5xx, codes 130/131, timeouts, lost
+/// connections) are sent again with the executor's backoff, up to `retry.max_attempts`; a 429
+/// waits for the reset the server gave (else `Retry-After`, else a backoff) and does not count.
+/// A rejection exits 3 at once, a server that stays unreachable 1, Ctrl-C 130 (also mid-wait).
+pub async fn verify<N: Network>(
+    network: &N,
+    clock: &Arc<ServerClock>,
+    retry: Retry,
+    cancel: &CancellationToken,
+) -> Result<crate::network::Account, Error> {
+    let pacer = Pacer::new(VERIFY_RATE, clock.clone());
+    let answer = export::paced_with(&pacer, cancel, "checking the credentials", retry, || {
+        async {
+            match network.verify().await {
+                Err(VerifyError::Fault(reply)) => Reply {
+                    verdict: Err(reply.verdict),
+                    http_status: reply.http_status,
+                    rate: reply.rate,
+                    server_date: reply.server_date,
+                },
+                // An account, a rejection or an unusable answer: final, not sent again.
+                answer => Reply {
+                    verdict: Ok(answer),
+                    http_status: None,
+                    rate: RateInfo::default(),
+                    server_date: None,
+                },
+            }
+        }
+    })
+    .await;
+    match answer {
+        Ok(Ok(account)) => Ok(account),
+        Ok(Err(e @ VerifyError::Rejected { .. })) => Err(Error::Credentials(e)),
+        Ok(Err(e)) => Err(Error::Unavailable(format!(
+            "{}; nothing was sent",
+            e.to_string().trim_end_matches('.')
         ))),
+        Err(FetchError::Interrupted) => Err(Error::Interrupted),
+        Err(FetchError::Failed(why)) => Err(Error::Unavailable(format!(
+            "{}; nothing was sent",
+            why.trim_end_matches('.')
+        ))),
+        Err(FetchError::Rejected(why)) => Err(Error::Rejected(why)),
     }
 }
 
@@ -373,7 +455,10 @@ pub async fn drive<N: Network>(
         rx,
         journal,
         pacer.clone(),
-        cancel.clone(),
+        writer::Stop {
+            cancel: cancel.clone(),
+            interrupt: signals.cancel.clone(),
+        },
         progress,
     ));
     pipeline::execute(network, pacer, todo, settings, cancel, tx).await;
@@ -428,6 +513,9 @@ impl Drop for Signals {
 }
 
 /// First signal: stop scheduling and finish what is in flight. Second: quit at once.
+///
+/// It prints nothing: during a run the writer, which owns the terminal, says what the first
+/// signal does (see [`writer::write`]); before or after one, the command stops at once.
 async fn watch_signals(
     mut listener: Listener,
     cancel: CancellationToken,
@@ -436,10 +524,6 @@ async fn watch_signals(
     listener.next().await;
     interrupted.store(true, Ordering::SeqCst);
     cancel.cancel();
-    report::eprint_line(
-        "Interrupted: finishing the requests in flight (press Ctrl-C again to quit at once; \
-         the journal stays valid).",
-    );
     listener.next().await;
     std::process::exit(Exit::Interrupted as i32);
 }
@@ -481,8 +565,9 @@ impl Listener {
     }
 }
 
-/// Refuses unusable input (unless skipped) and empty input.
-fn check_inputs(parsed: &Parsed, skip_invalid: bool) -> Result<(), Error> {
+/// Refuses unusable input (unless skipped) and empty input (unless it is the account's whole
+/// block list, which may well be empty).
+fn check_inputs(parsed: &Parsed, skip_invalid: bool, whole_list: bool) -> Result<(), Error> {
     if !parsed.invalid.is_empty() && !skip_invalid {
         // The count leads so that every `FILE:LINE: reason` starts a line of its own (the
         // first would otherwise follow `error: `, and editors and grep would miss it).
@@ -494,7 +579,7 @@ fn check_inputs(parsed: &Parsed, skip_invalid: bool) -> Result<(), Error> {
             list_invalid(&parsed.invalid)
         )));
     }
-    if parsed.targets.is_empty() {
+    if parsed.targets.is_empty() && !whole_list {
         return Err(Error::Input(
             "the inputs hold no targets; nothing was sent".to_owned(),
         ));
@@ -515,7 +600,25 @@ fn list_invalid(invalid: &[InvalidLine]) -> String {
     lines.join("\n")
 }
 
-fn print_dry_run(plan: &Plan, invalid: usize, rate: &Rate, log: &Path) {
+/// Warns of the unusable lines `--skip-invalid` passed over, as `FILE:LINE: reason` (the first
+/// 20, then a count), so they can be fixed and listed again.
+fn warn_invalid(invalid: &[InvalidLine]) {
+    if invalid.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {} unusable input line{} skipped:\n{}",
+        invalid.len(),
+        if invalid.len() == 1 { "" } else { "s" },
+        list_invalid(invalid)
+    );
+}
+
+/// The preview of a dry run, with the unusable lines skipped (the preview is what was asked
+/// for, so `-q` shows it too).
+fn print_dry_run(plan: &Plan, invalid: &[InvalidLine], rate: &Rate, log: &Path) {
+    warn_invalid(invalid);
+    let invalid = invalid.len();
     let targets_read = plan.unique + plan.duplicates;
     println!("Dry run: nothing is sent and the journal is not written.");
     println!("  targets read:            {targets_read}");
@@ -547,12 +650,16 @@ fn conclude(
     job: &Job,
     plan: &Plan,
     todo: u64,
-    invalid: usize,
+    invalid: &[InvalidLine],
     tally: &Tally,
     interrupted: bool,
     verbosity: Verbosity,
 ) -> Exit {
     let c = &tally.counts;
+    if verbosity > Verbosity::Quiet {
+        warn_invalid(invalid);
+    }
+    let invalid = invalid.len();
     if verbosity > Verbosity::Quiet {
         println!("{}", c.outcome_line());
         println!(
@@ -657,6 +764,170 @@ pub fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::{Account, BlockPage, UserRef, Verdict};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// One scripted answer to the credentials check.
+    type Answer = fn() -> Result<Account, VerifyError>;
+
+    /// A network whose credentials check answers from a script (the last answer repeats), and
+    /// that notes when each check arrived on tokio's clock.
+    struct Checks {
+        script: Mutex<Vec<Answer>>,
+        arrivals: Mutex<Vec<tokio::time::Instant>>,
+    }
+
+    impl Checks {
+        fn new(script: Vec<Answer>) -> Checks {
+            Checks {
+                script: Mutex::new(script),
+                arrivals: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn arrivals(&self) -> Vec<tokio::time::Instant> {
+            self.arrivals.lock().unwrap().clone()
+        }
+    }
+
+    impl Network for Checks {
+        const LOOKUP_BATCH: usize = 100;
+
+        async fn verify(&self) -> Result<Account, VerifyError> {
+            self.arrivals
+                .lock()
+                .unwrap()
+                .push(tokio::time::Instant::now());
+            let answer = {
+                let mut script = self.script.lock().unwrap();
+                if script.len() > 1 {
+                    script.remove(0)
+                } else {
+                    script[0]
+                }
+            };
+            answer()
+        }
+
+        async fn act(&self, _: Action, _: &Target) -> crate::network::Reply {
+            unreachable!("the check acts on nothing")
+        }
+
+        async fn blocked_page(&self, _: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
+            unreachable!("the check lists nothing")
+        }
+
+        async fn lookup(&self, _: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
+            unreachable!("the check looks nobody up")
+        }
+    }
+
+    fn account() -> Result<Account, VerifyError> {
+        Ok(Account {
+            user_id: "7".into(),
+            screen_name: Some("me".into()),
+        })
+    }
+
+    fn fault(verdict: Verdict, status: Option<u16>) -> Result<Account, VerifyError> {
+        Err(VerifyError::fault(verdict, status, RateInfo::default(), None).expect("a fault"))
+    }
+
+    fn over_capacity() -> Result<Account, VerifyError> {
+        let verdict = Verdict::Transient {
+            error_code: Some(130),
+            message: "HTTP 503: Over capacity".into(),
+        };
+        fault(verdict, Some(503))
+    }
+
+    fn reset() -> Result<Account, VerifyError> {
+        let verdict = Verdict::Transient {
+            error_code: None,
+            message: "connection reset".into(),
+        };
+        fault(verdict, None)
+    }
+
+    fn limited() -> Result<Account, VerifyError> {
+        let verdict = Verdict::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        fault(verdict, Some(429))
+    }
+
+    fn rejected() -> Result<Account, VerifyError> {
+        Err(VerifyError::Rejected {
+            status: 401,
+            code: Some(89),
+            message: "Invalid or expired token.".into(),
+            hint: "Generate a new token.",
+        })
+    }
+
+    const RETRY: Retry = Retry {
+        max_attempts: 4,
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(60),
+    };
+
+    async fn check(network: &Checks, cancel: &CancellationToken) -> Result<Account, Error> {
+        verify(network, &Arc::new(ServerClock::new()), RETRY, cancel).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_on_the_check_are_retried_and_429s_wait_without_counting() {
+        let network = Checks::new(vec![over_capacity, limited, reset, limited, account]);
+        let got = check(&network, &CancellationToken::new()).await;
+        assert_eq!(got.unwrap().user_id, "7");
+        // Two faults and two 429s, within four attempts: 429s do not count.
+        let at = network.arrivals();
+        assert_eq!(at.len(), 5);
+        for (limited, next) in [(1, 2), (3, 4)] {
+            assert!(
+                at[next] - at[limited] >= Duration::from_secs(30),
+                "Retry-After waited"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_that_keeps_failing_gives_up_after_max_attempts_and_a_rejection_at_once() {
+        let network = Checks::new(vec![over_capacity]);
+        let got = check(&network, &CancellationToken::new()).await;
+        assert!(
+            matches!(&got, Err(Error::Unavailable(m)) if m.contains("4 times")),
+            "{got:?}"
+        );
+        assert_eq!(got.unwrap_err().exit(), Exit::SomeFailed);
+        assert_eq!(network.arrivals().len(), 4);
+
+        let network = Checks::new(vec![rejected]);
+        let got = check(&network, &CancellationToken::new()).await;
+        assert_eq!(got.unwrap_err().exit(), Exit::Credentials);
+        assert_eq!(network.arrivals().len(), 1, "a rejection is not sent again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ctrl_c_during_a_wait_between_checks_interrupts_at_once() {
+        let network = Checks::new(vec![limited]);
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            stop.cancel();
+        });
+        let start = tokio::time::Instant::now();
+        let got = check(&network, &cancel).await;
+        assert_eq!(got.unwrap_err().exit(), Exit::Interrupted);
+        assert_eq!(network.arrivals().len(), 1);
+        assert!(
+            start.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            start.elapsed()
+        );
+    }
 
     #[test]
     fn quoting_survives_a_shell() {

@@ -102,24 +102,46 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// What the first Ctrl-C (or SIGTERM) does, said once by the writer above the display.
+pub const INTERRUPTED_NOTE: &str = "Interrupted: finishing the requests in flight (press Ctrl-C \
+     again to quit at once; the journal stays valid).";
+
+/// The writer's two tokens: the one it cancels to stop the run, and the signal's.
+#[derive(Clone, Debug, Default)]
+pub struct Stop {
+    /// The run's token: cancelled here when the journal fails (and by the executor when the
+    /// credentials are rejected, or by `interrupt`, of which it is a child).
+    pub cancel: CancellationToken,
+    /// Cancelled by the first Ctrl-C or SIGTERM only: the writer then says what happens next.
+    pub interrupt: CancellationToken,
+}
+
 /// Drains `events` until the executor is done. Returns the tally and the sink (to sync and close).
 pub async fn write<S: Sink>(
     mut events: mpsc::Receiver<Event>,
     mut sink: S,
     pacer: Arc<Pacer>,
-    cancel: CancellationToken,
+    stop: Stop,
     mut progress: Progress,
 ) -> (Tally, S) {
+    let Stop { cancel, interrupt } = stop;
     let start = tokio::time::Instant::now();
     let mut tally = Tally::default();
     let mut redraw = tokio::time::interval(Duration::from_millis(500));
     redraw.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut announced = false;
     loop {
         let event = tokio::select! {
             event = events.recv() => match event {
                 Some(event) => event,
                 None => break,
             },
+            // The signal task prints nothing: the terminal is this task's, so it says it here.
+            _ = interrupt.cancelled(), if !announced => {
+                announced = true;
+                progress.say(INTERRUPTED_NOTE);
+                continue;
+            }
             _ = redraw.tick() => {
                 progress.update(&tally.counts, &pacer.state());
                 if tally.journal_error.is_none()
@@ -273,7 +295,10 @@ mod tests {
                 written: vec![],
             },
             pacer,
-            cancel.clone(),
+            Stop {
+                cancel: cancel.clone(),
+                interrupt: CancellationToken::new(),
+            },
             progress,
         ));
         for id in 1..=4 {

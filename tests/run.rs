@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use bulk_unblock::emulator::config::Config;
 use bulk_unblock::emulator::{AccessLevel, Seed, SuspendedReply, UserState};
 use common::{
     Harness, builtin_account, count_after, journal_header, journal_len, journal_records,
@@ -25,10 +26,43 @@ const VERIFY: &str = "/1.1/account/verify_credentials.json";
 #[test]
 fn a_mixed_csv_and_a_list_unblock_exactly_the_listed_users() {
     let h = Harness::new();
+    let seed = Seed::builtin();
     let before: BTreeSet<u64> = h.blocked().into_iter().collect();
     let log = h.path("journal.jsonl");
     let csv = sample("blocked.csv");
     let list = sample("blocked.txt");
+
+    // What each listed target must end as, from the files and the seed alone.
+    let mut listed = sample_csv_targets(&csv);
+    listed.extend(sample_list_targets(&list));
+    let mut unique: Vec<Listed> = Vec::new();
+    for target in listed {
+        if !unique.iter().any(|u| u.key() == target.key()) {
+            unique.push(target);
+        }
+    }
+    let mut expected: BTreeMap<String, &str> = BTreeMap::new();
+    let mut to_unblock: BTreeSet<u64> = BTreeSet::new();
+    for target in &unique {
+        let user = seed.users.iter().find(|u| match target {
+            Listed::Id(id) => u.id == *id,
+            Listed::Name(name) => u.screen_name.eq_ignore_ascii_case(name),
+        });
+        // Unknown, suspended and deactivated users are all `not_found` with the default
+        // replies; an active user is `unblocked`, blocked or not (the server answers 200).
+        let outcome = match user.map(|u| u.state) {
+            Some(UserState::Active) => "unblocked",
+            _ => "not_found",
+        };
+        if let Some(u) = user.filter(|u| u.state == UserState::Active && before.contains(&u.id)) {
+            to_unblock.insert(u.id);
+        }
+        expected.insert(target.key(), outcome);
+    }
+    assert_eq!(expected.len(), unique.len());
+    assert!(expected.values().any(|o| *o == "not_found"), "{expected:?}");
+    assert!(!to_unblock.is_empty());
+
     let out = h.run(&[
         csv.to_str().unwrap(),
         list.to_str().unwrap(),
@@ -39,45 +73,92 @@ fn a_mixed_csv_and_a_list_unblock_exactly_the_listed_users() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
-    // The server received one destroy per unique target, and nothing else was unblocked.
-    let destroys = h.requests_to("/1.1/blocks/destroy.json");
+    // One record per unique target, with exactly the outcome the seed implies.
     let records = journal_records(&log);
-    assert_eq!(
-        destroys.len(),
-        records.len(),
-        "one request per unique target"
-    );
-    let mut per_target: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &records {
-        *per_target
-            .entry(r["target"].as_str().unwrap().to_lowercase())
-            .or_default() += 1;
-    }
-    assert!(
-        per_target.values().all(|&n| n == 1),
-        "one record per target: {per_target:?}"
-    );
+    let recorded: BTreeMap<String, Vec<String>> = outcomes_by_target(&records);
+    assert_eq!(records.len(), unique.len(), "one record per unique target");
+    let recorded: BTreeMap<String, &str> = recorded
+        .iter()
+        .map(|(t, o)| {
+            assert_eq!(o.len(), 1, "{t}: one record: {o:?}");
+            (t.clone(), o[0].as_str())
+        })
+        .collect();
+    assert_eq!(recorded, expected);
 
+    // The server lost exactly the listed blocked users, and got one destroy per unique target.
     let after: BTreeSet<u64> = h.blocked().into_iter().collect();
     let removed: BTreeSet<u64> = before.difference(&after).copied().collect();
-    let recorded_unblocked: BTreeSet<u64> = records
-        .iter()
-        .filter(|r| r["outcome"] == "unblocked")
-        .map(|r| r["user_id"].as_str().unwrap().parse().unwrap())
-        .collect();
-    // Everything recorded unblocked that was blocked is gone from the server, and nothing else.
-    assert_eq!(
-        removed,
-        recorded_unblocked.intersection(&before).copied().collect()
-    );
-    assert!(
-        records.iter().any(|r| r["outcome"] == "not_found"),
-        "suspended/deactivated users are listed"
-    );
+    assert_eq!(removed, to_unblock);
+    assert!(after.is_subset(&before), "nothing was blocked");
+    assert_eq!(h.requests_to(DESTROY).len(), unique.len());
+    let mut sent = h.destroyed_targets();
+    sent.sort();
+    let mut keys: Vec<String> = expected.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(sent, keys, "each unique target sent once");
     assert_eq!(
         journal_header(&log)["account_id"],
         h.account.user_id.to_string()
     );
+}
+
+/// A target as a test reads it from the sample files, independently of the tool's reader.
+#[derive(Debug)]
+enum Listed {
+    Id(u64),
+    Name(String),
+}
+
+impl Listed {
+    /// The ID, or the name folded to lowercase: how the journal's `target` and the request log
+    /// are compared.
+    fn key(&self) -> String {
+        match self {
+            Listed::Id(id) => id.to_string(),
+            Listed::Name(name) => name.to_lowercase(),
+        }
+    }
+}
+
+/// `sample-data/blocked.csv`: a `user_id,screen_name` header, then rows filling either (the ID
+/// wins when both are).
+fn sample_csv_targets(path: &Path) -> Vec<Listed> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("user_id,screen_name"));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (id, name) = l.split_once(',').expect("two columns");
+            match id.trim() {
+                "" => Listed::Name(name.trim().to_owned()),
+                id => Listed::Id(id.parse().expect("an ID")),
+            }
+        })
+        .collect()
+}
+
+/// `sample-data/blocked.txt`: bare IDs, `@name`, `name`, profile links, comments and blanks.
+fn sample_list_targets(path: &Path) -> Vec<Listed> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            if let Some(id) = l.split("intent/user?user_id=").nth(1) {
+                Listed::Id(id.parse().expect("an ID"))
+            } else if let Some(name) = l.strip_prefix('@') {
+                Listed::Name(name.to_owned())
+            } else if let Some((_, name)) = l.rsplit_once('/') {
+                Listed::Name(name.to_owned())
+            } else if l.bytes().all(|b| b.is_ascii_digit()) {
+                Listed::Id(l.parse().expect("an ID"))
+            } else {
+                Listed::Name(l.to_owned())
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -898,6 +979,13 @@ fn signal_stops_with_130_and_the_rerun_completes(signal: &str) {
     });
     assert_eq!(out.status.code(), Some(130), "{}", show(&out));
     let err = stderr(&out);
+    // Said once, by the writer (the one task that owns the terminal).
+    assert_eq!(
+        err.matches("Interrupted: finishing the requests in flight")
+            .count(),
+        1,
+        "{err}"
+    );
     assert!(err.contains("Resume with:"), "{err}");
     assert!(err.contains("bulk-unblock run"), "{err}");
     assert!(
@@ -1065,4 +1153,313 @@ fn ctrl_c_during_the_credentials_check_exits_130_and_sends_no_unblock() {
         show(&out)
     );
     assert!(h.requests_to("/1.1/blocks/destroy.json").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The credentials check before anything is concluded or sent
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn another_account_rerunning_a_finished_journal_is_refused_not_told_nothing_to_do() {
+    let h = Harness::new();
+    let log = h.path("journal.jsonl");
+    h.write("list.txt", id_list(&active_blocked(3)));
+    let args = ["list.txt", "--log", "journal.jsonl", "--rate", "1000/s"];
+    let out = h.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let journal_before = std::fs::read(&log).unwrap();
+    let destroys_before = h.requests_to(DESTROY).len();
+
+    // The same command, the journal complete, but another account's credentials.
+    let (other, app) = builtin_account("other_owner");
+    let other_before = h.emulator.blocked(other.user_id);
+    let out = h.run_with(h.command_as(&other, &app), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(!stdout(&out).contains("Nothing to do"), "{}", show(&out));
+    assert!(
+        stderr(&out).contains(&h.account.user_id.to_string()),
+        "names the journal's account: {}",
+        show(&out)
+    );
+    assert_eq!(h.requests_to(DESTROY).len(), destroys_before, "no destroy");
+    let verified_as: Vec<Option<u64>> = h.requests_to(VERIFY).iter().map(|r| r.account).collect();
+    assert_eq!(
+        verified_as.last(),
+        Some(&Some(other.user_id)),
+        "the other account's credentials were checked"
+    );
+    assert_eq!(h.emulator.blocked(other.user_id), other_before);
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        journal_before,
+        "journal untouched"
+    );
+}
+
+/// A run whose first credentials check meets `fault`, switched off as soon as that check has
+/// reached the server: the run must send the check again and finish.
+fn a_fault_on_the_credentials_check_is_retried(fault: impl FnOnce(&mut Config)) -> Harness {
+    let h = Harness::with_config(|c| {
+        c.limits.window = Duration::from_secs(2);
+        c.limits.retry_after = true;
+        c.faults.all_endpoints = true;
+        fault(c);
+    });
+    let users = active_blocked(3);
+    let list = h.write("list.txt", id_list(&users));
+    let log = h.path("journal.jsonl");
+    let child = h.spawn_run(
+        "run",
+        &[
+            list.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--rate",
+            "1000/s",
+        ],
+    );
+    let arrived = wait_until(PATIENCE, || !h.requests_to(VERIFY).is_empty());
+    h.emulator.update_config(|c| {
+        c.faults.all_endpoints = false;
+        c.faults.over_capacity_rate = 0.0;
+        c.faults.spurious_429_rate = 0.0;
+    });
+    let out = h.background_output("run", child);
+    assert!(arrived, "the check reached the server: {}", show(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let verifies = h.requests_to(VERIFY);
+    assert!(verifies.len() >= 2, "sent again: {verifies:?}");
+    assert_eq!(verifies.last().unwrap().status, 200);
+    assert!(
+        verifies[..verifies.len() - 1]
+            .iter()
+            .all(|r| r.status != 200)
+    );
+    // Nothing was sent before the credentials were good, and then each target once.
+    let checked_at = verifies.last().unwrap().seq;
+    let destroys = h.requests_to(DESTROY);
+    assert!(destroys.iter().all(|r| r.seq > checked_at), "{destroys:?}");
+    let mut sent = h.destroyed_targets();
+    sent.sort();
+    let mut expected: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
+    expected.sort();
+    assert_eq!(sent, expected);
+    let left: BTreeSet<u64> = h.blocked().into_iter().collect();
+    assert!(users.iter().all(|u| !left.contains(&u.id)));
+    assert_eq!(journal_records(&log).len(), users.len());
+    h
+}
+
+#[test]
+fn a_server_fault_on_the_credentials_check_is_retried_and_the_run_completes() {
+    let h = a_fault_on_the_credentials_check_is_retried(|c| {
+        c.limits.enabled = false;
+        c.faults.over_capacity_rate = 1.0;
+    });
+    let first = &h.requests_to(VERIFY)[0];
+    assert_eq!((first.status, first.error_code), (503, Some(130)));
+}
+
+#[test]
+fn a_429_on_the_credentials_check_waits_for_retry_after_and_the_run_completes() {
+    let h = a_fault_on_the_credentials_check_is_retried(|c| c.faults.spurious_429_rate = 1.0);
+    let verifies = h.requests_to(VERIFY);
+    assert_eq!(verifies[0].status, 429);
+    // The first request opened the 2-second window: its 429 said `Retry-After: 2`, and the
+    // check was not sent again before that.
+    let waited = verifies[1].at_ms - verifies[0].at_ms;
+    assert!(waited >= 1_950, "sent again after {waited} ms");
+    assert_eq!(verifies.len(), 2, "one 429, then the answer: {verifies:?}");
+}
+
+#[test]
+fn a_credentials_check_that_keeps_failing_stops_after_max_attempts() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.all_endpoints = true;
+        c.faults.internal_error_rate = 1.0;
+    });
+    h.write("list.txt", id_list(&active_blocked(2)));
+    let out = h.run(&[
+        "list.txt",
+        "--log",
+        "journal.jsonl",
+        "--rate",
+        "1000/s",
+        "--max-attempts",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let verifies = h.requests_to(VERIFY);
+    assert_eq!(verifies.len(), 3, "{verifies:?}");
+    assert!(verifies.iter().all(|r| r.status == 500));
+    assert!(h.requests_to(DESTROY).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("3 times") && err.contains("nothing was sent"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// run --all
+// ---------------------------------------------------------------------------------------------
+
+const BLOCKS_IDS: &str = "/1.1/blocks/ids.json";
+
+#[test]
+fn a_dry_run_of_all_reads_the_list_into_memory_and_writes_nothing() {
+    let h = Harness::new();
+    let listed = demo_blocked()
+        .iter()
+        .filter(|u| u.state == UserState::Active)
+        .count();
+    let log = h.path("all.jsonl");
+    let backup = h.path("all.jsonl.backup.csv");
+    let out = h.run(&[
+        "--all",
+        "--log",
+        log.to_str().unwrap(),
+        "--dry-run",
+        "--list-rate",
+        "100/s",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        count_after(&text, "targets read:"),
+        Some(listed as u64),
+        "{text}"
+    );
+    assert_eq!(
+        count_after(&text, "left to do:"),
+        Some(listed as u64),
+        "{text}"
+    );
+    assert!(!h.requests_to(BLOCKS_IDS).is_empty(), "the list was read");
+    let writes: Vec<_> = h
+        .emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "only GETs: {writes:?}");
+    assert!(!backup.exists(), "no backup written");
+    assert!(
+        !h.path("all.jsonl.backup.csv.partial").exists(),
+        "no partial"
+    );
+    assert!(!log.exists(), "no journal");
+    let files: Vec<_> = std::fs::read_dir(h.dir.path()).unwrap().collect();
+    assert!(files.is_empty(), "the dry run wrote {files:?}");
+}
+
+#[test]
+fn all_on_an_account_that_blocks_nobody_says_so_and_exits_0() {
+    let h = Harness::new();
+    h.emulator.set_blocked(h.account.user_id, []);
+    let log = h.path("all.jsonl");
+    let all = [
+        "--all",
+        "--log",
+        log.to_str().unwrap(),
+        "--list-rate",
+        "100/s",
+    ];
+    for round in 0..2 {
+        let out = h.run(&all);
+        assert_eq!(out.status.code(), Some(0), "round {round}: {}", show(&out));
+        assert!(stdout(&out).contains("blocks nobody"), "{}", show(&out));
+        // No empty backup is kept, so each run asks the server again.
+        assert!(!h.path("all.jsonl.backup.csv").exists());
+        assert_eq!(h.requests_to(BLOCKS_IDS).len(), round + 1);
+    }
+    let mut dry = all.to_vec();
+    dry.push("--dry-run");
+    let out = h.run(&dry);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(stdout(&out).contains("blocks nobody"), "{}", show(&out));
+    assert!(h.requests_to(DESTROY).is_empty());
+}
+
+#[test]
+fn all_checks_the_journal_writable_before_exporting_the_list() {
+    let h = Harness::new();
+    let backup = h.path("list.csv");
+    // Opens fine, but every write fails: the header must fail before hours of export.
+    let out = h.run(&[
+        "--all",
+        "--log",
+        "/dev/full",
+        "--backup",
+        backup.to_str().unwrap(),
+        "--list-rate",
+        "100/s",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("No space left on device"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        h.requests_to(VERIFY).len(),
+        1,
+        "the credentials were checked first"
+    );
+    assert!(
+        h.requests_to(BLOCKS_IDS).is_empty(),
+        "the list was not read"
+    );
+    assert!(!backup.exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// --skip-invalid names what it skipped
+// ---------------------------------------------------------------------------------------------
+
+/// The `FILE:LINE` of every stderr line naming an unusable line of `file`.
+fn listed_lines(err: &str, file: &str) -> Vec<String> {
+    err.lines()
+        .filter(|l| l.starts_with(&format!("{file}:")))
+        .map(|l| l.split(": ").next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn skip_invalid_names_each_skipped_line_in_the_summary_and_the_preview() {
+    let h = Harness::new();
+    let users = active_blocked(2);
+    let mut list = format!("{}\n-5\nbad name!\n{}\n", users[0].id, users[1].id);
+    list.extend((1..=22).map(|i| format!("-{i}\n")));
+    h.write("list.txt", list);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["list.txt", "--log", "journal.jsonl", "--skip-invalid"];
+        args.extend(FAST);
+        args.extend(extra);
+        h.run(&args)
+    };
+    // Lines 1 and 4 are valid: the first 20 unusable ones are 2, 3 and 5 to 22.
+    let expected: Vec<String> = [2, 3]
+        .into_iter()
+        .chain(5..=22)
+        .map(|n| format!("list.txt:{n}"))
+        .collect();
+    for extra in [&["--dry-run"][..], &[]] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", show(&out));
+        let err = stderr(&out);
+        assert_eq!(listed_lines(&err, "list.txt"), expected, "{err}");
+        assert!(err.contains("list.txt:3: "), "with the reason: {err}");
+        assert!(err.contains("… and 4 more"), "{err}");
+        assert!(err.contains("24 unusable input lines skipped"), "{err}");
+        assert_eq!(
+            count_after(&stdout(&out), "invalid lines skipped:"),
+            Some(24),
+            "{}",
+            show(&out)
+        );
+    }
+    assert_eq!(h.requests_to(DESTROY).len(), 2);
 }

@@ -146,6 +146,8 @@ fn rejected_credentials_and_failed_checks_print_no_secret() {
         log,
         "--api-base",
         "http://127.0.0.1:9",
+        "--max-attempts",
+        "2",
         "-vv",
     ]);
     let out = down.output().unwrap();

@@ -163,9 +163,51 @@ pub enum VerifyError {
         /// What to fix.
         hint: &'static str,
     },
-    /// The check could not be completed (network, server fault, unexpected answer).
+    /// A fault that may pass (5xx, codes 130/131, a timeout, a lost connection, a 429): the
+    /// check may be sent again. The reply carries what the pacer needs (rate headers, the
+    /// server's `Date`, a 429's `Retry-After`).
+    // Boxed: it travels inside every command's error type, which stays small.
+    #[error("could not check the credentials: {}", fault_text(.0))]
+    Fault(Box<Reply>),
+    /// The check could not be completed, and sending it again would not help (an unexpected
+    /// answer, a status that is neither a fault nor a rejection).
     #[error("could not check the credentials: {0}")]
     Unavailable(String),
+}
+
+/// What a fault reply says, for messages.
+pub fn fault_text(reply: &Reply) -> String {
+    match &reply.verdict {
+        Verdict::Transient { message, .. } => message.clone(),
+        Verdict::RateLimited { .. } => "rate limited (HTTP 429)".to_owned(),
+        _ => format!(
+            "HTTP {}",
+            reply.http_status.map_or("?".to_owned(), |s| s.to_string())
+        ),
+    }
+}
+
+impl VerifyError {
+    /// A fault from a sorted verdict, when it is one (transient or rate limited).
+    pub fn fault(
+        verdict: Verdict,
+        http_status: Option<u16>,
+        rate: RateInfo,
+        server_date: Option<SystemTime>,
+    ) -> Option<VerifyError> {
+        matches!(
+            verdict,
+            Verdict::Transient { .. } | Verdict::RateLimited { .. }
+        )
+        .then(|| {
+            VerifyError::Fault(Box::new(Reply {
+                verdict,
+                http_status,
+                rate,
+                server_date,
+            }))
+        })
+    }
 }
 
 /// A network the pipeline can act on.

@@ -177,6 +177,19 @@ fn parse_lookup(status: u16, body: &[u8]) -> Result<Vec<UserRef>, String> {
         .collect())
 }
 
+/// A request that got no answer (timeout, refused or lost connection): a fault that may pass.
+fn transport_fault(message: String) -> VerifyError {
+    VerifyError::Fault(Box::new(Reply {
+        verdict: Verdict::Transient {
+            error_code: None,
+            message,
+        },
+        http_status: None,
+        rate: RateInfo::default(),
+        server_date: None,
+    }))
+}
+
 impl Network for XClient {
     const LOOKUP_BATCH: usize = 100;
 
@@ -229,7 +242,7 @@ impl Network for XClient {
                     &[("include_entities", "false"), ("skip_status", "true")],
                 )
                 .await
-                .map_err(VerifyError::Unavailable)?;
+                .map_err(transport_fault)?;
             let (code, message) = response::api_error(&exchange.body);
             match exchange.status {
                 200 => {
@@ -256,6 +269,30 @@ impl Network for XClient {
                             message: message.unwrap_or_else(|| format!("HTTP {status}")),
                             hint,
                         });
+                    }
+                    // 5xx, codes 130/131 and 429 may pass: say so, with what the pacer needs.
+                    let verdict = match response::classify(
+                        Action::Unblock,
+                        status,
+                        &exchange.body,
+                        &exchange.headers,
+                    ) {
+                        Verdict::Transient {
+                            error_code,
+                            message,
+                        } => Verdict::Transient {
+                            error_code,
+                            message: format!("HTTP {status}: {message}"),
+                        },
+                        other => other,
+                    };
+                    if let Some(fault) = VerifyError::fault(
+                        verdict,
+                        Some(status),
+                        response::rate_info(&exchange.headers),
+                        response::server_date(&exchange.headers),
+                    ) {
+                        return Err(fault);
                     }
                     return Err(VerifyError::Unavailable(format!(
                         "HTTP {status}{}",

@@ -302,7 +302,7 @@ impl Network for XV2Client {
                 .transport
                 .send(Method::GET, "/2/users/me", &[])
                 .await
-                .map_err(VerifyError::Unavailable)?;
+                .map_err(super::transport_fault)?;
             if is_success(exchange.status) {
                 let account = response::parse_me(&exchange.body).map_err(|e| {
                     VerifyError::Unavailable(format!("unexpected answer from the server: {e}"))
@@ -318,6 +318,26 @@ impl Network for XV2Client {
             }
             let problem = Problem::parse(&exchange.body);
             let message = problem.message(exchange.status);
+            // 5xx and 429 may pass: say so, with what the pacer needs.
+            let verdict = match response::classify_error(
+                exchange.status,
+                &exchange.body,
+                &exchange.headers,
+            ) {
+                Verdict::Transient { error_code, .. } => Verdict::Transient {
+                    error_code,
+                    message: format!("HTTP {}: {message}", exchange.status),
+                },
+                other => other,
+            };
+            if let Some(fault) = VerifyError::fault(
+                verdict,
+                Some(exchange.status),
+                rate_info(&exchange.headers),
+                server_date(&exchange.headers),
+            ) {
+                return Err(fault);
+            }
             return Err(match response::rejection_hint(exchange.status, &problem) {
                 Some(hint) => VerifyError::Rejected {
                     status: exchange.status,
