@@ -154,7 +154,7 @@ impl State {
     pub fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
         let endpoint = req.route.endpoint;
         if endpoint == Endpoint::Unknown {
-            return Err(Done::refused(Reply::no_such_page(), None));
+            return Err(Done::refused(Reply::unknown_route(&req.path), None));
         }
         let v2 = endpoint.is_v2();
         let now_ms = self.now_ms();
@@ -172,7 +172,7 @@ impl State {
             }
         };
         let Some(account) = self.accounts.get(idx) else {
-            return Err(Done::refused(Reply::no_such_page(), None));
+            return Err(Done::refused(Reply::unknown_route(&req.path), None));
         };
         let user_id = account.user_id;
         let owner_state = self.users.get(&user_id).map(|u| u.state);

@@ -90,7 +90,8 @@ impl Reply {
                 error_code: None,
             },
             // Only a bug in a handler's types could get here; answer like the real API's 500.
-            Err(_) => Reply::v1_error(500, 131, "Internal error."),
+            Err(_) if kind == BodyKind::V1 => Reply::v1_error(500, 131, "Internal error."),
+            Err(_) => Reply::problem(500, "Internal Server Error"),
         }
     }
 
@@ -136,9 +137,19 @@ impl Reply {
         )
     }
 
-    /// The route-missing 404 (code 34), used for every unknown route.
+    /// The v1.1 route-missing 404 (code 34), used for every unknown route outside `/2/` and
+    /// for a v1.1 target that no longer exists.
     pub fn no_such_page() -> Reply {
         Reply::v1_error(404, 34, "Sorry, that page does not exist.")
+    }
+
+    /// The 404 for an unknown route: problem JSON under `/2/` (every v2 error is), else code 34.
+    pub fn unknown_route(path: &str) -> Reply {
+        if super::route::is_v2_path(path) {
+            Reply::problem(404, "Not Found")
+        } else {
+            Reply::no_such_page()
+        }
     }
 
     /// True for 2xx.

@@ -1348,6 +1348,72 @@ async fn v2_rate_limit_is_problem_json() {
     assert!(a.header("x-rate-limit-reset").is_some());
 }
 
+/// Regression: an unknown route under `/2/` answered with a v1.1 `{"errors":[{"code":34}]}`
+/// body; every v2 error is problem JSON, the auth failures included.
+#[tokio::test]
+async fn every_v2_error_is_problem_json() {
+    let running = start(Config::default()).await;
+    let c = Client::new(&running, OWNER);
+    let problem = |a: &Answer, status: u16| {
+        assert_eq!(a.status, status, "{}", a.json);
+        assert_eq!(a.header("content-type"), Some("application/problem+json"));
+        assert_eq!(a.json["status"], status, "{}", a.json);
+        assert_eq!(a.json["type"], "about:blank", "{}", a.json);
+        assert!(a.json.get("errors").is_none(), "{}", a.json);
+        assert!(a.json["title"].is_string() && a.json["detail"].is_string());
+    };
+    for (method, path) in [
+        ("GET", "/2/no/such/route"),
+        ("GET", "/2/users/1/muting"),
+        ("PUT", "/2/users/1/blocking"),
+        ("GET", "/2"),
+    ] {
+        let a = c.call(method, path, &[], &[]).await;
+        problem(&a, 404);
+        assert_eq!(a.json["title"], "Not Found");
+    }
+    // Outside /2/ the same miss is still the v1.1 code 34.
+    let a = c.get("/1.1/no/such/route.json", &[]).await;
+    assert_eq!((a.status, a.code()), (404, Some(34)));
+    assert_eq!(
+        a.header("content-type"),
+        Some("application/json;charset=utf-8")
+    );
+    let a = c.get("/20/users/me", &[]).await;
+    assert_eq!((a.status, a.code()), (404, Some(34)));
+
+    // No Authorization, garbage, a bad key, a revoked token: 401 problem JSON, never 400/215.
+    let url = format!("{}/2/users/me", running.base_url());
+    let none = answer(c.http.get(&url).send().await.expect("sent")).await;
+    problem(&none, 401);
+    assert_eq!(
+        none.json,
+        serde_json::json!({"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"})
+    );
+    let garbage = answer(
+        c.http
+            .get(&url)
+            .header("authorization", "OAuth ???")
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    problem(&garbage, 401);
+    let mut bad = Client::new(&running, OWNER);
+    bad.creds.consumer_key = "NoSuchKey".into();
+    problem(&bad.get("/2/users/me", &[]).await, 401);
+    let mut skewed = Client::new(&running, OWNER);
+    skewed.ts_offset = -3600;
+    problem(&skewed.get("/2/users/1/blocking", &[]).await, 401);
+    running.emulator.revoke_token(&token(OWNER));
+    problem(
+        &c.call("DELETE", "/2/users/1/blocking/10", &[], &[]).await,
+        401,
+    );
+    assert_eq!(running.emulator.stats().auth_failures, 5);
+}
+
 // ---------------------------------------------------------------- sample data
 
 mod sample_data {
