@@ -111,6 +111,8 @@ pub struct Account {
     pub revoked: bool,
     /// Successful mutating requests made with the token (for `revoke_after`).
     pub mutations: u64,
+    /// Authenticated requests made with the token (for `revoke_after_requests`).
+    pub requests: u64,
     /// Rate windows, indexed by `Endpoint::index`.
     pub windows: [Window; Endpoint::ALL.len()],
     /// 24-hour windows, indexed by `Endpoint::index`.
@@ -146,6 +148,9 @@ pub struct State {
     pub rng_seed: u64,
     /// Nonces seen, with their timestamps (only when nonce checking is on).
     pub nonces: HashMap<String, i64>,
+    /// The apps' 24-hour windows by consumer key, indexed by `Endpoint::index`: shared by every
+    /// token of the app (for `app_daily_limit`).
+    pub app_daily: HashMap<String, [Window; Endpoint::ALL.len()]>,
 }
 
 impl State {
@@ -221,6 +226,7 @@ impl State {
                 blocked: a.blocked.into_iter().collect(),
                 revoked: false,
                 mutations: 0,
+                requests: 0,
                 windows: Default::default(),
                 daily: Default::default(),
             });
@@ -240,6 +246,7 @@ impl State {
             rng: StdRng::seed_from_u64(rng_seed),
             rng_seed,
             nonces: HashMap::new(),
+            app_daily: HashMap::new(),
         })
     }
 
@@ -328,14 +335,15 @@ impl State {
         }
     }
 
-    /// Restores a revoked token and restarts its count of mutations, as a freshly issued token
-    /// would (so `revoke_after` counts again from zero).
+    /// Restores a revoked token and restarts its counts of mutations and requests, as a freshly
+    /// issued token would (so `revoke_after` and `revoke_after_requests` count again from zero).
     pub fn restore_token(&mut self, token: &str) {
         if let Some(&idx) = self.by_token.get(token)
             && let Some(account) = self.accounts.get_mut(idx)
         {
             account.revoked = false;
             account.mutations = 0;
+            account.requests = 0;
         }
     }
 
