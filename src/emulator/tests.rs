@@ -1013,25 +1013,37 @@ async fn absurd_windows_neither_panic_nor_pass_the_admin_view() {
     );
     assert_eq!(c.get("/1.1/blocks/ids.json", &[]).await.status, 200);
 
+    // Back to sane windows, so each refusal below is the patch's own.
+    running.emulator.update_config(|c| {
+        c.limits.window = Duration::from_secs(900);
+        c.limits.destroy.window = None;
+    });
+    let admin = format!("{}/admin/config", running.base_url());
+    let resp = c
+        .http
+        .post(&admin)
+        .json(&serde_json::json!({"limits": {"ids": {"window": "24h"}}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200, "the longest window is fine");
     for patch in [
         serde_json::json!({"limits": {"window": "0s"}}),
         serde_json::json!({"limits": {"ids": {"window": "3000years"}}}),
         serde_json::json!({"clock_offset_secs": i64::MAX}),
         serde_json::json!({"faults": {"stall_rate": 2.0}}),
     ] {
-        let resp = c
-            .http
-            .post(format!("{}/admin/config", running.base_url()))
-            .json(&patch)
-            .send()
-            .await
-            .expect("sent");
+        let resp = c.http.post(&admin).json(&patch).send().await.expect("sent");
         let status = resp.status().as_u16();
         let body = resp.text().await.expect("text");
         assert_eq!(status, 422, "{patch}: {body}");
         assert!(body.starts_with("invalid config: "), "{body}");
     }
-    assert_eq!(running.emulator.config().limits.ids.window, None);
+    assert_eq!(
+        running.emulator.config().limits.ids.window,
+        Some(Duration::from_secs(86_400)),
+        "a refused patch changes nothing"
+    );
     // A clock set past what an HTTP date can say does not panic either.
     running
         .emulator
