@@ -35,11 +35,7 @@ fn block_and_list(h: &Harness, ids: &[u64]) -> PathBuf {
 fn limit_destroy(c: &mut Config, window: Duration, limit: u32, headers: HeaderMode) {
     c.limits.enabled = true;
     c.limits.window = window;
-    c.limits.destroy = EndpointLimit {
-        limit,
-        headers,
-        daily_limit: None,
-    };
+    c.limits.destroy = EndpointLimit::new(limit, headers);
 }
 
 /// Runs the binary, killing it after `deadline` so a pacing bug fails the test instead of hanging

@@ -685,11 +685,7 @@ fn a_soak_of_20000_targets_through_faults_ends_correct_in_flat_memory() {
     let h = Harness::with_config(|c| {
         c.limits.enabled = true;
         c.limits.window = SOAK_WINDOW;
-        c.limits.destroy = EndpointLimit {
-            limit: SOAK_LIMIT,
-            headers: HeaderMode::Headers,
-            daily_limit: None,
-        };
+        c.limits.destroy = EndpointLimit::new(SOAK_LIMIT, HeaderMode::Headers);
         // 10% of destroys meet a fault: 503, 500, an answer lost after acting, or a stall
         // shorter than the run's --timeout.
         c.faults.seed = seed;

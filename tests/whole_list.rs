@@ -744,11 +744,7 @@ fn check_compares_with_the_server_read_only_v2() {
 
 /// Limits on, block-list pages of 1,000 limited to 3 per 2-second window with rate headers.
 fn paced_list(c: &mut Config) {
-    let list = EndpointLimit {
-        limit: PAGES_PER_WINDOW,
-        headers: HeaderMode::Headers,
-        daily_limit: None,
-    };
+    let list = EndpointLimit::new(PAGES_PER_WINDOW, HeaderMode::Headers);
     c.limits.enabled = true;
     c.limits.window = WINDOW;
     c.limits.ids = list.clone();

@@ -121,6 +121,12 @@ async fn patch_config(
             format!("invalid config: {e}"),
         )
     })?;
+    next.validate().map_err(|e| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid config: {e}"),
+        )
+    })?;
     emulator.update_config(|c| *c = next.clone());
     Ok(Json(next))
 }

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::config::{Config, HeaderMode, SuspendedReply};
+use super::config::{Config, ConfigError, HeaderMode, SuspendedReply};
 use super::route::Endpoint;
 use super::seed::{AccessLevel, Seed, SeedError};
 use super::{Emulator, StateView, serve};
@@ -43,12 +43,24 @@ pub struct EmulatorArgs {
     /// Scenario file (TOML) setting any emulator knob.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
-    /// Rate window length of every endpoint, e.g. `15m` or `2s`.
+    /// Rate window length of every endpoint without a window of its own, e.g. `15m` or `2s`
+    /// (1s to 24h).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub window: Option<Duration>,
     /// blocks/destroy requests allowed per window and token.
     #[arg(long, value_name = "N")]
     pub destroy_limit: Option<u32>,
+    /// Rate window length of blocks/destroy alone, overriding `--window` (1s to 24h). Other
+    /// endpoints take theirs from the scenario file (`limits.ENDPOINT.window`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub destroy_window: Option<Duration>,
+    /// 24-hour cap of blocks/destroy per token, announced by `x-user-limit-24hour-*`.
+    #[arg(long, value_name = "N")]
+    pub destroy_daily_limit: Option<u32>,
+    /// 24-hour cap of blocks/destroy per app (all its tokens together), announced by
+    /// `x-app-limit-24hour-*`.
+    #[arg(long, value_name = "N")]
+    pub destroy_app_daily_limit: Option<u32>,
     /// Send `x-rate-limit-*` headers on every endpoint (on) or on none (off).
     #[arg(long, value_enum, value_name = "on|off")]
     pub rate_headers: Option<Switch>,
@@ -97,9 +109,13 @@ pub struct EmulatorArgs {
     /// Seed of the fault RNG (same seed and requests, same faults).
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
-    /// Revoke a token after this many successful block writes.
+    /// Revoke a token after this many successful block writes made with it.
     #[arg(long, value_name = "N")]
     pub revoke_after: Option<u64>,
+    /// Revoke a token after this many requests made with it, whatever the endpoint and the
+    /// answer.
+    #[arg(long, value_name = "N")]
+    pub revoke_after_requests: Option<u64>,
 }
 
 fn probability(raw: &str) -> Result<f64, String> {
@@ -148,6 +164,9 @@ pub enum EmulatorError {
         #[source]
         source: Box<toml::de::Error>,
     },
+    /// The scenario and the flags together set a knob to a value the emulator cannot honour.
+    #[error("invalid emulator settings")]
+    Config(#[source] ConfigError),
     /// The port could not be bound.
     #[error("cannot listen on 127.0.0.1:{port}")]
     Bind {
@@ -176,6 +195,15 @@ impl EmulatorArgs {
         }
         if let Some(n) = self.destroy_limit {
             config.limits.destroy.limit = n;
+        }
+        if let Some(w) = self.destroy_window {
+            config.limits.destroy.window = Some(w);
+        }
+        if let Some(n) = self.destroy_daily_limit {
+            config.limits.destroy.daily_limit = Some(n);
+        }
+        if let Some(n) = self.destroy_app_daily_limit {
+            config.limits.destroy.app_daily_limit = Some(n);
         }
         if let Some(switch) = self.rate_headers {
             let mode = match switch {
@@ -240,9 +268,13 @@ impl EmulatorArgs {
         if let Some(v) = self.revoke_after {
             f.revoke_after = Some(v);
         }
+        if let Some(v) = self.revoke_after_requests {
+            f.revoke_after_requests = Some(v);
+        }
     }
 
-    /// Reads the seed and the scenario and applies the flags.
+    /// Reads the seed and the scenario, applies the flags and checks the result, so an absurd
+    /// value stops the emulator at startup with the knob named.
     pub fn load(&self) -> Result<(Seed, Config, String), EmulatorError> {
         let (seed, origin) = match &self.seed {
             Some(path) => {
@@ -278,6 +310,7 @@ impl EmulatorArgs {
             None => Config::default(),
         };
         self.apply(&mut config);
+        config.validate().map_err(EmulatorError::Config)?;
         Ok((seed, config, origin))
     }
 }
@@ -365,7 +398,76 @@ mod tests {
         assert_eq!(config.clock_offset_secs, -120);
         assert_eq!(config.faults.over_capacity_rate, 0.25);
         assert_eq!(config.faults.revoke_after, Some(7));
+        assert_eq!(config.faults.revoke_after_requests, None);
         assert!(Cli::try_parse_from(["x", "--fault-rate", "1.5"]).is_err());
+    }
+
+    #[test]
+    fn per_endpoint_windows_caps_and_request_revocation_have_flags() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--window",
+            "10s",
+            "--destroy-window",
+            "2s",
+            "--destroy-daily-limit",
+            "30",
+            "--destroy-app-daily-limit",
+            "45",
+            "--revoke-after-requests",
+            "12",
+        ])
+        .expect("flags parse");
+        let mut config = Config::default();
+        cli.args.apply(&mut config);
+        assert_eq!(config.limits.window, Duration::from_secs(10));
+        assert_eq!(config.limits.destroy.window, Some(Duration::from_secs(2)));
+        assert_eq!(
+            config.limits.window_of(Endpoint::BlocksDestroy),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            config.limits.window_of(Endpoint::BlocksIds),
+            Duration::from_secs(10)
+        );
+        assert_eq!(config.limits.destroy.daily_limit, Some(30));
+        assert_eq!(config.limits.destroy.app_daily_limit, Some(45));
+        assert_eq!(config.faults.revoke_after_requests, Some(12));
+        assert_eq!(config.faults.revoke_after, None);
+    }
+
+    /// Regression: a window of centuries overflowed the window arithmetic (a panic in a debug
+    /// build); now startup refuses it and names the knob.
+    #[test]
+    fn absurd_windows_are_refused_at_startup() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let scenario = dir.path().join("scenario.toml");
+        std::fs::write(&scenario, "[limits]\nwindow = 18446744073709551615\n").expect("write");
+        let cli = Cli::try_parse_from(["x", "--scenario", scenario.to_str().expect("utf-8")])
+            .expect("flags parse");
+        let err = cli.args.load().expect_err("refused");
+        let chain = format!("{err}: {}", std::error::Error::source(&err).expect("cause"));
+        assert!(
+            chain.contains("limits.window") && chain.contains("from 1s to 1day"),
+            "{chain}"
+        );
+        for flags in [
+            ["x", "--window", "3000years"],
+            ["x", "--destroy-window", "25h"],
+            ["x", "--window", "500ms"],
+        ] {
+            let cli = Cli::try_parse_from(flags).expect("flags parse");
+            let err = cli.args.load().expect_err("refused");
+            assert!(matches!(err, EmulatorError::Config(_)), "{flags:?}: {err}");
+        }
+        let cli = Cli::try_parse_from(["x", "--clock-offset", "-999999999999"]).expect("parse");
+        assert!(matches!(
+            cli.args.load(),
+            Err(EmulatorError::Config(ConfigError::ClockOffset(_)))
+        ));
+        let ok = Cli::try_parse_from(["x", "--window", "24h", "--destroy-window", "1s"])
+            .expect("flags parse");
+        assert!(ok.args.load().is_ok());
     }
 
     #[test]

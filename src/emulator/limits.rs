@@ -3,6 +3,19 @@
 //! A window opens at the first request after the previous one closed, aligned down to a whole
 //! second, so the `x-rate-limit-reset` it announces is exactly when it closes. A refused request
 //! does not count against the window, as on the real API.
+//!
+//! Lengths come from people (scenario files, flags, admin patches), so the arithmetic
+//! saturates: a length of centuries makes a window that never closes, not a panic.
+
+use std::time::Duration;
+
+/// The length of the 24-hour caps, in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// A window length in milliseconds, saturating at `i64::MAX` and at least 1.
+pub fn length_ms(length: Duration) -> i64 {
+    i64::try_from(length.as_millis()).unwrap_or(i64::MAX).max(1)
+}
 
 /// One fixed window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,7 +44,7 @@ impl Window {
     fn roll(&mut self, now_ms: i64, length_ms: i64) {
         if now_ms >= self.closes_ms {
             let start = now_ms.div_euclid(1000) * 1000;
-            self.closes_ms = start + length_ms.max(1);
+            self.closes_ms = start.saturating_add(length_ms.max(1));
             self.used = 0;
         }
     }
@@ -114,6 +127,23 @@ mod tests {
         assert_eq!(w.peek(500, 1_000, 1).remaining, 1);
         w.consume();
         assert!(!w.peek(600, 1_000, 1).allowed);
+    }
+
+    #[test]
+    fn huge_lengths_saturate_instead_of_overflowing() {
+        let mut w = Window::default();
+        let now = 1_700_000_000_123;
+        let v = w.admit(now, length_ms(Duration::MAX), 1, true);
+        assert!(v.allowed);
+        assert_eq!(v.reset_secs, i64::MAX / 1000 + 1);
+        // The window never closes, so it keeps refusing.
+        assert!(!w.admit(now + DAY_MS, i64::MAX, 1, true).allowed);
+        // Near the end of the clock's range the window saturates too.
+        let mut w = Window::default();
+        assert!(w.admit(i64::MAX - 10, i64::MAX, 1, true).allowed);
+        assert!(!w.admit(i64::MAX - 5, i64::MAX, 1, true).allowed);
+        assert_eq!(length_ms(Duration::ZERO), 1);
+        assert_eq!(length_ms(Duration::from_secs(2)), 2_000);
     }
 
     #[test]

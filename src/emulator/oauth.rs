@@ -11,6 +11,8 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha1::Sha1;
 
+use super::seed::Redacted;
+
 /// RFC 3986 unreserved characters stay; everything else is `%XX` with uppercase hex.
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -49,8 +51,9 @@ impl AuthFailure {
     }
 }
 
-/// The parsed `Authorization: OAuth ...` header.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The parsed `Authorization: OAuth ...` header. `Debug` shows only the timestamp and the
+/// nonce: the consumer key and the token are credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OAuthHeader {
     /// `oauth_consumer_key`.
     pub consumer_key: String,
@@ -64,6 +67,17 @@ pub struct OAuthHeader {
     pub nonce: String,
     /// Every header parameter that is signed (all but `oauth_signature` and `realm`).
     pub signed: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for OAuthHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthHeader")
+            .field("consumer_key", &Redacted)
+            .field("token", &Redacted)
+            .field("timestamp", &self.timestamp)
+            .field("nonce", &self.nonce)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Parses the header. Structural problems are 400/215; a bad signature encoding, an unsupported
@@ -433,6 +447,16 @@ mod tests {
         assert!(parsed.signed.iter().all(|(k, _)| k != "realm"));
         assert_eq!(parsed.token, docs_creds().token);
         assert_eq!(parsed.timestamp, TS);
+    }
+
+    #[test]
+    fn parsed_header_debug_shows_no_credential() {
+        let creds = docs_creds();
+        let header = authorization("GET", "http://h/x", &[], &creds, NONCE, TS);
+        let text = format!("{:?}", parse_header(Some(&header)).expect("parses"));
+        assert!(!text.contains(&creds.consumer_key), "{text}");
+        assert!(!text.contains(&creds.token), "{text}");
+        assert!(text.contains(NONCE), "{text}");
     }
 
     #[test]

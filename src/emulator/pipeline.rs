@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rand::Rng;
 
 use super::config::HeaderMode;
+use super::limits::{self, Verdict};
 use super::oauth::{self, AuthFailure};
 use super::reply::{Incoming, Reply};
 use super::route::Endpoint;
@@ -147,6 +148,23 @@ impl State {
                 return Err(AuthFailure::CouldNotAuthenticate);
             }
         }
+        // The revocation knobs: a token past either count is revoked before this request is
+        // served, so the first `n` requests (or successful writes) are answered and the next
+        // one gets 401 code 89, also when `n` is 0 or was lowered at runtime.
+        let faults = &self.config.faults;
+        let account = self
+            .accounts
+            .get_mut(idx)
+            .ok_or(AuthFailure::InvalidToken)?;
+        if faults.revoke_after.is_some_and(|n| account.mutations >= n)
+            || faults
+                .revoke_after_requests
+                .is_some_and(|n| account.requests >= n)
+        {
+            account.revoked = true;
+            return Err(AuthFailure::InvalidToken);
+        }
+        account.requests = account.requests.saturating_add(1);
         Ok(idx)
     }
 
@@ -154,7 +172,7 @@ impl State {
     pub fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
         let endpoint = req.route.endpoint;
         if endpoint == Endpoint::Unknown {
-            return Err(Done::refused(Reply::no_such_page(), None));
+            return Err(Done::refused(Reply::unknown_route(&req.path), None));
         }
         let v2 = endpoint.is_v2();
         let now_ms = self.now_ms();
@@ -172,7 +190,7 @@ impl State {
             }
         };
         let Some(account) = self.accounts.get(idx) else {
-            return Err(Done::refused(Reply::no_such_page(), None));
+            return Err(Done::refused(Reply::unknown_route(&req.path), None));
         };
         let user_id = account.user_id;
         let owner_state = self.users.get(&user_id).map(|u| u.state);
@@ -226,45 +244,81 @@ impl State {
             && let Some(account) = self.accounts.get_mut(idx)
         {
             let i = endpoint.index();
-            let length_ms = i64::try_from(limits.window.as_millis()).unwrap_or(i64::MAX);
+            let length_ms = limits::length_ms(limits.window_of(endpoint));
             let w = account.windows[i].admit(now_ms, length_ms, limit.limit, false);
-            let d = limit
+            let user_day = limit
                 .daily_limit
-                .map(|cap| account.daily[i].admit(now_ms, 86_400_000, cap, false));
+                .map(|cap| account.daily[i].admit(now_ms, limits::DAY_MS, cap, false));
+            let mut app_windows = limit.app_daily_limit.map(|cap| {
+                let windows = self
+                    .app_daily
+                    .entry(account.consumer_key.clone())
+                    .or_default();
+                (cap, windows)
+            });
+            let app_day = app_windows
+                .as_mut()
+                .map(|(cap, windows)| windows[i].admit(now_ms, limits::DAY_MS, *cap, false));
+            // Drawn whenever the knob is on, so the fault sequence does not depend on timing.
             let rate = self.config.faults.spurious_429_rate;
-            spurious = applies_faults && rate > 0.0 && self.rng.random::<f64>() < rate;
-            window_spent = !w.allowed || d.is_some_and(|d| !d.allowed);
+            let drawn = applies_faults && rate > 0.0 && self.rng.random::<f64>() < rate;
+            let refusals: Vec<Verdict> = [Some(w), user_day, app_day]
+                .into_iter()
+                .flatten()
+                .filter(|v| !v.allowed)
+                .collect();
+            window_spent = !refusals.is_empty();
+            spurious = drawn && !window_spent;
             limited = window_spent || spurious;
-            let taken = u32::from(!limited);
             if !limited {
                 account.windows[i].consume();
-                account.daily[i].consume();
+                if user_day.is_some() {
+                    account.daily[i].consume();
+                }
+                if let Some((_, windows)) = app_windows {
+                    windows[i].consume();
+                }
             }
-            let remaining = w.remaining.saturating_sub(taken);
+            // When a 429 may come back: the latest reset among the limits that refused it (a
+            // spurious 429 pretends the short window is spent).
+            let comeback = refusals
+                .iter()
+                .map(|v| v.reset_secs)
+                .max()
+                .unwrap_or(w.reset_secs);
+            let taken = u32::from(!limited);
             match limit.headers {
+                // The short window as it stands: remaining 0 when it refused the request (or a
+                // spurious 429 pretends so), its true count when only a 24-hour cap did; the
+                // caps' own headers then say remaining 0 (see `HeaderMode`).
                 HeaderMode::Headers => {
+                    let remaining = if spurious {
+                        0
+                    } else {
+                        w.remaining.saturating_sub(taken)
+                    };
                     headers.push(("x-rate-limit-limit", w.limit.to_string()));
                     headers.push(("x-rate-limit-remaining", remaining.to_string()));
                     headers.push(("x-rate-limit-reset", w.reset_secs.to_string()));
                 }
+                // No window is announced, so the 429's marker names the refusing limit's reset.
                 HeaderMode::None if limited && limits.reset_on_429 => {
                     headers.push(("x-rate-limit-remaining", "0".to_owned()));
-                    headers.push(("x-rate-limit-reset", w.reset_secs.to_string()));
+                    headers.push(("x-rate-limit-reset", comeback.to_string()));
                 }
                 HeaderMode::None => {}
             }
-            if let Some(d) = d {
-                headers.push(("x-user-limit-24hour-limit", d.limit.to_string()));
-                let left = d.remaining.saturating_sub(taken);
-                headers.push(("x-user-limit-24hour-remaining", left.to_string()));
-                headers.push(("x-user-limit-24hour-reset", d.reset_secs.to_string()));
+            for ([limit_h, remaining_h, reset_h], day) in
+                [(USER_DAY_HEADERS, user_day), (APP_DAY_HEADERS, app_day)]
+            {
+                if let Some(d) = day {
+                    headers.push((limit_h, d.limit.to_string()));
+                    headers.push((remaining_h, d.remaining.saturating_sub(taken).to_string()));
+                    headers.push((reset_h, d.reset_secs.to_string()));
+                }
             }
             if limited && limits.retry_after {
-                let reset = match d {
-                    Some(d) if !d.allowed => d.reset_secs,
-                    _ => w.reset_secs,
-                };
-                let wait = (reset - now_ms.div_euclid(1000)).max(1);
+                let wait = comeback.saturating_sub(now_ms.div_euclid(1000)).max(1);
                 headers.push(("retry-after", wait.to_string()));
             }
         }
@@ -411,6 +465,19 @@ impl State {
         entry.fault = done.fault;
     }
 }
+
+/// The headers of the user 24-hour cap: limit, remaining, reset.
+const USER_DAY_HEADERS: [&str; 3] = [
+    "x-user-limit-24hour-limit",
+    "x-user-limit-24hour-remaining",
+    "x-user-limit-24hour-reset",
+];
+/// The headers of the app 24-hour cap: limit, remaining, reset.
+const APP_DAY_HEADERS: [&str; 3] = [
+    "x-app-limit-24hour-limit",
+    "x-app-limit-24hour-remaining",
+    "x-app-limit-24hour-reset",
+];
 
 /// The body of the access-tier 403 (code 453).
 const ACCESS_453: &str = "You currently have access to a subset of Twitter API v2 endpoints and limited v1.1 endpoints (e.g. media post, oauth) only. If you need access to this endpoint, you may need a different access level. You can learn more here: https://developer.twitter.com/en/portal/product";

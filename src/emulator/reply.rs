@@ -8,12 +8,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::route::Route;
+use super::seed::Redacted;
 
 /// The base of problem `type` URIs in v2 errors (older captures use this host).
 pub const PROBLEMS: &str = "https://api.twitter.com/2/problems";
 
 /// A request, parsed once on arrival.
-#[derive(Debug)]
 pub struct Incoming {
     /// The HTTP method, uppercase.
     pub method: String,
@@ -29,6 +29,21 @@ pub struct Incoming {
     pub json: Option<serde_json::Value>,
     /// The endpoint and its path parameters.
     pub route: Route,
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The Authorization header names the consumer key and the token: never shown.
+        f.debug_struct("Incoming")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("route", &self.route)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| Redacted),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Incoming {
@@ -58,7 +73,6 @@ pub enum BodyKind {
 }
 
 /// An endpoint's answer.
-#[derive(Debug)]
 pub struct Reply {
     /// The HTTP status.
     pub status: u16,
@@ -68,6 +82,18 @@ pub struct Reply {
     pub kind: BodyKind,
     /// The v1.1 error code, if this is a v1.1 error.
     pub error_code: Option<u32>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body is left out: `rate_limit_status` echoes the access token, as the real API does.
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("kind", &self.kind)
+            .field("error_code", &self.error_code)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl Reply {
@@ -90,7 +116,8 @@ impl Reply {
                 error_code: None,
             },
             // Only a bug in a handler's types could get here; answer like the real API's 500.
-            Err(_) => Reply::v1_error(500, 131, "Internal error."),
+            Err(_) if kind == BodyKind::V1 => Reply::v1_error(500, 131, "Internal error."),
+            Err(_) => Reply::problem(500, "Internal Server Error"),
         }
     }
 
@@ -136,9 +163,19 @@ impl Reply {
         )
     }
 
-    /// The route-missing 404 (code 34), used for every unknown route.
+    /// The v1.1 route-missing 404 (code 34), used for every unknown route outside `/2/` and
+    /// for a v1.1 target that no longer exists.
     pub fn no_such_page() -> Reply {
         Reply::v1_error(404, 34, "Sorry, that page does not exist.")
+    }
+
+    /// The 404 for an unknown route: problem JSON under `/2/` (every v2 error is), else code 34.
+    pub fn unknown_route(path: &str) -> Reply {
+        if super::route::is_v2_path(path) {
+            Reply::problem(404, "Not Found")
+        } else {
+            Reply::no_such_page()
+        }
     }
 
     /// True for 2xx.
@@ -156,5 +193,53 @@ pub fn message_for(code: u32) -> &'static str {
         50 => "User not found.",
         63 => "User has been suspended.",
         _ => "Sorry, that page does not exist.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_authorization_header_and_bodies() {
+        let req = Incoming {
+            method: "GET".into(),
+            path: "/2/users/me".into(),
+            base_url: "http://127.0.0.1:1/2/users/me".into(),
+            params: Vec::new(),
+            authorization: Some(
+                "OAuth oauth_consumer_key=\"KeyValue\", oauth_token=\"1-TokenValue\"".into(),
+            ),
+            json: None,
+            route: super::super::route::resolve("GET", "/2/users/me"),
+        };
+        let text = format!("{req:?}");
+        assert!(
+            !text.contains("KeyValue") && !text.contains("TokenValue"),
+            "{text}"
+        );
+        assert!(text.contains("/2/users/me"), "{text}");
+        let reply = Reply::v1(&json!({"rate_limit_context": {"access_token": "1-TokenValue"}}));
+        let text = format!("{reply:?}");
+        assert!(
+            !text.contains("TokenValue") && text.contains("200"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_routes_answer_in_their_family() {
+        let v2 = Reply::unknown_route("/2/nope");
+        assert_eq!(
+            (v2.status, v2.kind, v2.error_code),
+            (404, BodyKind::Problem, None)
+        );
+        let v1 = Reply::unknown_route("/1.1/nope.json");
+        assert_eq!(
+            (v1.status, v1.kind, v1.error_code),
+            (404, BodyKind::V1, Some(34))
+        );
+        assert_eq!(Reply::unknown_route("/2").kind, BodyKind::Problem);
+        assert_eq!(Reply::unknown_route("/2x").kind, BodyKind::V1);
     }
 }

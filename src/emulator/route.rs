@@ -34,7 +34,7 @@ pub enum Endpoint {
     V2UsersBy,
     /// `GET /2/users?ids=`
     V2Users,
-    /// Anything else: 404 code 34.
+    /// Anything else: 404 code 34, or a 404 problem under `/2/`.
     Unknown,
 }
 
@@ -116,6 +116,12 @@ impl Endpoint {
             Endpoint::V2Unblock | Endpoint::V2Block | Endpoint::V2Blocking
         )
     }
+}
+
+/// True for paths of the v2 family (`/2` and below), whose errors are all problem JSON, also
+/// on routes the emulator does not know.
+pub fn is_v2_path(path: &str) -> bool {
+    path == "/2" || path.starts_with("/2/")
 }
 
 /// The endpoint and the path segments it carries.

@@ -3,8 +3,23 @@
 //! A seed is data a person writes by hand or a test builds in code, so every reference in it
 //! (an account's user, its app, its blocked users) is checked once, when the emulator is built,
 //! and reported with the offending value rather than surfacing later as a puzzling 404.
+//!
+//! A seed holds credentials, so its `Debug` output redacts them, as the client's `Secret`
+//! does: a test that prints a seed, or a log of one, must not leak what it would sign with.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+/// Stands in for a credential in `Debug` output. The emulator keeps its own marker rather than
+/// the client's `Secret` type, so that it shares no code with the client it checks.
+pub(crate) struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
 
 /// The builtin seed, the one `bulk-unblock emulator` serves when no `--seed` is given.
 const BUILTIN_SEED: &str = include_str!("../../sample-data/emulator-seed.json");
@@ -28,14 +43,24 @@ pub struct Seed {
     pub accounts: Vec<SeedAccount>,
 }
 
-/// A registered app.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A registered app. `Debug` redacts both values: the consumer key is an identifier, but the
+/// client treats it as secret too, and so does the emulator.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedApp {
     /// The consumer key (API key).
     pub consumer_key: String,
     /// The consumer secret (API key secret).
     pub consumer_secret: String,
+}
+
+impl fmt::Debug for SeedApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeedApp")
+            .field("consumer_key", &Redacted)
+            .field("consumer_secret", &Redacted)
+            .finish()
+    }
 }
 
 /// A user of the emulated network.
@@ -100,8 +125,9 @@ impl AccessLevel {
     }
 }
 
-/// An account that can be acted for: a user holding an access token of an app.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An account that can be acted for: a user holding an access token of an app. `Debug`
+/// redacts the token, its secret and the app's consumer key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedAccount {
     /// The owner's user ID; the owner must be among the seed's users.
@@ -122,6 +148,20 @@ pub struct SeedAccount {
     /// The IDs this account blocks; each must be among the seed's users.
     #[serde(default, with = "id_string_list")]
     pub blocked: Vec<u64>,
+}
+
+impl fmt::Debug for SeedAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeedAccount")
+            .field("user_id", &self.user_id)
+            .field("consumer_key", &Redacted)
+            .field("access_token", &Redacted)
+            .field("access_token_secret", &Redacted)
+            .field("access_level", &self.access_level)
+            .field("v1_access", &self.v1_access)
+            .field("blocked", &self.blocked)
+            .finish()
+    }
 }
 
 fn yes() -> bool {
@@ -228,5 +268,58 @@ mod id_string_list {
         raw.iter()
             .map(|s| super::id_string::parse(s).map_err(D::Error::custom))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_redacts_every_credential() {
+        let seed = Seed {
+            apps: vec![SeedApp {
+                consumer_key: "ConsumerKeyValue".into(),
+                consumer_secret: "ConsumerSecretValue".into(),
+            }],
+            users: vec![SeedUser::active(7, "owner", "Owner")],
+            accounts: vec![SeedAccount {
+                user_id: 7,
+                consumer_key: "ConsumerKeyValue".into(),
+                access_token: "7-AccessTokenValue".into(),
+                access_token_secret: "AccessTokenSecretValue".into(),
+                access_level: AccessLevel::ReadWrite,
+                v1_access: true,
+                blocked: vec![8],
+            }],
+        };
+        for text in [format!("{seed:?}"), format!("{seed:#?}")] {
+            for secret in [
+                "ConsumerKeyValue",
+                "ConsumerSecretValue",
+                "AccessTokenValue",
+                "AccessTokenSecretValue",
+            ] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+            // What is not secret still shows, so the output stays useful.
+            assert!(
+                text.contains("[redacted]") && text.contains("owner"),
+                "{text}"
+            );
+            assert!(
+                text.contains("user_id: 7") && text.contains("blocked"),
+                "{text}"
+            );
+        }
+        // The builtin seed's real-looking values do not leak either.
+        let builtin = Seed::builtin();
+        let text = format!("{builtin:?}");
+        for app in &builtin.apps {
+            assert!(!text.contains(&app.consumer_secret) && !text.contains(&app.consumer_key));
+        }
+        for a in &builtin.accounts {
+            assert!(!text.contains(&a.access_token) && !text.contains(&a.access_token_secret));
+        }
     }
 }

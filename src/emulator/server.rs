@@ -100,13 +100,19 @@ async fn dispatch(
     respond(done, now_ms)
 }
 
+/// The last second an HTTP `Date` can name (9999-12-31T23:59:59Z), in epoch milliseconds.
+const LAST_HTTP_DATE_MS: i64 = 253_402_300_799_000;
+
 fn respond(done: Done, now_ms: i64) -> Response {
     let content_type = match done.reply.kind {
         BodyKind::V1 => "application/json;charset=utf-8",
         BodyKind::V2 => "application/json; charset=utf-8",
         BodyKind::Problem => "application/problem+json",
     };
-    let date = UNIX_EPOCH + Duration::from_millis(u64::try_from(now_ms).unwrap_or(0));
+    // An HTTP date cannot express years past 9999 (httpdate panics there): clamp, whatever
+    // clock offset was set at runtime.
+    let date_ms = now_ms.clamp(0, LAST_HTTP_DATE_MS);
+    let date = UNIX_EPOCH + Duration::from_millis(u64::try_from(date_ms).unwrap_or(0));
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(date)) {

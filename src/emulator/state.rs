@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::config::Config;
 use super::limits::Window;
 use super::route::Endpoint;
-use super::seed::{AccessLevel, MAX_USER_ID, Seed, SeedError, SeedUser, UserState};
+use super::seed::{AccessLevel, MAX_USER_ID, Redacted, Seed, SeedError, SeedUser, UserState};
 use crate::target::Target;
 
 /// One request as the emulator saw it, for tests and `GET /admin/requests`.
@@ -91,7 +91,6 @@ pub struct Stats {
 }
 
 /// An account: a user with a token, a blocked set and rate windows.
-#[derive(Debug)]
 pub struct Account {
     /// The owner's user ID.
     pub user_id: u64,
@@ -111,14 +110,33 @@ pub struct Account {
     pub revoked: bool,
     /// Successful mutating requests made with the token (for `revoke_after`).
     pub mutations: u64,
+    /// Authenticated requests made with the token (for `revoke_after_requests`).
+    pub requests: u64,
     /// Rate windows, indexed by `Endpoint::index`.
     pub windows: [Window; Endpoint::ALL.len()],
     /// 24-hour windows, indexed by `Endpoint::index`.
     pub daily: [Window; Endpoint::ALL.len()],
 }
 
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token, its secret and the consumer key never appear (see `seed::Redacted`).
+        f.debug_struct("Account")
+            .field("user_id", &self.user_id)
+            .field("consumer_key", &Redacted)
+            .field("token", &Redacted)
+            .field("token_secret", &Redacted)
+            .field("access_level", &self.access_level)
+            .field("v1_access", &self.v1_access)
+            .field("blocked", &self.blocked.len())
+            .field("revoked", &self.revoked)
+            .field("mutations", &self.mutations)
+            .field("requests", &self.requests)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The whole mutable state.
-#[derive(Debug)]
 pub struct State {
     /// The knobs, read on every request so changes apply at once.
     pub config: Config,
@@ -146,6 +164,24 @@ pub struct State {
     pub rng_seed: u64,
     /// Nonces seen, with their timestamps (only when nonce checking is on).
     pub nonces: HashMap<String, i64>,
+    /// The apps' 24-hour windows by consumer key, indexed by `Endpoint::index`: shared by every
+    /// token of the app (for `app_daily_limit`).
+    pub app_daily: HashMap<String, [Window; Endpoint::ALL.len()]>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Consumer secrets, tokens and consumer keys (the keys of `apps`, `by_token`, `nonces`
+        // and `app_daily`) stay out: only counts and the accounts' redacted views.
+        f.debug_struct("State")
+            .field("config", &self.config)
+            .field("users", &self.users.len())
+            .field("apps", &self.apps.len())
+            .field("accounts", &self.accounts)
+            .field("log", &self.log.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl State {
@@ -221,6 +257,7 @@ impl State {
                 blocked: a.blocked.into_iter().collect(),
                 revoked: false,
                 mutations: 0,
+                requests: 0,
                 windows: Default::default(),
                 daily: Default::default(),
             });
@@ -240,6 +277,7 @@ impl State {
             rng: StdRng::seed_from_u64(rng_seed),
             rng_seed,
             nonces: HashMap::new(),
+            app_daily: HashMap::new(),
         })
     }
 
@@ -328,14 +366,15 @@ impl State {
         }
     }
 
-    /// Restores a revoked token and restarts its count of mutations, as a freshly issued token
-    /// would (so `revoke_after` counts again from zero).
+    /// Restores a revoked token and restarts its counts of mutations and requests, as a freshly
+    /// issued token would (so `revoke_after` and `revoke_after_requests` count again from zero).
     pub fn restore_token(&mut self, token: &str) {
         if let Some(&idx) = self.by_token.get(token)
             && let Some(account) = self.accounts.get_mut(idx)
         {
             account.revoked = false;
             account.mutations = 0;
+            account.requests = 0;
         }
     }
 
@@ -440,6 +479,36 @@ mod tests {
         let u = state.user_by_name("u_a").expect("synthesized user 10");
         assert_eq!(u.id, 10);
         assert!(state.users.contains_key(&2), "older users are kept");
+    }
+
+    #[test]
+    fn debug_output_of_the_state_shows_no_credential() {
+        let mut seed = tiny_seed();
+        seed.apps[0].consumer_key = "ConsumerKeyValue".into();
+        seed.apps[0].consumer_secret = "ConsumerSecretValue".into();
+        seed.accounts[0].consumer_key = "ConsumerKeyValue".into();
+        seed.accounts[0].access_token = "1-AccessTokenValue".into();
+        seed.accounts[0].access_token_secret = "AccessTokenSecretValue".into();
+        let mut config = Config::default();
+        config.limits.destroy.app_daily_limit = Some(3);
+        let mut state = State::new(seed, config).expect("valid");
+        state
+            .app_daily
+            .insert("ConsumerKeyValue".into(), Default::default());
+        state.nonces.insert("ConsumerKeyValue\u{0}n".into(), 0);
+        let text = format!("{state:?} {state:#?} {:?}", state.accounts[0]);
+        for secret in [
+            "ConsumerKeyValue",
+            "ConsumerSecretValue",
+            "AccessTokenValue",
+            "AccessTokenSecretValue",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(
+            text.contains("user_id: 1") && text.contains("[redacted]"),
+            "{text}"
+        );
     }
 
     #[test]

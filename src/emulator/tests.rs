@@ -725,11 +725,7 @@ async fn verify_credentials_and_rate_limit_status() {
 async fn window_refuses_over_the_limit_then_reopens() {
     let mut config = Config::default();
     config.limits.window = Duration::from_secs(2);
-    config.limits.destroy = EndpointLimit {
-        limit: 2,
-        headers: HeaderMode::Headers,
-        daily_limit: None,
-    };
+    config.limits.destroy = EndpointLimit::new(2, HeaderMode::Headers);
     let running = start(config).await;
     let c = Client::new(&running, OWNER);
     let a1 = c.destroy(10).await;
@@ -839,6 +835,224 @@ async fn daily_caps_announce_their_own_headers() {
     assert_eq!(running.emulator.stats().window_spent, 1);
 }
 
+fn number(a: &Answer, name: &str) -> i64 {
+    a.header(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric {name} in {:?}", a.headers))
+}
+
+/// Regression: a spurious 429 in header mode announced the window's true, non-zero remaining
+/// count; like every 429 it now says remaining 0 with a future reset, and it is not counted.
+#[tokio::test]
+async fn a_spurious_429_announces_a_spent_window() {
+    let mut config = Config::default();
+    config.limits.destroy = EndpointLimit::new(5, HeaderMode::Headers);
+    config.faults.spurious_429_rate = 1.0;
+    let running = start(config).await;
+    let c = Client::new(&running, OWNER);
+    let a = c.destroy(10).await;
+    assert_eq!((a.status, a.code()), (429, Some(88)));
+    assert_eq!(a.header("x-rate-limit-limit"), Some("5"));
+    assert_eq!(a.header("x-rate-limit-remaining"), Some("0"));
+    assert!(number(&a, "x-rate-limit-reset") > clock_ms(0) / 1000);
+    running
+        .emulator
+        .update_config(|c| c.faults.spurious_429_rate = 0.0);
+    let b = c.destroy(10).await;
+    assert_eq!(b.status, 200);
+    assert_eq!(
+        b.header("x-rate-limit-remaining"),
+        Some("4"),
+        "the 429 was not counted"
+    );
+    // In mode none the 429 marker says the same.
+    running.emulator.update_config(|c| {
+        c.limits.destroy.headers = HeaderMode::None;
+        c.faults.spurious_429_rate = 1.0;
+    });
+    let a = c.destroy(11).await;
+    assert_eq!(a.status, 429);
+    assert_eq!(a.header("x-rate-limit-remaining"), Some("0"));
+    assert!(a.header("x-rate-limit-limit").is_none());
+    assert!(number(&a, "x-rate-limit-reset") > clock_ms(0) / 1000);
+}
+
+/// Regression: in mode `none` a 429 from the 24-hour cap announced the short window's reset,
+/// so a client came back long before the cap reopened. Now the cap's headers say it is spent
+/// and when it resets; in mode `headers` the short window keeps its true count (it is not what
+/// refused); mode `none`'s marker and `Retry-After` name the cap's reset.
+#[tokio::test]
+async fn a_429_from_a_24_hour_cap_names_the_cap_and_its_reset() {
+    let mut config = Config::default();
+    config.limits.window = Duration::from_secs(60);
+    config.limits.destroy = EndpointLimit::new(10, HeaderMode::Headers);
+    config.limits.destroy.daily_limit = Some(1);
+    config.limits.retry_after = true;
+    let running = start(config).await;
+    let c = Client::new(&running, OWNER);
+    assert_eq!(c.destroy(10).await.status, 200);
+    let a = c.destroy(11).await;
+    let now = clock_ms(0) / 1000;
+    assert_eq!((a.status, a.code()), (429, Some(88)));
+    assert_eq!(a.header("x-user-limit-24hour-limit"), Some("1"));
+    assert_eq!(a.header("x-user-limit-24hour-remaining"), Some("0"));
+    let day_reset = number(&a, "x-user-limit-24hour-reset");
+    assert!(
+        (now + 86_390..=now + 86_401).contains(&day_reset),
+        "{day_reset}"
+    );
+    assert_eq!(
+        a.header("x-rate-limit-remaining"),
+        Some("9"),
+        "the window has room"
+    );
+    assert!(number(&a, "x-rate-limit-reset") <= now + 60);
+    let retry = number(&a, "retry-after");
+    assert!((86_390..=86_401).contains(&retry), "{retry}");
+    assert_eq!(running.emulator.stats().window_spent, 1);
+    assert!(running.emulator.blocked(OWNER).contains(&11));
+
+    running
+        .emulator
+        .update_config(|c| c.limits.destroy.headers = HeaderMode::None);
+    let a = c.destroy(11).await;
+    assert_eq!(a.status, 429);
+    assert_eq!(a.header("x-rate-limit-remaining"), Some("0"));
+    assert_eq!(number(&a, "x-rate-limit-reset"), day_reset);
+    assert_eq!(a.header("x-user-limit-24hour-remaining"), Some("0"));
+}
+
+#[tokio::test]
+async fn the_app_24_hour_cap_is_shared_by_the_apps_tokens() {
+    let mut config = Config::default();
+    config.limits.ids.app_daily_limit = Some(2);
+    let running = start(config).await;
+    let owner = Client::new(&running, OWNER);
+    let reader = Client::new(&running, READER);
+    let a = owner.get("/1.1/blocks/ids.json", &[]).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("x-app-limit-24hour-limit"), Some("2"));
+    assert_eq!(a.header("x-app-limit-24hour-remaining"), Some("1"));
+    assert!(
+        a.header("x-user-limit-24hour-limit").is_none(),
+        "off by default"
+    );
+    let day_reset = number(&a, "x-app-limit-24hour-reset");
+    assert!(day_reset > clock_ms(0) / 1000 + 86_000);
+    let b = reader.get("/1.1/blocks/ids.json", &[]).await;
+    assert_eq!(b.status, 200);
+    assert_eq!(b.header("x-app-limit-24hour-remaining"), Some("0"));
+    assert_eq!(
+        b.header("x-rate-limit-remaining"),
+        Some("14"),
+        "windows are per token"
+    );
+    let refused = owner.get("/1.1/blocks/ids.json", &[]).await;
+    assert_eq!((refused.status, refused.code()), (429, Some(88)));
+    assert_eq!(refused.header("x-app-limit-24hour-remaining"), Some("0"));
+    assert_eq!(number(&refused, "x-app-limit-24hour-reset"), day_reset);
+    assert_eq!(refused.header("x-rate-limit-remaining"), Some("14"));
+    // Other endpoints are not capped.
+    assert_eq!(
+        owner
+            .get("/1.1/account/verify_credentials.json", &[])
+            .await
+            .status,
+        200
+    );
+    let stats = running.emulator.stats();
+    assert_eq!((stats.rate_limited, stats.window_spent), (1, 1));
+}
+
+#[tokio::test]
+async fn an_endpoint_may_have_its_own_window_length() {
+    let mut config = Config::default();
+    config.limits.window = Duration::from_secs(600);
+    config.limits.ids.window = Some(Duration::from_secs(2));
+    let running = start(config).await;
+    let c = Client::new(&running, OWNER);
+    let now = clock_ms(0) / 1000;
+    let ids = c.get("/1.1/blocks/ids.json", &[]).await;
+    assert!((now..=now + 2).contains(&number(&ids, "x-rate-limit-reset")));
+    let verify = c.get("/1.1/account/verify_credentials.json", &[]).await;
+    let reset = number(&verify, "x-rate-limit-reset");
+    assert!((now + 598..=now + 601).contains(&reset), "{reset}");
+    // rate_limit_status reports each window with its own length.
+    let a = c.get("/1.1/application/rate_limit_status.json", &[]).await;
+    let ids_reset = a.json["resources"]["blocks"]["/blocks/ids"]["reset"]
+        .as_i64()
+        .expect("ids reset");
+    let verify_reset = a.json["resources"]["account"]["/account/verify_credentials"]["reset"]
+        .as_i64()
+        .expect("verify reset");
+    assert!(
+        ids_reset <= now + 3 && verify_reset >= now + 598,
+        "{}",
+        a.json
+    );
+}
+
+/// Regression: a window of centuries overflowed the window arithmetic (a panic in a debug
+/// build). Set at runtime it saturates; through the admin view it is refused.
+#[tokio::test]
+async fn absurd_windows_neither_panic_nor_pass_the_admin_view() {
+    let mut config = Config::default();
+    config.limits.window = Duration::MAX;
+    config.limits.destroy = EndpointLimit::new(1, HeaderMode::Headers);
+    config.limits.destroy.window = Some(Duration::from_secs(u64::MAX));
+    config.limits.destroy.daily_limit = Some(5);
+    let running = start(config).await;
+    let c = Client::new(&running, OWNER);
+    let a = c.destroy(10).await;
+    assert_eq!(a.status, 200);
+    assert!(number(&a, "x-rate-limit-reset") > clock_ms(0) / 1000 + 86_400 * 365);
+    assert_eq!(
+        c.destroy(11).await.status,
+        429,
+        "a window that never closes"
+    );
+    assert_eq!(c.get("/1.1/blocks/ids.json", &[]).await.status, 200);
+
+    // Back to sane windows, so each refusal below is the patch's own.
+    running.emulator.update_config(|c| {
+        c.limits.window = Duration::from_secs(900);
+        c.limits.destroy.window = None;
+    });
+    let admin = format!("{}/admin/config", running.base_url());
+    let resp = c
+        .http
+        .post(&admin)
+        .json(&serde_json::json!({"limits": {"ids": {"window": "24h"}}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200, "the longest window is fine");
+    for patch in [
+        serde_json::json!({"limits": {"window": "0s"}}),
+        serde_json::json!({"limits": {"ids": {"window": "3000years"}}}),
+        serde_json::json!({"clock_offset_secs": i64::MAX}),
+        serde_json::json!({"faults": {"stall_rate": 2.0}}),
+    ] {
+        let resp = c.http.post(&admin).json(&patch).send().await.expect("sent");
+        let status = resp.status().as_u16();
+        let body = resp.text().await.expect("text");
+        assert_eq!(status, 422, "{patch}: {body}");
+        assert!(body.starts_with("invalid config: "), "{body}");
+    }
+    assert_eq!(
+        running.emulator.config().limits.ids.window,
+        Some(Duration::from_secs(86_400)),
+        "a refused patch changes nothing"
+    );
+    // A clock set past what an HTTP date can say does not panic either.
+    running
+        .emulator
+        .update_config(|c| c.clock_offset_secs = i64::MAX / 1000);
+    let a = c.get("/1.1/blocks/ids.json", &[]).await;
+    assert_eq!(a.code(), Some(135));
+    assert!(a.header("date").is_some_and(|d| d.contains("9999")));
+}
+
 #[tokio::test]
 async fn clock_offset_moves_date_resets_and_the_timestamp_check() {
     let config = Config {
@@ -911,6 +1125,49 @@ async fn revoke_after_n_successful_writes() {
             .status,
         200
     );
+}
+
+#[tokio::test]
+async fn revoke_after_n_requests_counts_every_request() {
+    let mut config = Config::default();
+    config.faults.revoke_after_requests = Some(4);
+    config.limits.ids.limit = 1;
+    let running = start(config).await;
+    let c = Client::new(&running, OWNER);
+    // Reads, a failed write, a 429 and a success all count.
+    assert_eq!(c.get("/1.1/blocks/ids.json", &[]).await.status, 200);
+    assert_eq!(c.get("/1.1/blocks/ids.json", &[]).await.status, 429);
+    assert_eq!(c.destroy(999).await.status, 404);
+    assert_eq!(c.destroy(10).await.status, 200);
+    let a = c.destroy(11).await;
+    assert_eq!((a.status, a.code()), (401, Some(89)));
+    assert_eq!(c.get("/2/users/me", &[]).await.status, 401);
+    assert!(running.emulator.blocked(OWNER).contains(&11));
+    assert!(running.emulator.state_view().accounts[0].revoked);
+    // Requests that fail authentication are not the token's: another token is unaffected.
+    let reader = Client::new(&running, READER);
+    for _ in 0..4 {
+        assert_eq!(
+            reader
+                .get("/1.1/account/verify_credentials.json", &[])
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(
+        reader.get("/1.1/blocks/ids.json", &[]).await.code(),
+        Some(89)
+    );
+    // A restored token counts again from zero; 0 revokes before the first request.
+    running.emulator.restore_token(&token(OWNER));
+    assert_eq!(c.destroy(11).await.status, 200);
+    running
+        .emulator
+        .update_config(|c| c.faults.revoke_after_requests = Some(0));
+    running.emulator.restore_token(&token(OWNER));
+    assert_eq!(c.destroy(12).await.code(), Some(89));
+    assert!(running.emulator.blocked(OWNER).contains(&12));
 }
 
 #[tokio::test]
@@ -1346,6 +1603,72 @@ async fn v2_rate_limit_is_problem_json() {
     assert_eq!(a.json["status"], 429);
     assert_eq!(a.header("x-rate-limit-remaining"), Some("0"));
     assert!(a.header("x-rate-limit-reset").is_some());
+}
+
+/// Regression: an unknown route under `/2/` answered with a v1.1 `{"errors":[{"code":34}]}`
+/// body; every v2 error is problem JSON, the auth failures included.
+#[tokio::test]
+async fn every_v2_error_is_problem_json() {
+    let running = start(Config::default()).await;
+    let c = Client::new(&running, OWNER);
+    let problem = |a: &Answer, status: u16| {
+        assert_eq!(a.status, status, "{}", a.json);
+        assert_eq!(a.header("content-type"), Some("application/problem+json"));
+        assert_eq!(a.json["status"], status, "{}", a.json);
+        assert_eq!(a.json["type"], "about:blank", "{}", a.json);
+        assert!(a.json.get("errors").is_none(), "{}", a.json);
+        assert!(a.json["title"].is_string() && a.json["detail"].is_string());
+    };
+    for (method, path) in [
+        ("GET", "/2/no/such/route"),
+        ("GET", "/2/users/1/muting"),
+        ("PUT", "/2/users/1/blocking"),
+        ("GET", "/2"),
+    ] {
+        let a = c.call(method, path, &[], &[]).await;
+        problem(&a, 404);
+        assert_eq!(a.json["title"], "Not Found");
+    }
+    // Outside /2/ the same miss is still the v1.1 code 34.
+    let a = c.get("/1.1/no/such/route.json", &[]).await;
+    assert_eq!((a.status, a.code()), (404, Some(34)));
+    assert_eq!(
+        a.header("content-type"),
+        Some("application/json;charset=utf-8")
+    );
+    let a = c.get("/20/users/me", &[]).await;
+    assert_eq!((a.status, a.code()), (404, Some(34)));
+
+    // No Authorization, garbage, a bad key, a revoked token: 401 problem JSON, never 400/215.
+    let url = format!("{}/2/users/me", running.base_url());
+    let none = answer(c.http.get(&url).send().await.expect("sent")).await;
+    problem(&none, 401);
+    assert_eq!(
+        none.json,
+        serde_json::json!({"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"})
+    );
+    let garbage = answer(
+        c.http
+            .get(&url)
+            .header("authorization", "OAuth ???")
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    problem(&garbage, 401);
+    let mut bad = Client::new(&running, OWNER);
+    bad.creds.consumer_key = "NoSuchKey".into();
+    problem(&bad.get("/2/users/me", &[]).await, 401);
+    let mut skewed = Client::new(&running, OWNER);
+    skewed.ts_offset = -3600;
+    problem(&skewed.get("/2/users/1/blocking", &[]).await, 401);
+    running.emulator.revoke_token(&token(OWNER));
+    problem(
+        &c.call("DELETE", "/2/users/1/blocking/10", &[], &[]).await,
+        401,
+    );
+    assert_eq!(running.emulator.stats().auth_failures, 5);
 }
 
 // ---------------------------------------------------------------- sample data

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::config::{NotBlockedReply, SuspendedReply};
 use super::cursor;
+use super::limits::length_ms;
 use super::render::{V1Options, truthy, v1_self, v1_user};
 use super::reply::{Incoming, Reply, message_for};
 use super::route::Endpoint;
@@ -207,7 +208,6 @@ pub fn rate_limit_status(state: &mut State, account: usize, req: &Incoming, now_
     let wanted: Option<Vec<&str>> = req
         .non_empty("resources")
         .map(|r| r.split(',').map(str::trim).collect());
-    let length_ms = window_ms(state);
     let limits = state.config.limits.clone();
     let Some(acc) = state.accounts.get_mut(account) else {
         return Reply::no_such_page();
@@ -220,6 +220,7 @@ pub fn rate_limit_status(state: &mut State, account: usize, req: &Incoming, now_
         let Some(limit) = limits.of(endpoint) else {
             continue;
         };
+        let length_ms = length_ms(limits.window_of(endpoint));
         let v = acc.windows[endpoint.index()].peek(now_ms, length_ms, limit.limit);
         let entry = json!({"limit": v.limit, "remaining": v.remaining, "reset": v.reset_secs});
         if let Value::Object(m) = resources
@@ -233,9 +234,4 @@ pub fn rate_limit_status(state: &mut State, account: usize, req: &Incoming, now_
         "rate_limit_context": {"access_token": acc.token},
         "resources": resources,
     }))
-}
-
-/// The window length in milliseconds.
-pub fn window_ms(state: &State) -> i64 {
-    i64::try_from(state.config.limits.window.as_millis()).unwrap_or(i64::MAX)
 }
