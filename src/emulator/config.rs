@@ -60,7 +60,8 @@ impl Default for AuthConfig {
 #[serde(rename_all = "snake_case")]
 pub enum HeaderMode {
     /// Send `x-rate-limit-limit/remaining/reset` of the short window on every response of the
-    /// endpoint; a spurious 429 says remaining 0.
+    /// endpoint; every 429 (the window's, a 24-hour cap's, a spurious one) says remaining 0
+    /// and the reset of the limit that refused it.
     Headers,
     /// Send none, except that a 429 carries `x-rate-limit-remaining: 0` and the reset of the
     /// limit that refused it when [`Limits::reset_on_429`] is set.

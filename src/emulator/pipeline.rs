@@ -288,18 +288,19 @@ impl State {
                 .unwrap_or(w.reset_secs);
             let taken = u32::from(!limited);
             match limit.headers {
-                // The short window as it stands: remaining 0 when it refused the request (or a
-                // spurious 429 pretends so), its true count when only a 24-hour cap did; the
-                // caps' own headers then say remaining 0 (see `HeaderMode`).
+                // The short window as it stands; every 429 says remaining 0 and the reset of
+                // the limit that refused it (also a 24-hour cap's, or a spurious 429's
+                // pretended one), as clients such as tweepy read only these to know how long
+                // to sleep (x-api.md §3).
                 HeaderMode::Headers => {
-                    let remaining = if spurious {
-                        0
+                    let (remaining, reset) = if limited {
+                        (0, comeback)
                     } else {
-                        w.remaining.saturating_sub(taken)
+                        (w.remaining.saturating_sub(taken), w.reset_secs)
                     };
                     headers.push(("x-rate-limit-limit", w.limit.to_string()));
                     headers.push(("x-rate-limit-remaining", remaining.to_string()));
-                    headers.push(("x-rate-limit-reset", w.reset_secs.to_string()));
+                    headers.push(("x-rate-limit-reset", reset.to_string()));
                 }
                 // No window is announced, so the 429's marker names the refusing limit's reset.
                 HeaderMode::None if limited && limits.reset_on_429 => {

@@ -877,10 +877,10 @@ async fn a_spurious_429_announces_a_spent_window() {
     assert!(number(&a, "x-rate-limit-reset") > clock_ms(0) / 1000);
 }
 
-/// Regression: in mode `none` a 429 from the 24-hour cap announced the short window's reset,
-/// so a client came back long before the cap reopened. Now the cap's headers say it is spent
-/// and when it resets; in mode `headers` the short window keeps its true count (it is not what
-/// refused); mode `none`'s marker and `Retry-After` name the cap's reset.
+/// Regression: a 429 from the 24-hour cap announced the short window's reset (and, in mode
+/// `headers`, its remaining count), so a client came back long before the cap reopened, or at
+/// once. Now the cap's headers say it is spent and when it resets, and in both modes
+/// `x-rate-limit-remaining` is 0 with the cap's reset, as on every 429, as does `Retry-After`.
 #[tokio::test]
 async fn a_429_from_a_24_hour_cap_names_the_cap_and_its_reset() {
     let mut config = Config::default();
@@ -903,10 +903,10 @@ async fn a_429_from_a_24_hour_cap_names_the_cap_and_its_reset() {
     );
     assert_eq!(
         a.header("x-rate-limit-remaining"),
-        Some("9"),
-        "the window has room"
+        Some("0"),
+        "every 429 says 0, even when the short window has room"
     );
-    assert!(number(&a, "x-rate-limit-reset") <= now + 60);
+    assert_eq!(number(&a, "x-rate-limit-reset"), day_reset);
     let retry = number(&a, "retry-after");
     assert!((86_390..=86_401).contains(&retry), "{retry}");
     assert_eq!(running.emulator.stats().window_spent, 1);
@@ -951,7 +951,8 @@ async fn the_app_24_hour_cap_is_shared_by_the_apps_tokens() {
     assert_eq!((refused.status, refused.code()), (429, Some(88)));
     assert_eq!(refused.header("x-app-limit-24hour-remaining"), Some("0"));
     assert_eq!(number(&refused, "x-app-limit-24hour-reset"), day_reset);
-    assert_eq!(refused.header("x-rate-limit-remaining"), Some("14"));
+    assert_eq!(refused.header("x-rate-limit-remaining"), Some("0"));
+    assert_eq!(number(&refused, "x-rate-limit-reset"), day_reset);
     // Other endpoints are not capped.
     assert_eq!(
         owner
