@@ -7,6 +7,7 @@
 
 pub mod x;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -145,6 +146,9 @@ pub struct BlockPage {
     pub ids: Vec<u64>,
     /// The cursor of the next page; `None` on the last page.
     pub next: Option<String>,
+    /// Screen names the page gave with the IDs (v2 pages do, v1.1 pages do not), so an export
+    /// with names need not look them up again.
+    pub names: HashMap<u64, String>,
 }
 
 /// The credentials were refused while checking them before the run.

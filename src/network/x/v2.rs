@@ -404,12 +404,14 @@ impl Network for XV2Client {
             rate,
             server_date,
         } = answer;
-        let verdict = verdict.map(|(page, users)| {
+        let verdict = verdict.inspect(|page| {
             let mut known = self.known();
-            for user in &users {
-                known.learn(user);
+            for (id, name) in &page.names {
+                known.learn(&UserRef {
+                    user_id: Some(id.to_string()),
+                    screen_name: Some(name.clone()),
+                });
             }
-            page
         });
         Reply {
             verdict,

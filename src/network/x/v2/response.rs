@@ -5,6 +5,7 @@
 //! every mapping is unit-tested without a server. Rate-limit and `Date` headers are read by the
 //! shared functions of the v1.1 [`response`](super::super::response) module (same names on v2).
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use reqwest::header::HeaderMap;
@@ -241,8 +242,8 @@ pub fn parse_me(body: &[u8]) -> Result<Account, String> {
     })
 }
 
-/// One page of `GET /2/users/{id}/blocking`, with the users it names (to learn their names).
-pub fn parse_blocking_page(body: &[u8]) -> Result<(BlockPage, Vec<UserRef>), String> {
+/// One page of `GET /2/users/{id}/blocking`, with the screen names it gives.
+pub fn parse_blocking_page(body: &[u8]) -> Result<BlockPage, String> {
     #[derive(Deserialize)]
     struct Meta {
         next_token: Option<String>,
@@ -254,20 +255,23 @@ pub fn parse_blocking_page(body: &[u8]) -> Result<(BlockPage, Vec<UserRef>), Str
         meta: Option<Meta>,
     }
     let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let ids = page
-        .data
-        .iter()
-        .map(|u| {
-            u.id.parse::<u64>()
-                .map_err(|_| format!("bad user ID `{}`", u.id))
-        })
-        .collect::<Result<Vec<u64>, String>>()?;
+    let mut ids = Vec::with_capacity(page.data.len());
+    let mut names = HashMap::new();
+    for user in page.data {
+        let id = user
+            .id
+            .parse::<u64>()
+            .map_err(|_| format!("bad user ID `{}`", user.id))?;
+        ids.push(id);
+        if let Some(name) = user.username.filter(|n| !n.is_empty()) {
+            names.insert(id, name);
+        }
+    }
     let next = page
         .meta
         .and_then(|m| m.next_token)
         .filter(|t| !t.is_empty());
-    let users = page.data.into_iter().map(User::into_ref).collect();
-    Ok((BlockPage { ids, next }, users))
+    Ok(BlockPage { ids, next, names })
 }
 
 /// A name or ID a lookup could not return, and why.
@@ -556,16 +560,21 @@ mod tests {
 
     #[test]
     fn blocking_pages_read_ids_and_next_token() {
-        let (page, users) = parse_blocking_page(
-            br#"{"data":[{"id":"17874544","name":"Twitter Support","username":"TwitterSupport"},{"id":"12","name":"j","username":"jack"}],"meta":{"result_count":2,"next_token":"1710819323648428707"}}"#,
+        let page = parse_blocking_page(
+            br#"{"data":[{"id":"17874544","name":"Twitter Support","username":"TwitterSupport"},{"id":"12","name":"j","username":"jack"},{"id":"13","name":"no handle"}],"meta":{"result_count":3,"next_token":"1710819323648428707"}}"#,
         )
         .unwrap();
-        assert_eq!(page.ids, vec![17874544, 12]);
+        assert_eq!(page.ids, vec![17874544, 12, 13]);
         assert_eq!(page.next.as_deref(), Some("1710819323648428707"));
-        assert_eq!(users[1].screen_name.as_deref(), Some("jack"));
-        let (last, users) = parse_blocking_page(br#"{"meta":{"result_count":0}}"#).unwrap();
+        let names: HashMap<u64, String> = [
+            (17874544, "TwitterSupport".to_owned()),
+            (12, "jack".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(page.names, names, "the names come with the IDs");
+        let last = parse_blocking_page(br#"{"meta":{"result_count":0}}"#).unwrap();
         assert_eq!(last, BlockPage::default());
-        assert!(users.is_empty());
         assert!(parse_blocking_page(br#"{"data":[{"id":"x"}],"meta":{}}"#).is_err());
     }
 
