@@ -1,8 +1,9 @@
 //! `run --api v2` end to end: the real binary against the emulator over loopback.
 //!
 //! v2 names users by ID only, so screen names are resolved before the run, 100 a lookup and paced
-//! like every other read. Each test asserts on what the server received and holds, not only on
-//! what the tool printed.
+//! like every other read; and a read-only app's 403 (`oauth1-permissions`) refuses the whole run
+//! rather than one target. Each test
+//! asserts on what the server received and holds, not only on what the tool printed.
 
 mod common;
 
@@ -10,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bulk_unblock::emulator::{
-    Endpoint, EndpointLimit, HeaderMode, LoggedRequest, SeedUser, UserState,
+    AccessLevel, Endpoint, EndpointLimit, HeaderMode, LoggedRequest, Seed, SeedUser, UserState,
 };
-use common::{Harness, journal_records_tolerant, show};
+use common::{Harness, journal_records_tolerant, show, stderr, terminal_set};
 
 /// The emulator's rate window in the paced lookup test.
 const WINDOW: Duration = Duration::from_secs(2);
@@ -242,4 +243,57 @@ fn lookups_wait_for_the_reset_their_headers_announce() {
 #[test]
 fn a_429_on_a_lookup_is_waited_out_and_fails_no_target() {
     lookups_are_paced_by_their_window(HeaderMode::None);
+}
+
+/// The first 20 active users demo_owner blocks, as an ID list.
+fn blocked_ids(h: &Harness, n: usize) -> Vec<u64> {
+    let seed = Seed::builtin();
+    let blocked = h.blocked();
+    seed.users
+        .iter()
+        .filter(|u| u.state == UserState::Active && blocked.contains(&u.id))
+        .map(|u| u.id)
+        .take(n)
+        .collect()
+}
+
+fn id_list(ids: &[u64]) -> String {
+    ids.iter().map(|id| format!("{id}\n")).collect()
+}
+
+/// A read-only app's DELETE gets the `oauth1-permissions` 403: the run stops with exit 3 and
+/// the fix, instead of recording every target `failed`.
+#[test]
+fn a_read_only_token_on_v2_exits_3_and_unblocks_nobody() {
+    let mut seed = Seed::builtin();
+    seed.accounts[0].access_level = AccessLevel::Read;
+    let h = Harness::with_seed(seed, |c| c.limits.enabled = false);
+    let before = h.blocked();
+    h.write("list.txt", id_list(&blocked_ids(&h, 20)));
+    let out = run_v2(&h, "list.txt", &["--concurrency", "2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Read and write"), "{}", show(&out));
+    assert!(err.contains("oauth1 app permissions"), "{}", show(&out));
+    let deletes = received(&h, Endpoint::V2Unblock);
+    assert!(
+        !deletes.is_empty() && deletes.iter().all(|r| r.status == 403),
+        "every DELETE was refused: {deletes:?}"
+    );
+    assert!(
+        deletes.len() <= 2,
+        "scheduling stops at the first refusal: {} sent",
+        deletes.len()
+    );
+    assert!(
+        received(&h, Endpoint::V2Users).is_empty(),
+        "a refusal of the app is not asked about per target"
+    );
+    assert_eq!(h.blocked(), before);
+    let (records, _) = journal_records_tolerant(&h.path("journal.jsonl"));
+    assert!(terminal_set(&records).is_empty(), "{records:?}");
+    assert!(
+        records.iter().all(|r| r["outcome"] != "failed"),
+        "no target is blamed: {records:?}"
+    );
 }

@@ -74,15 +74,13 @@ impl Problem {
         }
     }
 
-    /// Whether this is the refusal of an app whose access tier lacks the endpoint.
-    pub fn is_access_tier(&self) -> bool {
-        let kind = self.kind.as_deref().unwrap_or("");
-        let detail = self.detail.as_deref().unwrap_or("").to_lowercase();
-        kind.ends_with("/client-forbidden")
-            || self.reason.as_deref() == Some("client-not-enrolled")
-            || ["access level", "access tier", "enrolled", "enrollment"]
-                .iter()
-                .any(|words| detail.contains(words))
+    /// The problem's type name: the last segment of its `type` URI, whatever the host
+    /// (`oauth1-permissions` for `https://api.twitter.com/2/problems/oauth1-permissions` and
+    /// for the same under `api.x.com`); `None` for `about:blank` or no type.
+    pub fn type_name(&self) -> Option<&str> {
+        let kind = self.kind.as_deref()?.trim().trim_end_matches('/');
+        let (_, name) = kind.rsplit_once("/problems/")?;
+        (!name.is_empty()).then_some(name)
     }
 
     fn detail_lower(&self) -> String {
@@ -90,21 +88,43 @@ impl Problem {
     }
 }
 
+/// When a 403 refuses the app or the account rather than one target, what the user should do.
+fn forbidden_hint(problem: &Problem) -> Option<&'static str> {
+    // The machine-readable names first: they do not change with the wording. A read-only app
+    // gets `{"title":"Forbidden","status":403,"detail":"Your client app is not configured with
+    // the appropriate oauth1 app permissions for this endpoint.","type":
+    // "https://api.twitter.com/2/problems/oauth1-permissions"}` (as reported by users of other
+    // clients, e.g. PLhery/node-twitter-api-v2#493; not in X's own reference); an app below the
+    // access tier gets type `client-forbidden` with reason `client-not-enrolled`.
+    for name in [problem.type_name(), problem.reason.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        match name {
+            "oauth1-permissions" => return Some(PERMISSION_HINT),
+            "client-forbidden" | "client-not-enrolled" => return Some(TIER_HINT),
+            _ => {}
+        }
+    }
+    // Then the words of the detail, for bodies whose type says nothing (`about:blank`).
+    let detail = problem.detail_lower();
+    let says = |words: &[&str]| words.iter().any(|w| detail.contains(w));
+    if says(&["your account is suspended"]) {
+        Some(SUSPENDED_HINT)
+    } else if says(&["app permissions"]) {
+        Some(PERMISSION_HINT)
+    } else if says(&["access level", "access tier", "enrolled", "enrollment"]) {
+        Some(TIER_HINT)
+    } else {
+        None
+    }
+}
+
 /// When a status and problem mean no request of this run can succeed, what the user should do.
 pub fn rejection_hint(status: u16, problem: &Problem) -> Option<&'static str> {
     match status {
         401 => Some(AUTH_HINT),
-        403 if problem.is_access_tier() => Some(TIER_HINT),
-        403 => {
-            let detail = problem.detail_lower();
-            if detail.contains("your account is suspended") {
-                Some(SUSPENDED_HINT)
-            } else if detail.contains("app permissions") {
-                Some(PERMISSION_HINT)
-            } else {
-                None
-            }
-        }
+        403 => forbidden_hint(problem),
         _ => None,
     }
 }
@@ -458,14 +478,64 @@ mod tests {
                 ..
             }
         ));
-        let read_only = br#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"Your client app is not configured with the appropriate oauth1 app permissions for this endpoint."}"#;
-        assert!(matches!(
-            classify(Action::Unblock, 403, read_only, &none()),
-            Verdict::Rejected {
-                hint: PERMISSION_HINT,
-                ..
+    }
+
+    #[test]
+    fn a_read_only_app_is_told_by_the_problem_type() {
+        // The shape users of other clients report for a read-only app's write.
+        let real = br#"{"title":"Forbidden","status":403,"detail":"Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.","type":"https://api.twitter.com/2/problems/oauth1-permissions"}"#;
+        match classify(Action::Unblock, 403, real, &none()) {
+            Verdict::Rejected { message, hint, .. } => {
+                assert_eq!(hint, PERMISSION_HINT);
+                assert!(
+                    message.starts_with("Forbidden: Your client app"),
+                    "{message}"
+                );
             }
-        ));
+            v => panic!("{v:?}"),
+        }
+        // The type alone is enough, under either host, whatever the detail says (or without one);
+        // the detail's words are enough when the type says nothing.
+        for body in [
+            br#"{"title":"Forbidden","type":"https://api.x.com/2/problems/oauth1-permissions/"}"#.as_slice(),
+            br#"{"title":"Forbidden","status":403,"detail":"Forbidden","type":"https://api.twitter.com/2/problems/oauth1-permissions"}"#,
+            br#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"Your client app is not configured with the appropriate oauth1 app permissions for this endpoint."}"#,
+        ] {
+            assert!(
+                matches!(
+                    classify(Action::Unblock, 403, body, &none()),
+                    Verdict::Rejected { hint: PERMISSION_HINT, .. }
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // A bare `Forbidden` names nobody's fault: it stays the target's.
+        let bare =
+            br#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"Forbidden"}"#;
+        assert_eq!(
+            done(&classify(Action::Unblock, 403, bare, &none())).map(|d| d.0),
+            Some(Outcome::Failed)
+        );
+    }
+
+    #[test]
+    fn problem_type_names_ignore_the_host() {
+        let named = |kind: &str| Problem {
+            kind: Some(kind.to_owned()),
+            ..Problem::default()
+        };
+        assert_eq!(
+            named("https://api.x.com/2/problems/client-forbidden").type_name(),
+            Some("client-forbidden")
+        );
+        assert_eq!(
+            named("https://api.twitter.com/2/problems/oauth1-permissions").type_name(),
+            Some("oauth1-permissions")
+        );
+        assert_eq!(named("about:blank").type_name(), None);
+        assert_eq!(named("https://api.x.com/2/problems/").type_name(), None);
+        assert_eq!(Problem::default().type_name(), None);
     }
 
     #[test]
