@@ -1,8 +1,8 @@
 //! `run --api v2` end to end: the real binary against the emulator over loopback.
 //!
 //! v2 names users by ID only, so screen names are resolved before the run, 100 a lookup and paced
-//! like every other read; and a read-only app's 403 (`oauth1-permissions`) refuses the whole run
-//! rather than one target. Each test
+//! like every other read; and two 403s refuse the whole run rather than one target: a read-only
+//! app's (`oauth1-permissions`) and an app below the access tier (`client-forbidden`). Each test
 //! asserts on what the server received and holds, not only on what the tool printed.
 
 mod common;
@@ -296,4 +296,32 @@ fn a_read_only_token_on_v2_exits_3_and_unblocks_nobody() {
         records.iter().all(|r| r["outcome"] != "failed"),
         "no target is blamed: {records:?}"
     );
+}
+
+/// An app below the access tier gets `client-forbidden` on the first DELETE: exit 3 with a plain
+/// explanation, one DELETE in all, no retry and no target recorded.
+#[test]
+fn the_access_tier_403_on_v2_exits_3_after_one_delete() {
+    let h = Harness::with_config(|c| {
+        c.limits.enabled = false;
+        c.replies.v2_blocks_forbidden = true;
+    });
+    let before = h.blocked();
+    h.write("list.txt", id_list(&blocked_ids(&h, 10)));
+    let out = run_v2(&h, "list.txt", &["--concurrency", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs Enterprise access on X's current plans"),
+        "{}",
+        show(&out)
+    );
+    assert!(err.contains("Client Forbidden"), "{}", show(&out));
+    let deletes = received(&h, Endpoint::V2Unblock);
+    assert_eq!(deletes.len(), 1, "one DELETE, no retry: {deletes:?}");
+    assert_eq!(deletes[0].status, 403);
+    assert!(received(&h, Endpoint::V2Users).is_empty());
+    assert_eq!(h.blocked(), before);
+    let (records, _) = journal_records_tolerant(&h.path("journal.jsonl"));
+    assert!(records.is_empty(), "nothing recorded: {records:?}");
 }
