@@ -698,6 +698,18 @@ fn check_compares_with_the_server_read_only(flag: &str) {
         2,
         "the seed has users demo_owner does not block"
     );
+    // More blocks than a v2 page (1,000) holds, so that both APIs read the list over pages.
+    let extra: Vec<SeedUser> = (0..1200)
+        .map(|i| SeedUser::active(8_800_000_000 + i, &format!("chk_{i}"), "Extra"))
+        .collect();
+    h.emulator.add_users(extra.clone());
+    let extra_ids = extra.iter().map(|u| u.id);
+    h.emulator.set_blocked(
+        h.account.user_id,
+        blocked_ids.iter().copied().chain(extra_ids),
+    );
+    let listed = listed + extra.len();
+    let blocked_ids: BTreeSet<u64> = h.blocked().into_iter().collect();
     let input = format!(
         "{}\n{}\n@{}\n{}\n@{}\n@nobody_has_this\n",
         active[0].id,
@@ -754,9 +766,17 @@ fn check_compares_with_the_server_read_only(flag: &str) {
     );
     // v1.1 pages hold `ids_page_size` (50 here); v2 pages hold the client's max_results (1000).
     let page = if api.flag == "v2" { 1000 } else { 50 };
+    let pages = blocked_ids.len().div_ceil(page);
+    assert!(pages >= 2, "the list spans pages: {pages}");
+    let served = pages_served(&h, &api);
+    assert_eq!(
+        list_requests(&h, &api).len(),
+        pages,
+        "the whole list was read, page by page: {served:?}"
+    );
     assert!(
-        list_requests(&h, &api).len() >= listed.div_ceil(page),
-        "the whole list was read, page by page"
+        served.len() == pages && served.values().all(|&n| n == 1),
+        "each page once: {served:?}"
     );
     assert!(!log.exists(), "a dry run writes no journal");
     assert_eq!(
