@@ -2,7 +2,8 @@
 //!
 //! It fetches the current block list (kept in memory) and resolves screen names to IDs through
 //! user lookups, then reports how many targets are blocked now and who would be unblocked. Only
-//! GET requests are sent.
+//! GET requests are sent. The same batched, paced resolution ([`resolve`]) runs before a real run
+//! on a network that acts by ID only.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,7 +13,7 @@ use crate::error::Error;
 use crate::export::{self, Partial};
 use crate::network::Network;
 use crate::pace::Pacer;
-use crate::report::Verbosity;
+use crate::report::{self, Verbosity};
 use crate::target::{Target, TargetKey};
 
 /// How many names the report lists at most per group.
@@ -68,15 +69,40 @@ pub async fn check<N: Network>(
     let mut list = Partial::in_memory();
     export::fetch(network, pages, &mut list, cancel, verbosity).await?;
     let blocked: HashSet<u64> = list.ids.iter().copied().collect();
+    let resolved = resolve(network, lookups, targets, cancel, verbosity).await?;
+    let findings = compare(targets, &blocked, &resolved);
+    print(&findings, targets.len());
+    Ok(findings)
+}
+
+/// Looks up the screen names among `targets`, [`Network::LOOKUP_BATCH`] a request, each request
+/// paced by `lookups` (whose window is the lookup endpoint's, not the action's): a 429 waits for
+/// the window and a fault is retried, so neither makes a target fail. Returns the IDs of the
+/// users found, by name; the client also keeps what it learnt for its later actions.
+pub async fn resolve<N: Network>(
+    network: &N,
+    lookups: &Pacer,
+    targets: &[Target],
+    cancel: &CancellationToken,
+    verbosity: Verbosity,
+) -> Result<HashMap<TargetKey, u64>, Error> {
     let names: Vec<Target> = targets
         .iter()
         .filter(|t| matches!(t, Target::ScreenName(_)))
         .cloned()
         .collect();
+    let batch = N::LOOKUP_BATCH.max(1);
+    if verbosity > Verbosity::Quiet && !names.is_empty() {
+        report::eprint_line(&format!(
+            "Looking up {} screen names ({} a request)…",
+            names.len(),
+            batch
+        ));
+    }
     let mut resolved = HashMap::new();
-    for batch in names.chunks(N::LOOKUP_BATCH.max(1)) {
+    for chunk in names.chunks(batch) {
         let users = export::paced(lookups, cancel, "looking users up", || {
-            network.lookup(batch)
+            network.lookup(chunk)
         })
         .await?;
         for user in users {
@@ -87,9 +113,7 @@ pub async fn check<N: Network>(
             }
         }
     }
-    let findings = compare(targets, &blocked, &resolved);
-    print(&findings, targets.len());
-    Ok(findings)
+    Ok(resolved)
 }
 
 fn describe(target: &Target, id: u64) -> String {

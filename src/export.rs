@@ -4,9 +4,11 @@
 //! large list takes several windows. Each page is appended to `OUT.partial` as it arrives, with the
 //! cursor of the page after it; an interrupted export resumes from the last cursor instead of
 //! starting over. The finished list is written to a temporary file and renamed into place, so a
-//! half-written file is never mistaken for a complete one.
+//! half-written file is never mistaken for a complete one. Screen names (`--with-names`) come from
+//! the pages where the API gives them (v2), kept in the partial file too, and from user lookups
+//! for the rest (v1.1 pages hold IDs only).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,9 @@ struct PageLine {
     ids: Vec<String>,
     /// The cursor of the next page; `None` after the last page.
     next: Option<String>,
+    /// Screen names the page gave, by ID (as a string); absent when it gave none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    names: BTreeMap<String, String>,
 }
 
 /// Why fetching stopped before the list was complete.
@@ -83,6 +88,8 @@ pub struct Partial {
     file: Option<File>,
     /// The IDs fetched so far, in order, without repeats.
     pub ids: Vec<u64>,
+    /// Screen names the pages gave with their IDs.
+    pub names: HashMap<u64, String>,
     /// Where the next page starts: `Some(None)` = the first page, `None` = the list is complete.
     pub next: Option<Option<String>>,
 }
@@ -97,7 +104,7 @@ impl Partial {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io_error(&path, "cannot read", e)),
         };
-        let (ids, next, complete_len, owner) = replay_partial(&existing);
+        let (ids, names, next, complete_len, owner) = replay_partial(&existing);
         if let Some(owner) = owner.filter(|o| o != account) {
             return Err(Error::Usage(format!(
                 "`{}` holds part of the block list of account {owner}, but the credentials are \
@@ -125,6 +132,7 @@ impl Partial {
             account: Some(account.to_owned()),
             file: Some(file),
             ids,
+            names,
             next,
         })
     }
@@ -136,16 +144,26 @@ impl Partial {
             account: None,
             file: None,
             ids: Vec::new(),
+            names: HashMap::new(),
             next: Some(None),
         }
     }
 
     /// Appends one page durably.
-    fn push(&mut self, ids: &[u64], next: Option<String>) -> Result<(), Error> {
+    fn push(
+        &mut self,
+        ids: &[u64],
+        names: HashMap<u64, String>,
+        next: Option<String>,
+    ) -> Result<(), Error> {
         let line = PageLine {
             account: self.account.clone(),
             ids: ids.iter().map(u64::to_string).collect(),
             next: next.clone(),
+            names: names
+                .iter()
+                .map(|(id, n)| (id.to_string(), n.clone()))
+                .collect(),
         };
         if let Some(file) = self.file.as_mut() {
             let mut text = serde_json::to_string(&line)
@@ -156,6 +174,7 @@ impl Partial {
                 .map_err(|e| io_error(&self.path, "cannot write", e))?;
         }
         self.ids.extend_from_slice(ids);
+        self.names.extend(names);
         self.next = next.map(Some);
         Ok(())
     }
@@ -178,13 +197,20 @@ pub fn partial_path(out: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// What a partial file holds: the IDs (deduplicated, in order), where to go on, the length of
-/// the complete part, and the account it belongs to.
-type PartialState = (Vec<u64>, Option<Option<String>>, usize, Option<String>);
+/// What a partial file holds: the IDs (deduplicated, in order), the names the pages gave, where
+/// to go on, the length of the complete part, and the account it belongs to.
+type PartialState = (
+    Vec<u64>,
+    HashMap<u64, String>,
+    Option<Option<String>>,
+    usize,
+    Option<String>,
+);
 
 /// Reads the complete lines of a partial file. Pure.
 fn replay_partial(bytes: &[u8]) -> PartialState {
     let mut ids = Vec::new();
+    let mut names = HashMap::new();
     let mut seen = HashSet::new();
     let mut next = Some(None);
     let mut complete = 0;
@@ -205,11 +231,17 @@ fn replay_partial(bytes: &[u8]) -> PartialState {
             break;
         };
         ids.extend(page_ids.into_iter().filter(|id| seen.insert(*id)));
+        // A name under an ID that does not parse is dropped: the lookup will name that user.
+        names.extend(
+            page.names
+                .into_iter()
+                .filter_map(|(id, name)| Some((id.parse::<u64>().ok()?, name))),
+        );
         next = page.next.map(Some);
         account = page.account.or(account);
         complete += line.len();
     }
-    (ids, next, complete, account)
+    (ids, names, next, complete, account)
 }
 
 fn io_error(path: &Path, what: &str, source: std::io::Error) -> Error {
@@ -327,8 +359,7 @@ pub async fn fetch<N: Network>(
             network.blocked_page(cursor.as_deref())
         })
         .await?;
-        let fresh: Vec<u64> = page.ids;
-        partial.push(&fresh, page.next)?;
+        partial.push(&page.ids, page.names, page.next)?;
         if verbosity > Verbosity::Quiet {
             report::eprint_line(&format!(
                 "block list: {} IDs so far{}",
@@ -429,8 +460,17 @@ pub async fn to_file<N: Network>(
     let pages = Pacer::new(rate, clock.clone());
     fetch(network, &pages, &mut partial, cancel, verbosity).await?;
     let names = if with_names {
+        // Only users the pages did not name are looked up (all of them on v1.1, none on v2).
+        let unnamed: Vec<u64> = partial
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| !partial.names.contains_key(id))
+            .collect();
         let lookups = Pacer::new(lookup_rate(rate), clock.clone());
-        Some(names(network, &lookups, &partial.ids, cancel).await?)
+        let mut found = names(network, &lookups, &unnamed, cancel).await?;
+        found.extend(partial.names.drain());
+        Some(found)
     } else {
         None
     };
@@ -504,15 +544,24 @@ mod tests {
     #[test]
     fn a_partial_file_resumes_from_its_last_complete_page() {
         let bytes = b"{\"ids\":[\"1\",\"2\"],\"next\":\"c1\"}\n{\"ids\":[\"2\",\"3\"],\"next\":\"c2\"}\n{\"ids\":[\"4\"";
-        let (ids, next, len, _) = replay_partial(bytes);
+        let (ids, names, next, len, _) = replay_partial(bytes);
         assert_eq!(ids, vec![1, 2, 3]);
+        assert!(names.is_empty());
         assert_eq!(next, Some(Some("c2".to_owned())));
         assert_eq!(len, bytes.len() - br#"{"ids":["4""#.len());
-        let (ids, next, _, account) =
-            replay_partial(b"{\"account\":\"7\",\"ids\":[\"9\"],\"next\":null}\n");
-        assert_eq!((ids, next, account), (vec![9], None, Some("7".to_owned())));
-        let (ids, next, len, account) = replay_partial(b"");
-        assert_eq!((ids, next, len, account), (vec![], Some(None), 0, None));
+        let (ids, names, next, _, account) = replay_partial(
+            b"{\"account\":\"7\",\"ids\":[\"9\",\"10\"],\"next\":null,\"names\":{\"9\":\"nine\",\"x\":\"bad\"}}\n",
+        );
+        assert_eq!(
+            (ids, next, account),
+            (vec![9, 10], None, Some("7".to_owned()))
+        );
+        assert_eq!(names, HashMap::from([(9, "nine".to_owned())]));
+        let (ids, names, next, len, account) = replay_partial(b"");
+        assert_eq!(
+            (ids, names, next, len, account),
+            (vec![], HashMap::new(), Some(None), 0, None)
+        );
     }
 
     #[test]
@@ -521,7 +570,12 @@ mod tests {
         let out = dir.path().join("blocks.csv");
         let mut p = Partial::open(&out, "42").unwrap();
         assert_eq!(p.next, Some(None));
-        p.push(&[5, 6], Some("next-1".into())).unwrap();
+        p.push(
+            &[5, 6],
+            HashMap::from([(6, "six".to_owned())]),
+            Some("next-1".into()),
+        )
+        .unwrap();
         drop(p);
         // A torn line from a kill while writing the second page.
         let mut f = OpenOptions::new()
@@ -533,8 +587,13 @@ mod tests {
         assert!(Partial::open(&out, "43").is_err(), "another account's list");
         let mut p = Partial::open(&out, "42").unwrap();
         assert_eq!(p.ids, vec![5, 6]);
+        assert_eq!(
+            p.names,
+            HashMap::from([(6, "six".to_owned())]),
+            "names survive too"
+        );
         assert_eq!(p.next, Some(Some("next-1".into())));
-        p.push(&[7], None).unwrap();
+        p.push(&[7], HashMap::new(), None).unwrap();
         assert_eq!(p.next, None);
         let names = [(5u64, "five".to_owned())].into_iter().collect();
         write_csv(&out, &p.ids, Some(&names)).unwrap();

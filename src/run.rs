@@ -304,6 +304,11 @@ pub async fn execute(
             job.settings.concurrency
         ));
     }
+    if network.acts_by_id() {
+        // Screen names are resolved first, 100 a lookup and paced apart from the action.
+        let lookups = Pacer::new(export::lookup_rate(job.list_rate), clock.clone());
+        crate::check::resolve(&network, &lookups, &plan.todo, &signals.cancel, verbosity).await?;
+    }
     let pacer = Arc::new(Pacer::new(job.rate, clock));
     let mut plan = plan;
     let todo = std::mem::take(&mut plan.todo);

@@ -43,10 +43,11 @@ struct ApiCase {
     list: Endpoint,
     /// The parameter carrying a page's cursor (absent on the first page of v2).
     cursor: &'static str,
-    /// The endpoint that resolves users (names for IDs, or IDs for names).
-    lookup: Endpoint,
-    /// The parameters of a lookup that hold its comma-separated terms.
-    lookup_terms: &'static [&'static str],
+    /// How `export --with-names` names the IDs: a lookup endpoint and the parameter holding its
+    /// comma-separated IDs, or `None` when the block-list pages carry the names already.
+    names_by: Option<(Endpoint, &'static str)>,
+    /// Every endpoint that looks users up, by ID or by name.
+    lookups: &'static [Endpoint],
     /// The endpoint that unblocks.
     unblock: Endpoint,
     /// The endpoint that blocks.
@@ -59,8 +60,8 @@ fn api(flag: &str) -> ApiCase {
             flag: "v1.1",
             list: Endpoint::BlocksIds,
             cursor: "cursor",
-            lookup: Endpoint::UsersLookup,
-            lookup_terms: &["user_id", "screen_name"],
+            names_by: Some((Endpoint::UsersLookup, "user_id")),
+            lookups: &[Endpoint::UsersLookup],
             unblock: Endpoint::BlocksDestroy,
             block: Endpoint::BlocksCreate,
         },
@@ -68,8 +69,8 @@ fn api(flag: &str) -> ApiCase {
             flag: "v2",
             list: Endpoint::V2Blocking,
             cursor: "pagination_token",
-            lookup: Endpoint::V2UsersBy,
-            lookup_terms: &["usernames", "ids"],
+            names_by: None,
+            lookups: &[Endpoint::V2Users, Endpoint::V2UsersBy],
             unblock: Endpoint::V2Unblock,
             block: Endpoint::V2Block,
         },
@@ -83,7 +84,7 @@ fn api(flag: &str) -> ApiCase {
 
 /// 12,000 blocks, 3 pages of 1,000 per 2-second window: the export takes at least four windows,
 /// paced by the server's headers, and the CSV lists every ID once with its screen name; the
-/// name lookups stay within 100 terms each.
+/// names come from lookups of at most 100 IDs each (v1.1) or from the pages themselves (v2).
 fn export_spans_windows_and_lists_every_id_once(flag: &str) {
     let api = api(flag);
     let h = Harness::with_config(paced_list);
@@ -131,26 +132,53 @@ fn export_spans_windows_and_lists_every_id_once(flag: &str) {
         "the server's rate headers pace the export: {refused} pages refused"
     );
 
-    // Names: every lookup within 100 terms, together covering every ID.
+    assert_names_came_from(&h, &api, exported.keys().copied().collect());
+}
+
+/// `export --with-names` named `ids` as the API allows: on v1.1 through lookups of at most 100
+/// IDs that together ask for each ID once; on v2 from the block-list pages, without a lookup.
+fn assert_names_came_from(h: &Harness, api: &ApiCase, ids: BTreeSet<u64>) {
     let lookups: Vec<LoggedRequest> = h
         .emulator
         .requests()
         .into_iter()
-        .filter(|r| r.endpoint == api.lookup)
+        .filter(|r| api.lookups.contains(&r.endpoint))
         .collect();
+    let Some((endpoint, param)) = api.names_by else {
+        assert!(
+            lookups.is_empty(),
+            "the pages named everyone, yet {} lookups were sent, the first to {}",
+            lookups.len(),
+            lookups.first().map_or("", |r| r.path.as_str())
+        );
+        return;
+    };
+    assert!(lookups.iter().all(|r| r.endpoint == endpoint));
+    let mut asked = Vec::new();
     for r in &lookups {
-        let terms = lookup_terms(&api, r);
-        assert!(terms.len() <= 100, "a lookup of {} terms", terms.len());
+        let terms: Vec<u64> = r
+            .params
+            .get(param)
+            .map(|v| v.split(',').map(|t| t.parse().expect("an ID")).collect())
+            .unwrap_or_default();
+        assert!(
+            !terms.is_empty() && terms.len() <= 100,
+            "a lookup of {} IDs",
+            terms.len()
+        );
+        asked.extend(terms);
     }
-    if api.flag == "v1.1" {
-        let looked_up: BTreeSet<u64> = lookups
-            .iter()
-            .flat_map(|r| lookup_terms(&api, r))
-            .map(|t| t.parse().expect("lookups by ID"))
-            .collect();
-        assert_eq!(looked_up.len(), BIG, "every ID looked up");
-        assert_eq!(lookups.len(), BIG / 100, "full batches of 100");
-    }
+    assert_eq!(asked.len(), ids.len(), "each ID asked once");
+    assert_eq!(
+        asked.into_iter().collect::<BTreeSet<_>>(),
+        ids,
+        "every ID looked up"
+    );
+    assert_eq!(
+        lookups.len(),
+        ids.len().div_ceil(100),
+        "full batches of 100"
+    );
 }
 
 #[test]
@@ -164,7 +192,8 @@ fn export_spans_windows_and_lists_every_id_once_v2() {
 }
 
 /// An export killed (SIGKILL) and then interrupted (SIGINT, exit 130) leaves only `FILE.partial`;
-/// each rerun goes on from the last page fetched, and the final CSV is exact.
+/// each rerun goes on from the last page fetched, and the final CSV is exact. The last run asks
+/// for names too: those the earlier runs' pages gave (v2) are kept in the partial file.
 fn an_interrupted_export_resumes_without_fetching_pages_again(flag: &str) {
     let api = api(flag);
     let h = Harness::with_config(paced_list);
@@ -204,19 +233,27 @@ fn an_interrupted_export_resumes_without_fetching_pages_again(flag: &str) {
     assert!(fetched_before_int.len() >= before + 3);
 
     // Third run: completes.
-    let third = export(&h, &api, &out, &[]).output().expect("binary runs");
+    let third = export(&h, &api, &out, &["--with-names"])
+        .output()
+        .expect("binary runs");
     assert_eq!(third.status.code(), Some(0), "{}", show(&third));
     assert!(
         !partial.exists(),
         "the partial file is removed once the CSV is in place"
     );
     let (header, rows) = read_csv(&out);
-    assert_eq!(header, ["user_id"]);
+    assert_eq!(header, ["user_id", "screen_name"]);
     let exported: Vec<u64> = rows.iter().map(|r| r[0].parse().expect("an ID")).collect();
     let unique: BTreeSet<u64> = exported.iter().copied().collect();
     assert_eq!(exported.len(), unique.len(), "no ID listed twice");
     let expected: BTreeSet<u64> = names.iter().map(|(id, _)| *id).collect();
     assert_eq!(unique, expected, "exactly the blocked IDs");
+    let named: HashMap<u64, String> = rows
+        .iter()
+        .map(|r| (r[0].parse().expect("an ID"), r[1].clone()))
+        .collect();
+    assert_eq!(named, names.iter().cloned().collect(), "each with its name");
+    assert_names_came_from(&h, &api, expected);
 
     // No page saved before an interruption was requested again.
     let served = pages_served(&h, &api);
@@ -298,6 +335,7 @@ fn run_all_unblocks_everyone_and_a_rerun_sends_nothing(flag: &str) {
         .collect();
     assert_eq!(rows.len(), BIG);
     assert_eq!(listed, names.iter().cloned().collect::<HashMap<_, _>>());
+    assert_names_came_from(&h, &api, listed.keys().copied().collect());
 
     // One unblocked record and one request per account.
     let records = journal_records(&log);
@@ -660,6 +698,18 @@ fn check_compares_with_the_server_read_only(flag: &str) {
         2,
         "the seed has users demo_owner does not block"
     );
+    // More blocks than a v2 page (1,000) holds, so that both APIs read the list over pages.
+    let extra: Vec<SeedUser> = (0..1200)
+        .map(|i| SeedUser::active(8_800_000_000 + i, &format!("chk_{i}"), "Extra"))
+        .collect();
+    h.emulator.add_users(extra.clone());
+    let extra_ids = extra.iter().map(|u| u.id);
+    h.emulator.set_blocked(
+        h.account.user_id,
+        blocked_ids.iter().copied().chain(extra_ids),
+    );
+    let listed = listed + extra.len();
+    let blocked_ids: BTreeSet<u64> = h.blocked().into_iter().collect();
     let input = format!(
         "{}\n{}\n@{}\n{}\n@{}\n@nobody_has_this\n",
         active[0].id,
@@ -716,9 +766,17 @@ fn check_compares_with_the_server_read_only(flag: &str) {
     );
     // v1.1 pages hold `ids_page_size` (50 here); v2 pages hold the client's max_results (1000).
     let page = if api.flag == "v2" { 1000 } else { 50 };
+    let pages = blocked_ids.len().div_ceil(page);
+    assert!(pages >= 2, "the list spans pages: {pages}");
+    let served = pages_served(&h, &api);
+    assert_eq!(
+        list_requests(&h, &api).len(),
+        pages,
+        "the whole list was read, page by page: {served:?}"
+    );
     assert!(
-        list_requests(&h, &api).len() >= listed.div_ceil(page),
-        "the whole list was read, page by page"
+        served.len() == pages && served.values().all(|&n| n == 1),
+        "each page once: {served:?}"
     );
     assert!(!log.exists(), "a dry run writes no journal");
     assert_eq!(
@@ -879,16 +937,6 @@ fn count_windows(requests: &[LoggedRequest]) -> usize {
     windows
 }
 
-/// The comma-separated terms of a lookup request.
-fn lookup_terms(api: &ApiCase, r: &LoggedRequest) -> Vec<String> {
-    api.lookup_terms
-        .iter()
-        .filter_map(|k| r.params.get(*k))
-        .flat_map(|v| v.split(',').map(str::to_owned).collect::<Vec<_>>())
-        .filter(|t| !t.is_empty())
-        .collect()
-}
-
 /// The requests received by an endpoint.
 fn count(h: &Harness, endpoint: Endpoint) -> usize {
     h.emulator
@@ -1044,7 +1092,8 @@ fn a_partial_export_is_never_resumed_for_another_account() {
         .output()
         .expect("binary runs");
     assert_eq!(done.status.code(), Some(0), "{}", show(&done));
-    let (_, rows) = read_csv(&out);
+    let (header, rows) = read_csv(&out);
+    assert_eq!(header, ["user_id"], "no names unless asked");
     let exported: BTreeSet<u64> = rows.iter().map(|r| r[0].parse().expect("ID")).collect();
     assert_eq!(exported, names.iter().map(|(id, _)| *id).collect());
 }

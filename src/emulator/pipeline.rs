@@ -219,7 +219,7 @@ impl State {
                 Some(Reply::v1_error(403, 453, ACCESS_453))
             } else if endpoint.needs_write() && account.access_level == AccessLevel::Read {
                 Some(if v2 {
-                    Reply::problem(403, "Forbidden")
+                    v2::oauth1_permissions()
                 } else {
                     Reply::v1_error(403, 261, "Application cannot perform write actions.")
                 })

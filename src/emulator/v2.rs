@@ -36,6 +36,21 @@ pub fn client_forbidden() -> Reply {
     )
 }
 
+/// The 403 a read-only app gets from a write endpoint. The shape is the one users of other
+/// clients report (PLhery/node-twitter-api-v2#493 and others), not one from X's reference, which
+/// documents none; `type` is under `api.twitter.com` in those reports.
+pub fn oauth1_permissions() -> Reply {
+    Reply::problem_json(
+        403,
+        json!({
+            "title": "Forbidden",
+            "status": 403,
+            "detail": "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.",
+            "type": format!("{PROBLEMS}/oauth1-permissions"),
+        }),
+    )
+}
+
 /// Parses the `{id}` path parameter at `index` and checks it is the authenticated user.
 fn own_id(state: &State, account: usize, req: &Incoming, index: usize) -> Result<u64, Reply> {
     let raw = req

@@ -7,6 +7,7 @@
 
 pub mod x;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -145,6 +146,9 @@ pub struct BlockPage {
     pub ids: Vec<u64>,
     /// The cursor of the next page; `None` on the last page.
     pub next: Option<String>,
+    /// Screen names the page gave with the IDs (v2 pages do, v1.1 pages do not), so an export
+    /// with names need not look them up again.
+    pub names: HashMap<u64, String>,
 }
 
 /// The credentials were refused while checking them before the run.
@@ -233,6 +237,15 @@ pub trait Network: Send + Sync + 'static {
 
     /// Users per lookup request.
     const LOOKUP_BATCH: usize;
+
+    /// Whether acting on a screen name needs the user's ID first (v2 names users by ID only).
+    /// The run then resolves the screen names it will act on through [`Network::lookup`] before
+    /// the first action, [`Network::LOOKUP_BATCH`] a request and paced like every other read; the
+    /// client keeps what those lookups told (found, unknown, suspended), so that [`Network::act`]
+    /// on a name sends no lookup of its own.
+    fn acts_by_id(&self) -> bool {
+        false
+    }
 }
 
 /// Which API a command talks to.
@@ -305,6 +318,13 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.lookup(targets).await,
             Client::XV2(c) => c.lookup(targets).await,
+        }
+    }
+
+    fn acts_by_id(&self) -> bool {
+        match self {
+            Client::XV1(c) => c.acts_by_id(),
+            Client::XV2(c) => c.acts_by_id(),
         }
     }
 }

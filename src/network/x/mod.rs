@@ -162,7 +162,11 @@ fn parse_ids_page(status: u16, body: &[u8]) -> Result<BlockPage, String> {
         .next_cursor_str
         .or_else(|| page.next_cursor.map(|n| n.to_string()))
         .filter(|c| c != "0");
-    Ok(BlockPage { ids, next })
+    Ok(BlockPage {
+        ids,
+        next,
+        ..BlockPage::default()
+    })
 }
 
 /// The body of `users/lookup.json`: an array of user objects; 404 code 17 means nobody matched.

@@ -1,15 +1,17 @@
 //! X API v2 behind the network seam, over the same OAuth 1.0a user-context transport as v1.1.
 //!
 //! v2 names users by ID only: the unblock is `DELETE /2/users/{me}/blocking/{target}`, so the
-//! client learns its own ID from `GET /2/users/me` and resolves screen names through
-//! `GET /2/users/by` first, caching both the users found and the names that are gone. Errors are
-//! problem JSON without numeric codes, sorted by [`response`]. On X's current plans block
-//! management is Enterprise-only; the access-tier 403 becomes a [`Verdict::Rejected`] whose hint
-//! says so, rather than a failure per target.
+//! client learns its own ID from `GET /2/users/me` and needs the ID of every screen name. The run
+//! resolves the names before the first action, through [`Network::lookup`] (`GET /2/users/by`, 100
+//! a request, paced by the caller), and the client caches what each lookup told: the users found
+//! and the names that are gone; `act` on a name then sends only the action. Errors are problem
+//! JSON without numeric codes, sorted by [`response`]. On X's current plans block management is
+//! Enterprise-only; the access-tier 403 becomes a [`Verdict::Rejected`] whose hint says so,
+//! rather than a failure per target.
 
 pub mod response;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use reqwest::Method;
@@ -169,7 +171,9 @@ impl XV2Client {
         }
     }
 
-    /// Looks names up, remembering every user found and every name that is gone.
+    /// Looks names up and remembers, for every name asked, what the answer said: the user, or
+    /// why no user can be acted on under it. A name the answer leaves out is `not_found`, unless
+    /// its partial error says the user is suspended.
     async fn lookup_names(&self, names: &[&str]) -> Reply<Result<Lookup, Verdict>> {
         let joined = names.join(",");
         let answer = self
@@ -184,16 +188,29 @@ impl XV2Client {
             for user in &lookup.users {
                 known.learn(user);
             }
-            for gone in &lookup.missing {
-                if let Some(outcome) = gone.outcome {
-                    known.by_name.insert(
-                        gone.value.to_lowercase(),
-                        Resolved::Gone {
-                            outcome,
-                            message: gone.message.clone(),
-                        },
-                    );
+            let found: HashSet<String> = lookup
+                .users
+                .iter()
+                .filter_map(|u| u.screen_name.as_deref())
+                .map(str::to_lowercase)
+                .collect();
+            for name in names {
+                let key = name.to_lowercase();
+                if found.contains(&key) {
+                    continue;
                 }
+                let why = lookup
+                    .missing
+                    .iter()
+                    .find(|m| m.value.eq_ignore_ascii_case(name));
+                let gone = Resolved::Gone {
+                    outcome: why.and_then(|m| m.outcome).unwrap_or(Outcome::NotFound),
+                    message: why.map_or_else(
+                        || "the server did not return this user".to_owned(),
+                        |m| m.message.clone(),
+                    ),
+                };
+                known.by_name.insert(key, gone);
             }
         }
         answer
@@ -215,7 +232,8 @@ impl XV2Client {
     }
 
     /// The user a target names, with its ID; or the reply that ends the target (gone, or the
-    /// lookup itself failed). Looked-up names are cached for the client's lifetime.
+    /// lookup itself failed). Names are normally resolved before the run; one that was not is
+    /// looked up alone, and the answer cached for the client's lifetime.
     async fn resolve(&self, target: &Target) -> Result<UserRef, Reply> {
         let name = match target {
             Target::Id(id) => {
@@ -228,28 +246,25 @@ impl XV2Client {
             }
             Target::ScreenName(name) => name,
         };
-        let gone = |outcome, message| Verdict::Done {
-            outcome,
-            user: UserRef {
-                user_id: None,
-                screen_name: Some(name.clone()),
-            },
-            error_code: None,
-            message: Some(message),
-        };
-        let cached = self.known().by_name.get(&name.to_lowercase()).cloned();
-        let (resolved, exchange_reply) = match cached {
-            Some(resolved) => (Some(resolved), None),
+        let key = name.to_lowercase();
+        let cached = self.known().by_name.get(&key).cloned();
+        let (resolved, http_status, server_date) = match cached {
+            Some(resolved) => (Some(resolved), None, None),
             None => {
                 let answer = self.lookup_names(&[name.as_str()]).await;
-                let resolved = self.known().by_name.get(&name.to_lowercase()).cloned();
-                (resolved, Some(answer))
+                // The lookup's rate window is not the action's: keep only its status and date.
+                if let Err(verdict) = answer.verdict {
+                    // A 429 or a fault stays what it is: the target is sent again, not failed.
+                    return Err(Reply {
+                        verdict,
+                        http_status: answer.http_status,
+                        rate: RateInfo::default(),
+                        server_date: answer.server_date,
+                    });
+                }
+                let resolved = self.known().by_name.get(&key).cloned();
+                (resolved, answer.http_status, answer.server_date)
             }
-        };
-        // The lookup's rate window is not the action's: keep only its status and date.
-        let (http_status, server_date, looked_up) = match exchange_reply {
-            Some(r) => (r.http_status, r.server_date, Some(r.verdict)),
-            None => (None, None, None),
         };
         let wrap = |verdict: Verdict| Reply {
             verdict,
@@ -262,22 +277,17 @@ impl XV2Client {
                 Some(id) if id.parse::<u64>().is_ok() => Ok(user),
                 _ => Err(wrap(unexpected("a user ID that is not a number"))),
             },
-            Some(Resolved::Gone { outcome, message }) => Err(wrap(gone(outcome, message))),
-            None => Err(wrap(match looked_up {
-                Some(Err(verdict)) => verdict,
-                Some(Ok(lookup)) => {
-                    let message = lookup
-                        .missing
-                        .into_iter()
-                        .find(|m| m.value.eq_ignore_ascii_case(name))
-                        .map_or_else(
-                            || "the server did not return this user".to_owned(),
-                            |m| m.message,
-                        );
-                    gone(Outcome::Failed, message)
-                }
-                None => unexpected("an empty lookup"),
+            Some(Resolved::Gone { outcome, message }) => Err(wrap(Verdict::Done {
+                outcome,
+                user: UserRef {
+                    user_id: None,
+                    screen_name: Some(name.clone()),
+                },
+                error_code: None,
+                message: Some(message),
             })),
+            // `lookup_names` remembers every name it was asked after a successful answer.
+            None => Err(wrap(unexpected("a lookup that left the name out"))),
         }
     }
 
@@ -293,6 +303,10 @@ impl XV2Client {
 
 impl Network for XV2Client {
     const LOOKUP_BATCH: usize = BATCH;
+
+    fn acts_by_id(&self) -> bool {
+        true
+    }
 
     async fn verify(&self) -> Result<Account, VerifyError> {
         let mut tries = 0;
@@ -424,12 +438,14 @@ impl Network for XV2Client {
             rate,
             server_date,
         } = answer;
-        let verdict = verdict.map(|(page, users)| {
+        let verdict = verdict.inspect(|page| {
             let mut known = self.known();
-            for user in &users {
-                known.learn(user);
+            for (id, name) in &page.names {
+                known.learn(&UserRef {
+                    user_id: Some(id.to_string()),
+                    screen_name: Some(name.clone()),
+                });
             }
-            page
         });
         Reply {
             verdict,
@@ -677,6 +693,34 @@ mod tests {
         assert_eq!(f.sent_to(Endpoint::V2Unblock), 0);
         // The lookup's window is not the unblock's: it is not reported to the pacer.
         assert_eq!(reply.rate, RateInfo::default());
+    }
+
+    #[tokio::test]
+    async fn one_lookup_of_names_answers_every_later_act() {
+        let f = fixture().await;
+        let name = |users: Vec<SeedUser>| Target::ScreenName(users[0].screen_name.clone());
+        let active = name(f.blocked_in(UserState::Active));
+        let suspended = name(f.blocked_in(UserState::Suspended));
+        let deactivated = name(f.blocked_in(UserState::Deactivated));
+        let unknown = Target::ScreenName("no_such_user_x".into());
+        let targets = [active, suspended, deactivated, unknown];
+        f.client.lookup(&targets).await.verdict.expect("a lookup");
+        let mut outcomes = Vec::new();
+        for target in &targets {
+            outcomes.push(outcome_and_user(&f.client.act(Action::Unblock, target).await).0);
+        }
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Unblocked,
+                Outcome::Suspended,
+                Outcome::NotFound,
+                Outcome::NotFound
+            ]
+        );
+        assert_eq!(f.sent_to(Endpoint::V2UsersBy), 1, "no lookup of its own");
+        assert_eq!(f.sent_to(Endpoint::V2Users), 0);
+        assert_eq!(f.sent_to(Endpoint::V2Unblock), 1, "only the active user");
     }
 
     #[tokio::test]

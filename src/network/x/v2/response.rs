@@ -5,6 +5,7 @@
 //! every mapping is unit-tested without a server. Rate-limit and `Date` headers are read by the
 //! shared functions of the v1.1 [`response`](super::super::response) module (same names on v2).
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use reqwest::header::HeaderMap;
@@ -73,15 +74,13 @@ impl Problem {
         }
     }
 
-    /// Whether this is the refusal of an app whose access tier lacks the endpoint.
-    pub fn is_access_tier(&self) -> bool {
-        let kind = self.kind.as_deref().unwrap_or("");
-        let detail = self.detail.as_deref().unwrap_or("").to_lowercase();
-        kind.ends_with("/client-forbidden")
-            || self.reason.as_deref() == Some("client-not-enrolled")
-            || ["access level", "access tier", "enrolled", "enrollment"]
-                .iter()
-                .any(|words| detail.contains(words))
+    /// The problem's type name: the last segment of its `type` URI, whatever the host
+    /// (`oauth1-permissions` for `https://api.twitter.com/2/problems/oauth1-permissions` and
+    /// for the same under `api.x.com`); `None` for `about:blank` or no type.
+    pub fn type_name(&self) -> Option<&str> {
+        let kind = self.kind.as_deref()?.trim().trim_end_matches('/');
+        let (_, name) = kind.rsplit_once("/problems/")?;
+        (!name.is_empty()).then_some(name)
     }
 
     fn detail_lower(&self) -> String {
@@ -89,21 +88,43 @@ impl Problem {
     }
 }
 
+/// When a 403 refuses the app or the account rather than one target, what the user should do.
+fn forbidden_hint(problem: &Problem) -> Option<&'static str> {
+    // The machine-readable names first: they do not change with the wording. A read-only app
+    // gets `{"title":"Forbidden","status":403,"detail":"Your client app is not configured with
+    // the appropriate oauth1 app permissions for this endpoint.","type":
+    // "https://api.twitter.com/2/problems/oauth1-permissions"}` (as reported by users of other
+    // clients, e.g. PLhery/node-twitter-api-v2#493; not in X's own reference); an app below the
+    // access tier gets type `client-forbidden` with reason `client-not-enrolled`.
+    for name in [problem.type_name(), problem.reason.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        match name {
+            "oauth1-permissions" => return Some(PERMISSION_HINT),
+            "client-forbidden" | "client-not-enrolled" => return Some(TIER_HINT),
+            _ => {}
+        }
+    }
+    // Then the words of the detail, for bodies whose type says nothing (`about:blank`).
+    let detail = problem.detail_lower();
+    let says = |words: &[&str]| words.iter().any(|w| detail.contains(w));
+    if says(&["your account is suspended"]) {
+        Some(SUSPENDED_HINT)
+    } else if says(&["app permissions"]) {
+        Some(PERMISSION_HINT)
+    } else if says(&["access level", "access tier", "enrolled", "enrollment"]) {
+        Some(TIER_HINT)
+    } else {
+        None
+    }
+}
+
 /// When a status and problem mean no request of this run can succeed, what the user should do.
 pub fn rejection_hint(status: u16, problem: &Problem) -> Option<&'static str> {
     match status {
         401 => Some(AUTH_HINT),
-        403 if problem.is_access_tier() => Some(TIER_HINT),
-        403 => {
-            let detail = problem.detail_lower();
-            if detail.contains("your account is suspended") {
-                Some(SUSPENDED_HINT)
-            } else if detail.contains("app permissions") {
-                Some(PERMISSION_HINT)
-            } else {
-                None
-            }
-        }
+        403 => forbidden_hint(problem),
         _ => None,
     }
 }
@@ -241,8 +262,8 @@ pub fn parse_me(body: &[u8]) -> Result<Account, String> {
     })
 }
 
-/// One page of `GET /2/users/{id}/blocking`, with the users it names (to learn their names).
-pub fn parse_blocking_page(body: &[u8]) -> Result<(BlockPage, Vec<UserRef>), String> {
+/// One page of `GET /2/users/{id}/blocking`, with the screen names it gives.
+pub fn parse_blocking_page(body: &[u8]) -> Result<BlockPage, String> {
     #[derive(Deserialize)]
     struct Meta {
         next_token: Option<String>,
@@ -254,20 +275,23 @@ pub fn parse_blocking_page(body: &[u8]) -> Result<(BlockPage, Vec<UserRef>), Str
         meta: Option<Meta>,
     }
     let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let ids = page
-        .data
-        .iter()
-        .map(|u| {
-            u.id.parse::<u64>()
-                .map_err(|_| format!("bad user ID `{}`", u.id))
-        })
-        .collect::<Result<Vec<u64>, String>>()?;
+    let mut ids = Vec::with_capacity(page.data.len());
+    let mut names = HashMap::new();
+    for user in page.data {
+        let id = user
+            .id
+            .parse::<u64>()
+            .map_err(|_| format!("bad user ID `{}`", user.id))?;
+        ids.push(id);
+        if let Some(name) = user.username.filter(|n| !n.is_empty()) {
+            names.insert(id, name);
+        }
+    }
     let next = page
         .meta
         .and_then(|m| m.next_token)
         .filter(|t| !t.is_empty());
-    let users = page.data.into_iter().map(User::into_ref).collect();
-    Ok((BlockPage { ids, next }, users))
+    Ok(BlockPage { ids, next, names })
 }
 
 /// A name or ID a lookup could not return, and why.
@@ -454,14 +478,64 @@ mod tests {
                 ..
             }
         ));
-        let read_only = br#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"Your client app is not configured with the appropriate oauth1 app permissions for this endpoint."}"#;
-        assert!(matches!(
-            classify(Action::Unblock, 403, read_only, &none()),
-            Verdict::Rejected {
-                hint: PERMISSION_HINT,
-                ..
+    }
+
+    #[test]
+    fn a_read_only_app_is_told_by_the_problem_type() {
+        // The shape users of other clients report for a read-only app's write.
+        let real = br#"{"title":"Forbidden","status":403,"detail":"Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.","type":"https://api.twitter.com/2/problems/oauth1-permissions"}"#;
+        match classify(Action::Unblock, 403, real, &none()) {
+            Verdict::Rejected { message, hint, .. } => {
+                assert_eq!(hint, PERMISSION_HINT);
+                assert!(
+                    message.starts_with("Forbidden: Your client app"),
+                    "{message}"
+                );
             }
-        ));
+            v => panic!("{v:?}"),
+        }
+        // The type alone is enough, under either host, whatever the detail says (or without one);
+        // the detail's words are enough when the type says nothing.
+        for body in [
+            br#"{"title":"Forbidden","type":"https://api.x.com/2/problems/oauth1-permissions/"}"#.as_slice(),
+            br#"{"title":"Forbidden","status":403,"detail":"Forbidden","type":"https://api.twitter.com/2/problems/oauth1-permissions"}"#,
+            br#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"Your client app is not configured with the appropriate oauth1 app permissions for this endpoint."}"#,
+        ] {
+            assert!(
+                matches!(
+                    classify(Action::Unblock, 403, body, &none()),
+                    Verdict::Rejected { hint: PERMISSION_HINT, .. }
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // A bare `Forbidden` names nobody's fault: it stays the target's.
+        let bare =
+            br#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"Forbidden"}"#;
+        assert_eq!(
+            done(&classify(Action::Unblock, 403, bare, &none())).map(|d| d.0),
+            Some(Outcome::Failed)
+        );
+    }
+
+    #[test]
+    fn problem_type_names_ignore_the_host() {
+        let named = |kind: &str| Problem {
+            kind: Some(kind.to_owned()),
+            ..Problem::default()
+        };
+        assert_eq!(
+            named("https://api.x.com/2/problems/client-forbidden").type_name(),
+            Some("client-forbidden")
+        );
+        assert_eq!(
+            named("https://api.twitter.com/2/problems/oauth1-permissions").type_name(),
+            Some("oauth1-permissions")
+        );
+        assert_eq!(named("about:blank").type_name(), None);
+        assert_eq!(named("https://api.x.com/2/problems/").type_name(), None);
+        assert_eq!(Problem::default().type_name(), None);
     }
 
     #[test]
@@ -556,16 +630,21 @@ mod tests {
 
     #[test]
     fn blocking_pages_read_ids_and_next_token() {
-        let (page, users) = parse_blocking_page(
-            br#"{"data":[{"id":"17874544","name":"Twitter Support","username":"TwitterSupport"},{"id":"12","name":"j","username":"jack"}],"meta":{"result_count":2,"next_token":"1710819323648428707"}}"#,
+        let page = parse_blocking_page(
+            br#"{"data":[{"id":"17874544","name":"Twitter Support","username":"TwitterSupport"},{"id":"12","name":"j","username":"jack"},{"id":"13","name":"no handle"}],"meta":{"result_count":3,"next_token":"1710819323648428707"}}"#,
         )
         .unwrap();
-        assert_eq!(page.ids, vec![17874544, 12]);
+        assert_eq!(page.ids, vec![17874544, 12, 13]);
         assert_eq!(page.next.as_deref(), Some("1710819323648428707"));
-        assert_eq!(users[1].screen_name.as_deref(), Some("jack"));
-        let (last, users) = parse_blocking_page(br#"{"meta":{"result_count":0}}"#).unwrap();
+        let names: HashMap<u64, String> = [
+            (17874544, "TwitterSupport".to_owned()),
+            (12, "jack".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(page.names, names, "the names come with the IDs");
+        let last = parse_blocking_page(br#"{"meta":{"result_count":0}}"#).unwrap();
         assert_eq!(last, BlockPage::default());
-        assert!(users.is_empty());
         assert!(parse_blocking_page(br#"{"data":[{"id":"x"}],"meta":{}}"#).is_err());
     }
 
