@@ -209,11 +209,7 @@ fn lookups_are_paced_by_their_window(headers: HeaderMode) {
     let h = Harness::with_config(|c| {
         c.limits.enabled = true;
         c.limits.window = WINDOW;
-        c.limits.v2_users_by = EndpointLimit {
-            limit: 1,
-            headers,
-            daily_limit: None,
-        };
+        c.limits.v2_users_by = EndpointLimit::new(1, headers);
         c.limits.v2_unblock.limit = 100_000;
     });
     let names = many_names(&h);
