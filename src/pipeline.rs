@@ -154,6 +154,27 @@ impl<N: Network> Worker<'_, N> {
     }
 
     async fn process(&self, target: Target) {
+        // Known without a request (a v2 name its lookup found gone): no pace slot is spent.
+        if let Some(Verdict::Done {
+            outcome,
+            user,
+            error_code,
+            message,
+        }) = self.network.settled(&target)
+        {
+            return self
+                .emit(Event::Finished(Finished {
+                    target,
+                    outcome,
+                    user,
+                    http_status: None,
+                    error_code,
+                    message,
+                    attempts: 0,
+                    at: SystemTime::now(),
+                }))
+                .await;
+        }
         let mut attempts = 0u32;
         let mut faults = 0u32;
         let mut clock_retries = 0u32;

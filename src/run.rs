@@ -706,7 +706,7 @@ fn conclude(
     }
     if let Some(r) = &tally.rejected {
         eprintln!(
-            "error: credentials rejected mid-run (HTTP {}{}): {}. {}",
+            "error: the server refused these credentials mid-run (HTTP {}{}): {}. {}",
             r.http_status.map_or("?".to_owned(), |s| s.to_string()),
             r.error_code
                 .map(|c| format!(", code {c}"))
@@ -715,7 +715,7 @@ fn conclude(
             r.hint
         );
         eprintln!(
-            "{not_started} targets were not done; after fixing the credentials, resume with:\n  {}",
+            "{not_started} targets were not done; once that is fixed, resume with:\n  {}",
             job.resume_hint
         );
         return Exit::Credentials;

@@ -137,6 +137,11 @@ fn assert_outcomes(h: &Harness, names: &Names, before: &BTreeSet<u64>) {
             "the journal names the ID acted on"
         );
     }
+    // A name the lookup found gone is settled without a request, so without a pace slot.
+    for r in records.iter().filter(|r| r["outcome"] != "unblocked") {
+        assert_eq!(r["attempts"], 0, "no request for a gone name: {r}");
+        assert!(r["http_status"].is_null(), "{r}");
+    }
     for name in &names.suspended {
         assert_eq!(outcomes.get(name).map(String::as_str), Some("suspended"));
     }

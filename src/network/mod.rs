@@ -246,6 +246,13 @@ pub trait Network: Send + Sync + 'static {
     fn acts_by_id(&self) -> bool {
         false
     }
+
+    /// How acting on `target` would end, when the client knows it without sending anything
+    /// (a name an earlier lookup found gone): the pipeline then records it at once, without
+    /// waiting for a slot of the action's pace. Only [`Verdict::Done`] is meaningful here.
+    fn settled(&self, _target: &Target) -> Option<Verdict> {
+        None
+    }
 }
 
 /// Which API a command talks to.
@@ -325,6 +332,13 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.acts_by_id(),
             Client::XV2(c) => c.acts_by_id(),
+        }
+    }
+
+    fn settled(&self, target: &Target) -> Option<Verdict> {
+        match self {
+            Client::XV1(c) => c.settled(target),
+            Client::XV2(c) => c.settled(target),
         }
     }
 }

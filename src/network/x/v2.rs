@@ -308,6 +308,24 @@ impl Network for XV2Client {
         true
     }
 
+    fn settled(&self, target: &Target) -> Option<Verdict> {
+        let Target::ScreenName(name) = target else {
+            return None;
+        };
+        match self.known().by_name.get(&name.to_lowercase())? {
+            Resolved::Gone { outcome, message } => Some(Verdict::Done {
+                outcome: *outcome,
+                user: UserRef {
+                    user_id: None,
+                    screen_name: Some(name.clone()),
+                },
+                error_code: None,
+                message: Some(message.clone()),
+            }),
+            Resolved::User(_) => None,
+        }
+    }
+
     async fn verify(&self) -> Result<Account, VerifyError> {
         let mut tries = 0;
         loop {
