@@ -41,6 +41,9 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
     config.limits.window = args.window;
     config.limits.destroy.limit = args.limit;
     config.limits.destroy.headers = HeaderMode::Headers;
+    config
+        .validate()
+        .map_err(|e| Error::Usage(format!("demo: {e}")))?;
     let emulator = Emulator::new(seed, config)
         .map_err(|e| Error::Usage(format!("the built-in seed is invalid: {e}")))?;
     let running = spawn(emulator.clone()).await.map_err(|e| Error::Io {
