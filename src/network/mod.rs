@@ -108,6 +108,34 @@ pub struct Reply<V = Verdict> {
     pub server_date: Option<SystemTime>,
 }
 
+impl Reply {
+    /// A request that got no answer (a timeout, a refused or lost connection): a fault that may
+    /// pass, with nothing learnt of the server.
+    pub fn no_answer(message: String) -> Reply {
+        Reply {
+            verdict: Verdict::Transient {
+                error_code: None,
+                message,
+            },
+            http_status: None,
+            rate: RateInfo::default(),
+            server_date: None,
+        }
+    }
+}
+
+impl<V> Reply<V> {
+    /// The same reply with its verdict changed by `f`.
+    pub fn map<W>(self, f: impl FnOnce(V) -> W) -> Reply<W> {
+        Reply {
+            verdict: f(self.verdict),
+            http_status: self.http_status,
+            rate: self.rate,
+            server_date: self.server_date,
+        }
+    }
+}
+
 /// What the pacer needs to know of how a request ended.
 pub trait Signal {
     /// `Some(retry_after)` when the answer was a 429.

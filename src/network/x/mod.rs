@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ServerClock;
-use crate::network::{Account, BlockPage, Network, RateInfo, Reply, UserRef, Verdict, VerifyError};
+use crate::network::{Account, BlockPage, Network, Reply, UserRef, Verdict, VerifyError};
 use crate::outcome::Action;
 use crate::target::Target;
 use oauth::Credentials;
@@ -124,15 +124,7 @@ impl XClient {
                     server_date,
                 }
             }
-            Err(message) => Reply {
-                verdict: Err(Verdict::Transient {
-                    error_code: None,
-                    message,
-                }),
-                http_status: None,
-                rate: RateInfo::default(),
-                server_date: None,
-            },
+            Err(message) => Reply::no_answer(message).map(Err),
         }
     }
 }
@@ -183,15 +175,7 @@ fn parse_lookup(status: u16, body: &[u8]) -> Result<Vec<UserRef>, String> {
 
 /// A request that got no answer (timeout, refused or lost connection): a fault that may pass.
 fn transport_fault(message: String) -> VerifyError {
-    VerifyError::Fault(Box::new(Reply {
-        verdict: Verdict::Transient {
-            error_code: None,
-            message,
-        },
-        http_status: None,
-        rate: RateInfo::default(),
-        server_date: None,
-    }))
+    VerifyError::Fault(Box::new(Reply::no_answer(message)))
 }
 
 impl Network for XClient {
@@ -332,15 +316,7 @@ impl Network for XClient {
                     server_date: response::server_date(&exchange.headers),
                 }
             }
-            Err(message) => Reply {
-                verdict: Verdict::Transient {
-                    error_code: None,
-                    message,
-                },
-                http_status: None,
-                rate: RateInfo::default(),
-                server_date: None,
-            },
+            Err(message) => Reply::no_answer(message),
         }
     }
 }

@@ -433,14 +433,7 @@ impl Network for XV2Client {
     async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
         let me = match self.me().await {
             Ok(me) => me,
-            Err(r) => {
-                return Reply {
-                    verdict: Err(r.verdict),
-                    http_status: r.http_status,
-                    rate: r.rate,
-                    server_date: r.server_date,
-                };
-            }
+            Err(r) => return r.map(Err),
         };
         let path = format!("/2/users/{me}/blocking");
         let mut params = vec![("max_results", PAGE_SIZE)];
@@ -450,13 +443,7 @@ impl Network for XV2Client {
         let answer = self
             .read(&path, &params, response::parse_blocking_page)
             .await;
-        let Reply {
-            verdict,
-            http_status,
-            rate,
-            server_date,
-        } = answer;
-        let verdict = verdict.inspect(|page| {
+        if let Ok(page) = &answer.verdict {
             let mut known = self.known();
             for (id, name) in &page.names {
                 known.learn(&UserRef {
@@ -464,13 +451,8 @@ impl Network for XV2Client {
                     screen_name: Some(name.clone()),
                 });
             }
-        });
-        Reply {
-            verdict,
-            http_status,
-            rate,
-            server_date,
         }
+        answer
     }
 
     async fn lookup(&self, targets: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
@@ -504,31 +486,21 @@ impl Network for XV2Client {
             } else {
                 self.lookup_ids(&ids).await
             };
-            let Reply {
-                verdict,
-                http_status,
-                rate,
-                server_date,
-            } = answer;
-            match verdict {
-                Ok(lookup) => users.extend(lookup.users),
-                Err(verdict) => {
-                    return Reply {
-                        verdict: Err(verdict),
-                        http_status,
-                        rate,
-                        server_date,
-                    };
-                }
+            let answer = answer.map(|verdict| verdict.map(|lookup| lookup.users));
+            if answer.verdict.is_err() {
+                return answer;
             }
-            last = Some((http_status, rate, server_date));
+            last = Some(answer.map(|found| users.extend(found.unwrap_or_default())));
         }
-        let (http_status, rate, server_date) = last.unwrap_or_default();
-        Reply {
-            verdict: Ok(users),
-            http_status,
-            rate,
-            server_date,
+        let users = Ok(users);
+        match last {
+            Some(answer) => answer.map(|()| users),
+            None => Reply {
+                verdict: users,
+                http_status: None,
+                rate: RateInfo::default(),
+                server_date: None,
+            },
         }
     }
 }
