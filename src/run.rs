@@ -19,7 +19,7 @@ use crate::input::{InvalidLine, Parsed};
 use crate::journal::{self, FORMAT_NAME, FORMAT_VERSION, Header, Journal};
 use crate::network::x::XSettings;
 use crate::network::x::oauth::Credentials;
-use crate::network::{Api, Client, Network, RateInfo, Reply, VerifyError};
+use crate::network::{Api, Client, Network, Reply, VerifyError};
 use crate::outcome::{Action, Outcome};
 use crate::pace::{Pacer, Rate};
 use crate::pipeline::{self, Settings};
@@ -382,19 +382,9 @@ pub async fn verify<N: Network>(
     let answer = export::paced_with(&pacer, cancel, "checking the credentials", retry, || {
         async {
             match network.verify().await {
-                Err(VerifyError::Fault(reply)) => Reply {
-                    verdict: Err(reply.verdict),
-                    http_status: reply.http_status,
-                    rate: reply.rate,
-                    server_date: reply.server_date,
-                },
+                Err(VerifyError::Fault(reply)) => reply.map(Err),
                 // An account, a rejection or an unusable answer: final, not sent again.
-                answer => Reply {
-                    verdict: Ok(answer),
-                    http_status: None,
-                    rate: RateInfo::default(),
-                    server_date: None,
-                },
+                answer => Reply::bare(Ok(answer)),
             }
         }
     })
@@ -769,7 +759,7 @@ pub fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{Account, BlockPage, UserRef, Verdict};
+    use crate::network::{Account, BlockPage, RateInfo, UserRef, Verdict};
     use std::sync::Mutex;
     use std::time::Duration;
 

@@ -112,19 +112,24 @@ impl Reply {
     /// A request that got no answer (a timeout, a refused or lost connection): a fault that may
     /// pass, with nothing learnt of the server.
     pub fn no_answer(message: String) -> Reply {
+        Reply::bare(Verdict::Transient {
+            error_code: None,
+            message,
+        })
+    }
+}
+
+impl<V> Reply<V> {
+    /// A verdict that carries nothing of the server: no status, no rate-limit state, no `Date`.
+    pub fn bare(verdict: V) -> Reply<V> {
         Reply {
-            verdict: Verdict::Transient {
-                error_code: None,
-                message,
-            },
+            verdict,
             http_status: None,
             rate: RateInfo::default(),
             server_date: None,
         }
     }
-}
 
-impl<V> Reply<V> {
     /// The same reply with its verdict changed by `f`.
     pub fn map<W>(self, f: impl FnOnce(V) -> W) -> Reply<W> {
         Reply {

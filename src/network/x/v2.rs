@@ -495,12 +495,7 @@ impl Network for XV2Client {
         let users = Ok(users);
         match last {
             Some(answer) => answer.map(|()| users),
-            None => Reply {
-                verdict: users,
-                http_status: None,
-                rate: RateInfo::default(),
-                server_date: None,
-            },
+            None => Reply::bare(users),
         }
     }
 }
