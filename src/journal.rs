@@ -470,13 +470,17 @@ impl<'de> Deserialize<'de> for AnyStr {
 }
 
 fn index_record(index: &mut IndexBuilder, line: &[u8]) -> Result<(), String> {
-    let view: RecordView<'_> = serde_json::from_slice(line).map_err(|e| json_reason(&e))?;
+    let view: RecordView<'_> = serde_json::from_str(utf8(line)?).map_err(|e| json_reason(&e))?;
     let target = Target::from_journal(&view.target.0, view.by)
         .map_err(|e| shorten(format!("not a valid target: {e}")))?;
     index.set(&target, view.outcome);
     // Aliases are hints from the response: one that is not a valid ID or name can match no
-    // target, so it is dropped rather than costing the record.
-    if let Some(Ok(Target::Id(id))) = view.user_id.map(|s| Target::parse_id(&s.0)) {
+    // target, so it is dropped rather than costing the record. Usually it is the target itself.
+    if let Some(Ok(Target::Id(id))) = view
+        .user_id
+        .filter(|s| s.0 != view.target.0)
+        .map(|s| Target::parse_id(&s.0))
+    {
         // Usually the target itself, already set.
         if target != Target::Id(id) {
             index.set_id(id, view.outcome);
@@ -534,6 +538,16 @@ fn is_torn_header(line: &[u8]) -> bool {
 }
 
 /// A serde_json error without its "at line 1" (always line 1 of a one-line slice).
+/// The line as text, checked once: serde_json then need not check each string of it again.
+fn utf8(line: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "not valid JSON: invalid UTF-8 (column {})",
+            e.valid_up_to() + 1
+        )
+    })
+}
+
 fn json_reason(e: &serde_json::Error) -> String {
     let mut text = e.to_string();
     if let Some(at) = text.rfind(" at line ") {
@@ -1617,6 +1631,29 @@ mod tests {
         assert_eq!(replay.skipped.len(), MAX_LISTED_SKIPS);
         assert_eq!(replay.skipped_total, MAX_LISTED_SKIPS as u64 + 5);
         assert_eq!(replay.records, 1);
+    }
+
+    #[test]
+    fn a_line_of_invalid_utf8_is_skipped_with_its_reason_and_costs_nothing_else() {
+        let mut bytes = line_of(&header("1", Action::Unblock));
+        bytes.extend(line_of(&record(&Target::Id(1), Outcome::Unblocked)));
+        let mut bad = line_of(&record(&Target::Id(2), Outcome::Unblocked));
+        bad[3] = 0xff;
+        bytes.extend(bad);
+        bytes.extend(line_of(&record(&Target::Id(3), Outcome::NotFound)));
+        let replay = replay(&bytes);
+        assert_eq!(replay.records, 2);
+        assert_eq!(replay.skipped.len(), 1);
+        assert_eq!(replay.skipped[0].line, 3);
+        assert!(
+            replay.skipped[0]
+                .reason
+                .contains("invalid UTF-8 (column 4)"),
+            "{:?}",
+            replay.skipped[0]
+        );
+        assert!(replay.is_done(&Target::Id(1)) && replay.is_done(&Target::Id(3)));
+        assert!(!replay.is_done(&Target::Id(2)));
     }
 
     // --- damage anywhere, as a property -------------------------------------------------------

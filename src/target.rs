@@ -70,20 +70,27 @@ impl Target {
     /// Parses a user ID: ASCII digits only, no sign, greater than zero, at most `u64::MAX`.
     pub fn parse_id(raw: &str) -> Result<Target, TargetError> {
         let s = raw.trim();
+        // One pass over the digits: a million-line list or journal parses an ID per line.
+        let mut id: Option<u64> = Some(0);
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            for b in s.bytes() {
+                id = id
+                    .and_then(|v| v.checked_mul(10))
+                    .and_then(|v| v.checked_add(u64::from(b - b'0')));
+            }
+            return match id {
+                Some(0) => Err(TargetError::ZeroId),
+                Some(id) => Ok(Target::Id(id)),
+                None => Err(TargetError::IdTooLarge(shorten(s))),
+            };
+        }
         if let Some(rest) = s.strip_prefix('-')
             && !rest.is_empty()
             && rest.bytes().all(|b| b.is_ascii_digit())
         {
             return Err(TargetError::NegativeId(s.to_owned()));
         }
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(TargetError::NotAnId(shorten(s)));
-        }
-        match s.parse::<u64>() {
-            Ok(0) => Err(TargetError::ZeroId),
-            Ok(id) => Ok(Target::Id(id)),
-            Err(_) => Err(TargetError::IdTooLarge(shorten(s))),
-        }
+        Err(TargetError::NotAnId(shorten(s)))
     }
 
     /// Parses a screen name, with or without a leading `@`. `@123` is the screen name `"123"`.
