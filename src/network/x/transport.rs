@@ -36,6 +36,9 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     /// Normalised base (lowercase host, no default port, no trailing slash), as signed.
     base: String,
+    /// The same base, parsed once: each request only sets its path (and query) on a copy,
+    /// instead of parsing a whole URL (host, IDNA and all) again.
+    base_url: reqwest::Url,
     credentials: Credentials,
     clock: Arc<ServerClock>,
 }
@@ -105,12 +108,17 @@ impl Transport {
             builder = builder.no_proxy();
         }
         let http = builder.build().map_err(|e| BaseUrlError {
-            url: settings.api_base.clone(),
+            url: without_userinfo(&settings.api_base),
             reason: format!("cannot build the HTTP client: {e}"),
+        })?;
+        let base_url = reqwest::Url::parse(&base).map_err(|e| BaseUrlError {
+            url: without_userinfo(&settings.api_base),
+            reason: e.to_string(),
         })?;
         Ok(Transport {
             http,
             base,
+            base_url,
             credentials: settings.credentials,
             clock,
         })
@@ -119,6 +127,14 @@ impl Transport {
     /// The normalised base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The URL of `path` (which starts with `/`) under the base, without a query.
+    fn url(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base_url.clone();
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{prefix}{path}"));
+        url
     }
 
     /// The `Authorization` header for a request to `url` carrying `params`, timestamped with the
@@ -147,16 +163,15 @@ impl Transport {
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<Exchange, String> {
-        let url = format!("{}{}", self.base, path);
-        let auth = self.authorize(&method, &url, params);
+        let mut url = self.url(path);
+        // Signed as sent: the URL without its query, the parameters apart.
+        let auth = self.authorize(&method, url.as_str(), params);
         let encoded = oauth::encode_params(params);
         let request = if method == reqwest::Method::GET || method == reqwest::Method::DELETE {
-            let full = if encoded.is_empty() {
-                url
-            } else {
-                format!("{url}?{encoded}")
-            };
-            self.http.request(method, full)
+            if !encoded.is_empty() {
+                url.set_query(Some(&encoded));
+            }
+            self.http.request(method, url)
         } else {
             self.http
                 .request(method, url)
@@ -174,8 +189,8 @@ impl Transport {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<Exchange, String> {
-        let url = format!("{}{}", self.base, path);
-        let auth = self.authorize(&method, &url, &[]);
+        let url = self.url(path);
+        let auth = self.authorize(&method, url.as_str(), &[]);
         let request = self
             .http
             .request(method, url)
@@ -251,6 +266,7 @@ fn describe(error: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::x::oauth::Secret;
 
     #[test]
     fn bases_are_normalised_for_signing() {
@@ -270,6 +286,44 @@ mod tests {
         assert!(normalize_base("https://api.x.com/?a=1").is_err());
         assert!(normalize_base("not a url").is_err());
         assert!(normalize_base("https://user:pw@api.x.com").is_err());
+    }
+
+    #[test]
+    fn request_urls_are_the_base_and_the_path_as_signed() {
+        for (base, path, expected) in [
+            (
+                "http://127.0.0.1:8080",
+                "/1.1/blocks/destroy.json",
+                "http://127.0.0.1:8080/1.1/blocks/destroy.json",
+            ),
+            (
+                "HTTPS://API.X.COM:443/",
+                "/2/users/1/blocking/2",
+                "https://api.x.com/2/users/1/blocking/2",
+            ),
+            (
+                "http://localhost:80/prefix/",
+                "/1.1/blocks/ids.json",
+                "http://localhost/prefix/1.1/blocks/ids.json",
+            ),
+        ] {
+            let transport = Transport::new(
+                XSettings {
+                    api_base: base.into(),
+                    credentials: Credentials {
+                        consumer_key: Secret::new("k"),
+                        consumer_secret: Secret::new("s"),
+                        access_token: Secret::new("t"),
+                        access_token_secret: Secret::new("ts"),
+                    },
+                    timeout: Duration::from_secs(1),
+                },
+                Arc::new(ServerClock::new()),
+            )
+            .unwrap();
+            assert_eq!(transport.url(path).as_str(), expected);
+            assert_eq!(format!("{}{path}", transport.base()), expected);
+        }
     }
 
     #[test]
