@@ -77,15 +77,6 @@ fn many_names(h: &Harness) -> Names {
     }
 }
 
-/// The requests the emulator received at `endpoint`.
-fn received(h: &Harness, endpoint: Endpoint) -> Vec<LoggedRequest> {
-    h.emulator
-        .requests()
-        .into_iter()
-        .filter(|r| r.endpoint == endpoint)
-        .collect()
-}
-
 /// The names a `GET /2/users/by` asked for.
 fn usernames(r: &LoggedRequest) -> Vec<String> {
     r.params
@@ -148,7 +139,8 @@ fn assert_outcomes(h: &Harness, names: &Names, before: &BTreeSet<u64>) {
     for name in names.deactivated.iter().chain(&names.unknown) {
         assert_eq!(outcomes.get(name).map(String::as_str), Some("not_found"));
     }
-    let deletes: Vec<String> = received(h, Endpoint::V2Unblock)
+    let deletes: Vec<String> = h
+        .requests_at(Endpoint::V2Unblock)
         .iter()
         .map(|r| r.path.rsplit('/').next().unwrap_or_default().to_owned())
         .collect();
@@ -156,7 +148,7 @@ fn assert_outcomes(h: &Harness, names: &Names, before: &BTreeSet<u64>) {
     assert_eq!(deletes.len(), active.len(), "one DELETE per active user");
     assert_eq!(deletes.into_iter().collect::<BTreeSet<_>>(), active);
     assert!(
-        received(h, Endpoint::V2Users).is_empty(),
+        h.requests_at(Endpoint::V2Users).is_empty(),
         "no target needed a lookup by ID"
     );
     let now: BTreeSet<u64> = h.blocked().into_iter().collect();
@@ -185,7 +177,7 @@ fn a_v2_run_resolves_screen_names_100_a_lookup() {
     let out = run_v2(&h, "names.txt", &["--concurrency", "8"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
-    let lookups = received(&h, Endpoint::V2UsersBy);
+    let lookups = h.requests_at(Endpoint::V2UsersBy);
     assert!(
         lookups.len() <= 3,
         "{} lookups for 250 names",
@@ -224,7 +216,7 @@ fn lookups_are_paced_by_their_window(headers: HeaderMode) {
     let out = run_v2(&h, "names.txt", &["--concurrency", "8"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
-    let lookups = received(&h, Endpoint::V2UsersBy);
+    let lookups = h.requests_at(Endpoint::V2UsersBy);
     let answered = lookups.iter().filter(|r| r.status == 200).count();
     let refused = lookups.iter().filter(|r| r.status == 429).count();
     assert_eq!(answered, 3, "three lookups answered: {}", show(&out));
@@ -276,7 +268,7 @@ fn a_read_only_token_on_v2_exits_3_and_unblocks_nobody() {
     let err = stderr(&out);
     assert!(err.contains("Read and write"), "{}", show(&out));
     assert!(err.contains("oauth1 app permissions"), "{}", show(&out));
-    let deletes = received(&h, Endpoint::V2Unblock);
+    let deletes = h.requests_at(Endpoint::V2Unblock);
     assert!(
         !deletes.is_empty() && deletes.iter().all(|r| r.status == 403),
         "every DELETE was refused: {deletes:?}"
@@ -287,7 +279,7 @@ fn a_read_only_token_on_v2_exits_3_and_unblocks_nobody() {
         deletes.len()
     );
     assert!(
-        received(&h, Endpoint::V2Users).is_empty(),
+        h.requests_at(Endpoint::V2Users).is_empty(),
         "a refusal of the app is not asked about per target"
     );
     assert_eq!(h.blocked(), before);
@@ -318,10 +310,10 @@ fn the_access_tier_403_on_v2_exits_3_after_one_delete() {
         show(&out)
     );
     assert!(err.contains("Client Forbidden"), "{}", show(&out));
-    let deletes = received(&h, Endpoint::V2Unblock);
+    let deletes = h.requests_at(Endpoint::V2Unblock);
     assert_eq!(deletes.len(), 1, "one DELETE, no retry: {deletes:?}");
     assert_eq!(deletes[0].status, 403);
-    assert!(received(&h, Endpoint::V2Users).is_empty());
+    assert!(h.requests_at(Endpoint::V2Users).is_empty());
     assert_eq!(h.blocked(), before);
     let (records, _) = journal_records_tolerant(&h.path("journal.jsonl"));
     assert!(records.is_empty(), "nothing recorded: {records:?}");

@@ -341,7 +341,7 @@ fn run_all_unblocks_everyone_and_a_rerun_sends_nothing(flag: &str) {
     let records = journal_records(&log);
     assert_eq!(records.len(), BIG);
     assert!(records.iter().all(|r| r["outcome"] == "unblocked"));
-    assert_eq!(count(&h, api.unblock), BIG);
+    assert_eq!(h.requests_at(api.unblock).len(), BIG);
 
     // The rerun reads the backup and the journal: nothing is fetched or sent.
     let requests_before = h.emulator.requests().len();
@@ -606,7 +606,7 @@ fn undo_restores_exactly_what_the_run_unblocked(flag: &str) {
         show(&refused)
     );
     assert_eq!(
-        count(&h, api.block),
+        h.requests_at(api.block).len(),
         0,
         "nothing sent for the wrong account"
     );
@@ -937,15 +937,6 @@ fn count_windows(requests: &[LoggedRequest]) -> usize {
     windows
 }
 
-/// The requests received by an endpoint.
-fn count(h: &Harness, endpoint: Endpoint) -> usize {
-    h.emulator
-        .requests()
-        .iter()
-        .filter(|r| r.endpoint == endpoint)
-        .count()
-}
-
 /// The user a block request names: v1.1 `user_id`, or v2 `target_user_id`.
 fn block_target(r: &LoggedRequest) -> Option<String> {
     r.params
@@ -1133,7 +1124,7 @@ fn run_all_interrupted_while_listing_resumes_the_export() {
     assert_eq!(first.status.code(), Some(130), "{}", show(&first));
     assert!(!backup.exists(), "no backup until the list is complete");
     assert_eq!(
-        count(&h, api.unblock),
+        h.requests_at(api.unblock).len(),
         0,
         "nothing unblocked before the list is complete"
     );

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use bulk_unblock::emulator::config::Config;
 use bulk_unblock::emulator::seed::{Seed, SeedAccount, SeedApp};
-use bulk_unblock::emulator::{Emulator, LoggedRequest, Running, spawn};
+use bulk_unblock::emulator::{Emulator, Endpoint, LoggedRequest, Running, spawn};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_bulk-unblock");
@@ -130,6 +130,16 @@ impl Harness {
             .requests()
             .into_iter()
             .filter(|r| r.path == path)
+            .collect()
+    }
+
+    /// Every request the emulator received at `endpoint` (v2 paths carry IDs, so tests that
+    /// speak of an endpoint rather than a path use this).
+    pub fn requests_at(&self, endpoint: Endpoint) -> Vec<LoggedRequest> {
+        self.emulator
+            .requests()
+            .into_iter()
+            .filter(|r| r.endpoint == endpoint)
             .collect()
     }
 
