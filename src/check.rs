@@ -9,11 +9,11 @@ use std::collections::{HashMap, HashSet};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::blocklist::{self, Partial};
+use crate::display::Verbosity;
 use crate::error::Error;
-use crate::export::{self, Partial};
 use crate::network::Network;
 use crate::pace::Pacer;
-use crate::report::{self, Verbosity};
 use crate::target::{Target, TargetKey};
 
 /// How many names the report lists at most per group.
@@ -67,53 +67,12 @@ pub async fn check<N: Network>(
     verbosity: Verbosity,
 ) -> Result<Findings, Error> {
     let mut list = Partial::in_memory();
-    export::fetch(network, pages, &mut list, cancel, verbosity).await?;
+    blocklist::fetch(network, pages, &mut list, cancel, verbosity).await?;
     let blocked: HashSet<u64> = list.ids.iter().copied().collect();
-    let resolved = resolve(network, lookups, targets, cancel, verbosity).await?;
+    let resolved = crate::resolve::resolve(network, lookups, targets, cancel, verbosity).await?;
     let findings = compare(targets, &blocked, &resolved);
     print(&findings, targets.len());
     Ok(findings)
-}
-
-/// Looks up the screen names among `targets`, [`Network::LOOKUP_BATCH`] a request, each request
-/// paced by `lookups` (whose window is the lookup endpoint's, not the action's): a 429 waits for
-/// the window and a fault is retried, so neither makes a target fail. Returns the IDs of the
-/// users found, by name; the client also keeps what it learnt for its later actions.
-pub async fn resolve<N: Network>(
-    network: &N,
-    lookups: &Pacer,
-    targets: &[Target],
-    cancel: &CancellationToken,
-    verbosity: Verbosity,
-) -> Result<HashMap<TargetKey, u64>, Error> {
-    let names: Vec<Target> = targets
-        .iter()
-        .filter(|t| matches!(t, Target::ScreenName(_)))
-        .cloned()
-        .collect();
-    let batch = N::LOOKUP_BATCH.max(1);
-    if verbosity > Verbosity::Quiet && !names.is_empty() {
-        report::eprint_line(&format!(
-            "Looking up {} screen names ({} a request)…",
-            names.len(),
-            batch
-        ));
-    }
-    let mut resolved = HashMap::new();
-    for chunk in names.chunks(batch) {
-        let users = export::paced(lookups, cancel, "looking users up", || {
-            network.lookup(chunk)
-        })
-        .await?;
-        for user in users {
-            if let (Some(id), Some(name)) =
-                (user.user_id.and_then(|i| i.parse().ok()), user.screen_name)
-            {
-                resolved.insert(TargetKey::name(&name), id);
-            }
-        }
-    }
-    Ok(resolved)
 }
 
 fn describe(target: &Target, id: u64) -> String {

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::RunArgs;
+use crate::display::Verbosity;
 use crate::error::Error;
+use crate::executor::Settings;
 use crate::network::Api;
 use crate::network::x::oauth::{Credentials, Secret};
 use crate::pace::Rate;
-use crate::pipeline::Settings;
-use crate::report::Verbosity;
 
 /// The environment variables holding the OAuth 1.0a user-context credentials, in order.
 pub const CREDENTIAL_VARS: [&str; 4] = [
@@ -131,11 +131,11 @@ pub fn load_credentials(
         source: e,
     })?;
     if let Some(mode) = loose_permissions(path) {
-        crate::report::eprint_line(&format!(
+        crate::display::eprint_line(&format!(
             "warning: the credentials file `{}` is readable by group or others (mode {mode:03o}); \
              restrict it with: chmod 600 {}",
             path.display(),
-            crate::run::shell_quote(&path.to_string_lossy())
+            crate::shell::shell_quote(&path.to_string_lossy())
         ));
     }
     let parsed: CredentialsFile = toml::from_str(&text).map_err(|e| {

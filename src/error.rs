@@ -52,6 +52,14 @@ pub enum Error {
     /// The server could not be reached to check the credentials, or answered unexpectedly.
     #[error("{0}")]
     Unavailable(String),
+    /// The task that writes the journal stopped unexpectedly (it panicked). What it wrote is
+    /// in the file; what it had not written yet is not, so the exit says the journal is at fault.
+    #[error("the journal writer stopped unexpectedly")]
+    WriterStopped {
+        /// Why the task ended.
+        #[source]
+        source: tokio::task::JoinError,
+    },
     /// Any other I/O failure, with what was being done.
     #[error("{context}")]
     Io {

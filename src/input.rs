@@ -653,11 +653,7 @@ fn intent_target(query: &str) -> Result<Target, String> {
 
 /// Keeps messages readable when a line holds a long run of garbage.
 fn shorten(s: &str) -> Cow<'_, str> {
-    const MAX: usize = 60;
-    match s.char_indices().nth(MAX) {
-        Some((cut, _)) => Cow::Owned(format!("{}…", &s[..cut])),
-        None => Cow::Borrowed(s),
-    }
+    crate::display::shorten(s, 60)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1589,10 +1585,10 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::executor::Finished;
         use crate::journal::{Entry, Header, Journal};
         use crate::network::UserRef;
         use crate::outcome::{Action, Outcome};
-        use crate::pipeline::Finished;
         use crate::target::TargetKind;
         use proptest::prelude::*;
 

@@ -537,7 +537,6 @@ fn is_torn_header(line: &[u8]) -> bool {
             .is_some_and(|e| e.is_eof())
 }
 
-/// A serde_json error without its "at line 1" (always line 1 of a one-line slice).
 /// The line as text, checked once: serde_json then need not check each string of it again.
 fn utf8(line: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(line).map_err(|e| {
@@ -548,6 +547,7 @@ fn utf8(line: &[u8]) -> Result<&str, String> {
     })
 }
 
+/// A serde_json error without its "at line 1" (always line 1 of a one-line slice).
 fn json_reason(e: &serde_json::Error) -> String {
     let mut text = e.to_string();
     if let Some(at) = text.rfind(" at line ") {
@@ -560,16 +560,8 @@ fn json_reason(e: &serde_json::Error) -> String {
     shorten(format!("{kind}: {text} (column {})", e.column()))
 }
 
-fn shorten(mut text: String) -> String {
-    if text.len() > MAX_REASON_LEN {
-        let mut cut = MAX_REASON_LEN;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
+fn shorten(text: String) -> String {
+    crate::display::shorten(&text, MAX_REASON_LEN).into_owned()
 }
 
 /// One line of a journal, without its `'\n'`.
@@ -874,11 +866,6 @@ impl Journal {
             needs_newline: false,
             line: Vec::with_capacity(256),
         }
-    }
-
-    /// Replaces the default [`SyncPolicy`].
-    pub fn set_sync_policy(&mut self, policy: SyncPolicy) {
-        self.policy = policy;
     }
 
     /// Writes the header if the journal has none, and syncs: this proves the file is writable

@@ -5,7 +5,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::report::{LogWriter, Verbosity};
+use crate::display::{LogWriter, Verbosity};
 
 /// Library targets that are never logged below `info`.
 const CAPPED: [&str; 6] = ["hyper", "hyper_util", "h2", "reqwest", "rustls", "tower"];

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use bulk_unblock::cli::{Cli, Command};
-use bulk_unblock::config::{RunConfig, verbosity};
+use bulk_unblock::cli::Cli;
+use bulk_unblock::config::verbosity;
 use bulk_unblock::error::{Exit, chain};
 
 fn main() -> ExitCode {
@@ -22,32 +22,12 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Run(args) => {
-                let env = |name: &str| std::env::var(name).ok();
-                match RunConfig::from_args(args) {
-                    Ok(config) => bulk_unblock::run::run(config, verbosity, env).await,
-                    Err(e) => Err(e),
-                }
-            }
-            Command::Export(args) => {
-                let env = |name: &str| std::env::var(name).ok();
-                bulk_unblock::export::command(args, verbosity, env).await
-            }
-            Command::Report(args) => bulk_unblock::summary::command(args),
-            Command::Undo(args) => {
-                let env = |name: &str| std::env::var(name).ok();
-                bulk_unblock::undo::command(args, verbosity, env).await
-            }
-            Command::Demo(args) => bulk_unblock::demo::demo(args, verbosity).await,
-            Command::Emulator(args) => bulk_unblock::emulator::args::run(args)
-                .await
-                .map(|()| Exit::Success)
-                .map_err(|e| bulk_unblock::error::Error::Usage(chain(&e))),
-        }
-    });
-    match result {
+    let env = |name: &str| std::env::var(name).ok();
+    match runtime.block_on(bulk_unblock::commands::dispatch(
+        cli.command,
+        verbosity,
+        env,
+    )) {
         Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("error: {}", chain(&e));

@@ -165,14 +165,7 @@ impl fmt::Display for Target {
 
 /// Keeps error messages readable when a line holds a long run of garbage.
 fn shorten(s: &str) -> String {
-    const MAX: usize = 40;
-    if s.chars().count() <= MAX {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(MAX).collect();
-        out.push('…');
-        out
-    }
+    crate::display::shorten(s, 40).into_owned()
 }
 
 #[cfg(test)]

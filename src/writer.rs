@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::display::{Counts, Progress};
+use crate::executor::{Event, Finished};
 use crate::journal::Record;
 use crate::pace::{PaceState, Pacer};
-use crate::pipeline::{Event, Finished};
-use crate::report::{Counts, Progress};
 use crate::target::Target;
 
 /// Where records go. The journal in a real run; a vector in tests.
@@ -221,9 +221,9 @@ pub async fn write<S: Sink>(
 mod tests {
     use super::*;
     use crate::clock::ServerClock;
+    use crate::display::Verbosity;
     use crate::network::UserRef;
     use crate::outcome::Outcome;
-    use crate::report::Verbosity;
 
     /// A sink that fails after `ok` records, like a disk that fills up.
     struct Limited {

@@ -10,7 +10,7 @@ use std::num::NonZeroU64;
 use oauth1_request as oauth;
 use rand::Rng;
 
-/// A credential value that must never be printed: `Debug` and `Display` redact it.
+/// A credential value that must never be printed: `Debug` redacts it, and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 

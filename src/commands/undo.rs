@@ -7,13 +7,14 @@
 use std::collections::HashMap;
 
 use crate::cli::UndoArgs;
+use crate::display::Verbosity;
 use crate::error::{Error, Exit};
+use crate::executor::Settings;
 use crate::input::Parsed;
+use crate::job::{Job, Source, execute};
 use crate::journal::{self, Entry};
 use crate::outcome::{Action, Outcome};
-use crate::pipeline::Settings;
-use crate::report::Verbosity;
-use crate::run::{Job, Source, execute, resume_command};
+use crate::shell::resume_command;
 use crate::target::{Target, TargetKey};
 
 /// The accounts a journal's latest records say were unblocked, in journal order, by ID where

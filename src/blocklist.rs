@@ -17,32 +17,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::display::{self, Verbosity};
 use crate::error::Error;
-use crate::network::{Network, Reply, Verdict};
-use crate::pace::{Pacer, Rate, backoff};
-use crate::report::{self, Verbosity};
+use crate::network::Network;
+use crate::pace::{Pacer, Rate};
+use crate::retry::paced;
 use crate::target::Target;
-
-/// How many times, and how patiently, a read is sent again after transient faults (429s do not
-/// count: the pacer waits them out).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retry {
-    /// Requests at most, when they keep failing with transient faults.
-    pub max_attempts: u32,
-    /// First backoff; doubled per retry, with full jitter.
-    pub base: Duration,
-    /// Longest backoff.
-    pub cap: Duration,
-}
-
-impl Retry {
-    /// Pages and lookup batches: 8 requests, backing off from 1 s up to a minute.
-    pub const DEFAULT: Retry = Retry {
-        max_attempts: 8,
-        base: Duration::from_secs(1),
-        cap: Duration::from_secs(60),
-    };
-}
 
 /// One line of the `.partial` file: a page and where the next one starts.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,27 +37,6 @@ struct PageLine {
     /// Screen names the page gave, by ID (as a string); absent when it gave none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     names: BTreeMap<String, String>,
-}
-
-/// Why fetching stopped before the list was complete.
-#[derive(Debug)]
-pub enum FetchError {
-    /// The credentials were rejected (exit 3).
-    Rejected(String),
-    /// The run was interrupted; what was fetched is kept.
-    Interrupted,
-    /// Faults persisted, or local I/O failed.
-    Failed(String),
-}
-
-impl From<FetchError> for Error {
-    fn from(e: FetchError) -> Error {
-        match e {
-            FetchError::Rejected(m) => Error::Rejected(m),
-            FetchError::Interrupted => Error::Interrupted,
-            FetchError::Failed(m) => Error::Unavailable(m),
-        }
-    }
 }
 
 /// The resumable store of pages fetched so far.
@@ -264,88 +223,6 @@ pub fn lookup_rate(list_rate: Rate) -> Rate {
     }
 }
 
-/// Sends one paced request, retrying faults and 429s. `send` is called once per attempt.
-pub async fn paced<T, F, Fut>(
-    pacer: &Pacer,
-    cancel: &CancellationToken,
-    what: &str,
-    send: F,
-) -> Result<T, FetchError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Reply<Result<T, Verdict>>>,
-{
-    paced_with(pacer, cancel, what, Retry::DEFAULT, send).await
-}
-
-/// [`paced`] with its own retry policy. A 429 closes the pacer's gate until the reset the server
-/// gave (else `Retry-After`, else a backoff), so the next attempt waits for it in `admit`.
-pub async fn paced_with<T, F, Fut>(
-    pacer: &Pacer,
-    cancel: &CancellationToken,
-    what: &str,
-    retry: Retry,
-    mut send: F,
-) -> Result<T, FetchError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Reply<Result<T, Verdict>>>,
-{
-    let mut faults = 0;
-    loop {
-        let Some(permit) = pacer.admit(cancel).await else {
-            return Err(FetchError::Interrupted);
-        };
-        let reply = tokio::select! {
-            reply = send() => reply,
-            // A read changes nothing on the server: its answer is not worth waiting for.
-            _ = cancel.cancelled() => {
-                pacer.release(permit);
-                return Err(FetchError::Interrupted);
-            }
-        };
-        pacer.finish(permit, &reply);
-        match reply.verdict {
-            Ok(value) => return Ok(value),
-            Err(Verdict::RateLimited { .. }) => {
-                tracing::info!("{what}: rate limited (429); waiting for the window");
-            }
-            Err(Verdict::ClockSkew { .. }) => {}
-            Err(Verdict::Rejected { message, hint, .. }) => {
-                return Err(FetchError::Rejected(format!(
-                    "credentials rejected while {what}: {message}. {hint}"
-                )));
-            }
-            Err(Verdict::Transient { message, .. }) => {
-                faults += 1;
-                if faults >= retry.max_attempts {
-                    return Err(FetchError::Failed(match faults {
-                        1 => format!("{what} failed: {message}"),
-                        _ => format!("{what} failed {faults} times; the last error: {message}"),
-                    }));
-                }
-                let wait = backoff(faults - 1, retry.base, retry.cap, &mut rand::rng());
-                tracing::warn!(
-                    "{what} failed ({message}); trying again in {} (attempt {} of {})",
-                    report::clock(wait),
-                    faults + 1,
-                    retry.max_attempts
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = cancel.cancelled() => return Err(FetchError::Interrupted),
-                }
-            }
-            Err(Verdict::Done { message, .. }) => {
-                return Err(FetchError::Failed(format!(
-                    "{what} failed: {}",
-                    message.unwrap_or_else(|| format!("HTTP {:?}", reply.http_status))
-                )));
-            }
-        }
-    }
-}
-
 /// Fetches every page the partial store does not have yet.
 pub async fn fetch<N: Network>(
     network: &N,
@@ -361,7 +238,7 @@ pub async fn fetch<N: Network>(
         .await?;
         partial.push(&page.ids, page.names, page.next)?;
         if verbosity > Verbosity::Quiet {
-            report::eprint_line(&format!(
+            display::eprint_line(&format!(
                 "block list: {} IDs so far{}",
                 partial.ids.len(),
                 if partial.next.is_some() {
@@ -415,18 +292,19 @@ pub fn write_csv(
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
     let write = || -> std::io::Result<()> {
-        let mut w = std::io::BufWriter::new(File::create(&tmp)?);
+        let mut w = csv::Writer::from_writer(File::create(&tmp)?);
         match names {
             Some(names) => {
-                writeln!(w, "user_id,screen_name")?;
+                w.write_record(["user_id", "screen_name"])?;
                 for id in ids {
-                    writeln!(w, "{id},{}", names.get(id).map_or("", String::as_str))?;
+                    let name = names.get(id).map_or("", String::as_str);
+                    w.write_record([id.to_string().as_str(), name])?;
                 }
             }
             None => {
-                writeln!(w, "user_id")?;
+                w.write_record(["user_id"])?;
                 for id in ids {
-                    writeln!(w, "{id}")?;
+                    w.write_record([id.to_string()])?;
                 }
             }
         }
@@ -452,7 +330,7 @@ pub async fn to_file<N: Network>(
 ) -> Result<usize, Error> {
     let mut partial = Partial::open(out, account_id)?;
     if verbosity > Verbosity::Quiet && !partial.ids.is_empty() {
-        report::eprint_line(&format!(
+        display::eprint_line(&format!(
             "Resuming an interrupted export: {} IDs were fetched before.",
             partial.ids.len()
         ));
@@ -494,47 +372,6 @@ pub async fn read_list<N: Network>(
     let pages = Pacer::new(rate, clock.clone());
     fetch(network, &pages, &mut list, cancel, verbosity).await?;
     Ok(list.ids)
-}
-
-/// `bulk-unblock export`.
-pub async fn command(
-    args: crate::cli::ExportArgs,
-    verbosity: Verbosity,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<crate::error::Exit, Error> {
-    let credentials = crate::config::load_credentials(args.net.credentials.as_deref(), &env)?;
-    let clock = std::sync::Arc::new(crate::clock::ServerClock::new());
-    let network = crate::network::Client::new(
-        args.net.api,
-        crate::network::x::XSettings {
-            api_base: args.net.api_base.clone(),
-            credentials,
-            timeout: args.net.timeout,
-        },
-        clock.clone(),
-    )
-    .map_err(|e| Error::Usage(e.to_string()))?;
-    let signals = crate::run::Signals::watch();
-    let account = crate::run::verify(&network, &clock, Retry::DEFAULT, &signals.cancel).await?;
-    let count = to_file(
-        &network,
-        &account.user_id,
-        &clock,
-        &args.out,
-        args.rate,
-        args.with_names,
-        &signals.cancel,
-        verbosity,
-    )
-    .await?;
-    if verbosity > Verbosity::Quiet {
-        println!(
-            "Exported the {count} accounts @{} blocks to {}.",
-            account.screen_name.as_deref().unwrap_or("?"),
-            args.out.display()
-        );
-    }
-    Ok(crate::error::Exit::Success)
 }
 
 #[cfg(test)]

@@ -6,25 +6,26 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::blocklist;
 use crate::clock::ServerClock;
-use crate::config::RunConfig;
+use crate::display::{self, Progress, Verbosity};
 use crate::error::{Error, Exit, chain};
-use crate::export::{self, FetchError, Retry};
+use crate::executor::Settings;
 use crate::input::{InvalidLine, Parsed};
 use crate::journal::{self, FORMAT_NAME, FORMAT_VERSION, Header, Journal};
 use crate::network::x::XSettings;
 use crate::network::x::oauth::Credentials;
-use crate::network::{Api, Client, Network, Reply, VerifyError};
+use crate::network::{Api, Client, Network};
 use crate::outcome::{Action, Outcome};
 use crate::pace::{Pacer, Rate};
-use crate::pipeline::{self, Settings};
 use crate::plan::{self, Plan};
-use crate::report::{self, Progress, Verbosity};
+use crate::retry::Retry;
+use crate::session;
+use crate::signals::Signals;
 use crate::target::Target;
 use crate::writer::{self, Tally};
 
@@ -72,49 +73,6 @@ pub struct Job {
     pub expect_account: Option<String>,
 }
 
-/// `bulk-unblock run`: reads the inputs named in `config`, then runs the job.
-pub async fn run(
-    config: RunConfig,
-    verbosity: Verbosity,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Exit, Error> {
-    let source = match config.all {
-        true => Source::AllBlocks {
-            backup: config
-                .backup
-                .clone()
-                .unwrap_or_else(|| default_backup(&config.log)),
-        },
-        false => {
-            let parsed = crate::input::read(&config.inputs).map_err(|e| Error::Input(chain(&e)))?;
-            for notice in &parsed.notices {
-                tracing::warn!("{notice}");
-            }
-            Source::Targets(parsed)
-        }
-    };
-    let job = Job {
-        source,
-        skip_invalid: config.skip_invalid,
-        log: config.log,
-        dry_run: config.dry_run,
-        check: config.check,
-        rate: config.rate,
-        list_rate: config.list_rate,
-        settings: config.settings,
-        api: config.api,
-        api_base: config.api_base,
-        timeout: config.timeout,
-        resume_hint: resume_command(),
-        expect_account: None,
-    };
-    let file = config.credentials_file;
-    execute(job, verbosity, || {
-        crate::config::load_credentials(file.as_deref(), &env)
-    })
-    .await
-}
-
 /// `JOURNAL.backup.csv`: where `run --all` keeps the block list it works from.
 pub fn default_backup(log: &Path) -> PathBuf {
     let mut name = log.as_os_str().to_owned();
@@ -139,7 +97,7 @@ pub async fn execute(
         Source::Targets(parsed) => (Some(parsed), None),
         Source::AllBlocks { backup } if backup.exists() => {
             if verbosity > Verbosity::Quiet {
-                report::eprint_line(&format!(
+                display::eprint_line(&format!(
                     "Using the block list exported earlier to {}.",
                     backup.display()
                 ));
@@ -195,7 +153,7 @@ pub async fn execute(
         base: job.settings.retry_base,
         cap: job.settings.retry_cap,
     };
-    let account = verify(&network, &clock, retry, &signals.cancel).await?;
+    let account = session::verify(&network, &clock, retry, &signals.cancel).await?;
     if let Some(expected) = job
         .expect_account
         .as_deref()
@@ -229,9 +187,14 @@ pub async fn execute(
         (None, Some(backup)) => {
             let listed = if job.dry_run {
                 // A dry run writes nothing: the list is read into memory only.
-                let ids =
-                    export::read_list(&network, &clock, job.list_rate, &signals.cancel, verbosity)
-                        .await?;
+                let ids = blocklist::read_list(
+                    &network,
+                    &clock,
+                    job.list_rate,
+                    &signals.cancel,
+                    verbosity,
+                )
+                .await?;
                 ids.into_iter().map(Target::Id).collect()
             } else {
                 export_backup(
@@ -275,7 +238,7 @@ pub async fn execute(
     let Some(journal) = journal else {
         if job.check {
             let pages = Pacer::new(job.list_rate, clock.clone());
-            let lookups = Pacer::new(export::lookup_rate(job.list_rate), clock);
+            let lookups = Pacer::new(blocklist::lookup_rate(job.list_rate), clock);
             crate::check::check(
                 &network,
                 &pages,
@@ -293,7 +256,7 @@ pub async fn execute(
         return Ok(nothing_to_do(&plan, &job.log, backup.as_deref(), verbosity));
     }
     if verbosity > Verbosity::Quiet {
-        report::eprint_line(&format!(
+        display::eprint_line(&format!(
             "Acting as @{} ({}); {} to {}, {} already done; pace {}, {} in flight at most.",
             account.screen_name.as_deref().unwrap_or("?"),
             account.user_id,
@@ -306,8 +269,8 @@ pub async fn execute(
     }
     if network.acts_by_id() {
         // Screen names are resolved first, 100 a lookup and paced apart from the action.
-        let lookups = Pacer::new(export::lookup_rate(job.list_rate), clock.clone());
-        crate::check::resolve(&network, &lookups, &plan.todo, &signals.cancel, verbosity).await?;
+        let lookups = Pacer::new(blocklist::lookup_rate(job.list_rate), clock.clone());
+        crate::resolve::resolve(&network, &lookups, &plan.todo, &signals.cancel, verbosity).await?;
     }
     let pacer = Arc::new(Pacer::new(job.rate, clock));
     let mut plan = plan;
@@ -322,7 +285,7 @@ pub async fn execute(
         verbosity,
         &signals,
     )
-    .await;
+    .await?;
     let interrupted = signals.interrupted();
     Ok(conclude(
         &job,
@@ -361,50 +324,6 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-/// The local pace of credential checks. `verify_credentials` admits 75 per 15 minutes; a check
-/// is sent again only after a fault's backoff or a 429's wait, so this merely spaces retries.
-const VERIFY_RATE: Rate = Rate {
-    count: 1,
-    period: std::time::Duration::from_secs(1),
-};
-
-/// Checks the credentials, nothing being sent first. Faults (5xx, codes 130/131, timeouts, lost
-/// connections) are sent again with the executor's backoff, up to `retry.max_attempts`; a 429
-/// waits for the reset the server gave (else `Retry-After`, else a backoff) and does not count.
-/// A rejection exits 3 at once, a server that stays unreachable 1, Ctrl-C 130 (also mid-wait).
-pub async fn verify<N: Network>(
-    network: &N,
-    clock: &Arc<ServerClock>,
-    retry: Retry,
-    cancel: &CancellationToken,
-) -> Result<crate::network::Account, Error> {
-    let pacer = Pacer::new(VERIFY_RATE, clock.clone());
-    let answer = export::paced_with(&pacer, cancel, "checking the credentials", retry, || {
-        async {
-            match network.verify().await {
-                Err(VerifyError::Fault(reply)) => reply.map(Err),
-                // An account, a rejection or an unusable answer: final, not sent again.
-                answer => Reply::bare(Ok(answer)),
-            }
-        }
-    })
-    .await;
-    match answer {
-        Ok(Ok(account)) => Ok(account),
-        Ok(Err(e @ VerifyError::Rejected { .. })) => Err(Error::Credentials(e)),
-        Ok(Err(e)) => Err(Error::Unavailable(format!(
-            "{}; nothing was sent",
-            e.to_string().trim_end_matches('.')
-        ))),
-        Err(FetchError::Interrupted) => Err(Error::Interrupted),
-        Err(FetchError::Failed(why)) => Err(Error::Unavailable(format!(
-            "{}; nothing was sent",
-            why.trim_end_matches('.')
-        ))),
-        Err(FetchError::Rejected(why)) => Err(Error::Rejected(why)),
-    }
-}
-
 /// Reads a backup written by `export` (a CSV with `user_id`).
 fn read_backup(backup: &Path) -> Result<Parsed, Error> {
     crate::input::read(&[backup.to_path_buf()]).map_err(|e| Error::Input(chain(&e)))
@@ -421,12 +340,12 @@ async fn export_backup<N: Network>(
     verbosity: Verbosity,
 ) -> Result<(), Error> {
     if verbosity > Verbosity::Quiet {
-        report::eprint_line(&format!(
+        display::eprint_line(&format!(
             "Exporting the block list to {} first (a backup, and the list to work from).",
             backup.display()
         ));
     }
-    export::to_file(
+    blocklist::to_file(
         network, account_id, clock, backup, list_rate, true, cancel, verbosity,
     )
     .await
@@ -442,7 +361,7 @@ pub async fn drive<N: Network>(
     settings: Settings,
     verbosity: Verbosity,
     signals: &Signals,
-) -> Tally {
+) -> Result<Tally, Error> {
     let cancel = signals.cancel.child_token();
     let progress = Progress::new(todo.len() as u64, verbosity, "done");
     let (tx, rx) = mpsc::channel(256);
@@ -456,108 +375,13 @@ pub async fn drive<N: Network>(
         },
         progress,
     ));
-    pipeline::execute(network, pacer, todo, settings, cancel, tx).await;
-    match writer.await {
-        Ok((tally, journal)) => {
-            drop(journal);
-            tally
-        }
-        Err(e) => {
-            // The writer panicked: the records it wrote are flushed; say so and stop.
-            eprintln!("error: the journal writer stopped unexpectedly: {e}");
-            std::process::exit(Exit::Usage as i32);
-        }
-    }
-}
-
-/// Ctrl-C and SIGTERM: the first stops scheduling, the second quits at once.
-pub struct Signals {
-    /// Cancelled by the first signal.
-    pub cancel: CancellationToken,
-    interrupted: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Signals {
-    /// Starts watching.
-    pub fn watch() -> Signals {
-        let cancel = CancellationToken::new();
-        let interrupted = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(watch_signals(
-            Listener::new(),
-            cancel.clone(),
-            interrupted.clone(),
-        ));
-        Signals {
-            cancel,
-            interrupted,
-            task,
-        }
-    }
-
-    /// Whether a signal arrived.
-    pub fn interrupted(&self) -> bool {
-        self.interrupted.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Signals {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// First signal: stop scheduling and finish what is in flight. Second: quit at once.
-///
-/// It prints nothing: during a run the writer, which owns the terminal, says what the first
-/// signal does (see [`writer::write`]); before or after one, the command stops at once.
-async fn watch_signals(
-    mut listener: Listener,
-    cancel: CancellationToken,
-    interrupted: Arc<AtomicBool>,
-) {
-    listener.next().await;
-    interrupted.store(true, Ordering::SeqCst);
-    cancel.cancel();
-    listener.next().await;
-    std::process::exit(Exit::Interrupted as i32);
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM, registered when created: from then on neither kills the process
-/// outright, even before the watching task first runs.
-struct Listener {
-    #[cfg(unix)]
-    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl Listener {
-    fn new() -> Listener {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Listener {
-                streams: signal(SignalKind::interrupt())
-                    .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
-                    .ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Listener {}
-        }
-    }
-
-    async fn next(&mut self) {
-        #[cfg(unix)]
-        if let Some((int, term)) = self.streams.as_mut() {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    crate::executor::execute(network, pacer, todo, settings, cancel, tx).await;
+    // The writer panicked: the records it wrote are in the file; the command stops with that.
+    let (tally, journal) = writer
+        .await
+        .map_err(|source| Error::WriterStopped { source })?;
+    drop(journal);
+    Ok(tally)
 }
 
 /// Refuses unusable input (unless skipped) and empty input (unless it is the account's whole
@@ -635,7 +459,7 @@ fn print_dry_run(plan: &Plan, invalid: &[InvalidLine], rate: &Rate, log: &Path) 
     );
     println!(
         "  estimated duration:      {} at {} (server limits may slow it further)",
-        report::clock(rate.duration_for(plan.todo.len() as u64)),
+        display::clock(rate.duration_for(plan.todo.len() as u64)),
         rate
     );
 }
@@ -666,11 +490,11 @@ fn conclude(
             c.sent,
             c.rate_limited,
             c.retries,
-            report::clock(tally.pace.waited)
+            display::clock(tally.pace.waited)
         );
         println!(
             "elapsed: {} · journal: {}",
-            report::clock(tally.elapsed),
+            display::clock(tally.elapsed),
             job.log.display()
         );
     }
@@ -728,209 +552,9 @@ fn conclude(
     Exit::Success
 }
 
-/// The command line of this process, quoted for a POSIX shell.
-pub fn resume_command() -> String {
-    std::env::args()
-        .enumerate()
-        .map(|(i, a)| {
-            if i == 0 {
-                "bulk-unblock".to_owned()
-            } else {
-                shell_quote(&a)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Quotes one word for a POSIX shell when it needs it.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{Account, BlockPage, RateInfo, UserRef, Verdict};
-    use std::sync::Mutex;
-    use std::time::Duration;
-
-    /// One scripted answer to the credentials check.
-    type Answer = fn() -> Result<Account, VerifyError>;
-
-    /// A network whose credentials check answers from a script (the last answer repeats), and
-    /// that notes when each check arrived on tokio's clock.
-    struct Checks {
-        script: Mutex<Vec<Answer>>,
-        arrivals: Mutex<Vec<tokio::time::Instant>>,
-    }
-
-    impl Checks {
-        fn new(script: Vec<Answer>) -> Checks {
-            Checks {
-                script: Mutex::new(script),
-                arrivals: Mutex::new(Vec::new()),
-            }
-        }
-
-        fn arrivals(&self) -> Vec<tokio::time::Instant> {
-            self.arrivals.lock().unwrap().clone()
-        }
-    }
-
-    impl Network for Checks {
-        const LOOKUP_BATCH: usize = 100;
-
-        async fn verify(&self) -> Result<Account, VerifyError> {
-            self.arrivals
-                .lock()
-                .unwrap()
-                .push(tokio::time::Instant::now());
-            let answer = {
-                let mut script = self.script.lock().unwrap();
-                if script.len() > 1 {
-                    script.remove(0)
-                } else {
-                    script[0]
-                }
-            };
-            answer()
-        }
-
-        async fn act(&self, _: Action, _: &Target) -> crate::network::Reply {
-            unreachable!("the check acts on nothing")
-        }
-
-        async fn blocked_page(&self, _: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
-            unreachable!("the check lists nothing")
-        }
-
-        async fn lookup(&self, _: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
-            unreachable!("the check looks nobody up")
-        }
-    }
-
-    fn account() -> Result<Account, VerifyError> {
-        Ok(Account {
-            user_id: "7".into(),
-            screen_name: Some("me".into()),
-        })
-    }
-
-    fn fault(verdict: Verdict, status: Option<u16>) -> Result<Account, VerifyError> {
-        Err(VerifyError::fault(verdict, status, RateInfo::default(), None).expect("a fault"))
-    }
-
-    fn over_capacity() -> Result<Account, VerifyError> {
-        let verdict = Verdict::Transient {
-            error_code: Some(130),
-            message: "HTTP 503: Over capacity".into(),
-        };
-        fault(verdict, Some(503))
-    }
-
-    fn reset() -> Result<Account, VerifyError> {
-        let verdict = Verdict::Transient {
-            error_code: None,
-            message: "connection reset".into(),
-        };
-        fault(verdict, None)
-    }
-
-    fn limited() -> Result<Account, VerifyError> {
-        let verdict = Verdict::RateLimited {
-            retry_after: Some(Duration::from_secs(30)),
-        };
-        fault(verdict, Some(429))
-    }
-
-    fn rejected() -> Result<Account, VerifyError> {
-        Err(VerifyError::Rejected {
-            status: 401,
-            code: Some(89),
-            message: "Invalid or expired token.".into(),
-            hint: "Generate a new token.",
-        })
-    }
-
-    const RETRY: Retry = Retry {
-        max_attempts: 4,
-        base: Duration::from_secs(1),
-        cap: Duration::from_secs(60),
-    };
-
-    async fn check(network: &Checks, cancel: &CancellationToken) -> Result<Account, Error> {
-        verify(network, &Arc::new(ServerClock::new()), RETRY, cancel).await
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn faults_on_the_check_are_retried_and_429s_wait_without_counting() {
-        let network = Checks::new(vec![over_capacity, limited, reset, limited, account]);
-        let got = check(&network, &CancellationToken::new()).await;
-        assert_eq!(got.unwrap().user_id, "7");
-        // Two faults and two 429s, within four attempts: 429s do not count.
-        let at = network.arrivals();
-        assert_eq!(at.len(), 5);
-        for (limited, next) in [(1, 2), (3, 4)] {
-            assert!(
-                at[next] - at[limited] >= Duration::from_secs(30),
-                "Retry-After waited"
-            );
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_check_that_keeps_failing_gives_up_after_max_attempts_and_a_rejection_at_once() {
-        let network = Checks::new(vec![over_capacity]);
-        let got = check(&network, &CancellationToken::new()).await;
-        assert!(
-            matches!(&got, Err(Error::Unavailable(m)) if m.contains("4 times")),
-            "{got:?}"
-        );
-        assert_eq!(got.unwrap_err().exit(), Exit::SomeFailed);
-        assert_eq!(network.arrivals().len(), 4);
-
-        let network = Checks::new(vec![rejected]);
-        let got = check(&network, &CancellationToken::new()).await;
-        assert_eq!(got.unwrap_err().exit(), Exit::Credentials);
-        assert_eq!(network.arrivals().len(), 1, "a rejection is not sent again");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn ctrl_c_during_a_wait_between_checks_interrupts_at_once() {
-        let network = Checks::new(vec![limited]);
-        let cancel = CancellationToken::new();
-        let stop = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            stop.cancel();
-        });
-        let start = tokio::time::Instant::now();
-        let got = check(&network, &cancel).await;
-        assert_eq!(got.unwrap_err().exit(), Exit::Interrupted);
-        assert_eq!(network.arrivals().len(), 1);
-        assert!(
-            start.elapsed() < Duration::from_secs(6),
-            "{:?}",
-            start.elapsed()
-        );
-    }
-
-    #[test]
-    fn quoting_survives_a_shell() {
-        assert_eq!(shell_quote("blocks.csv"), "blocks.csv");
-        assert_eq!(shell_quote("my blocks.csv"), "'my blocks.csv'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-    }
 
     #[test]
     fn invalid_lines_are_listed_up_to_twenty() {

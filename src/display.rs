@@ -15,6 +15,15 @@ use tokio::time::Instant;
 use crate::outcome::Outcome;
 use crate::pace::PaceState;
 
+/// `text` cut to `max` characters with an ellipsis, so a message about a long run of garbage
+/// (a line, a header value, a server's answer) stays readable.
+pub fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 /// How chatty the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {

@@ -9,19 +9,19 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::DemoArgs;
+use crate::display::Verbosity;
 use crate::emulator::config::{Config, HeaderMode};
 use crate::emulator::seed::Seed;
 use crate::emulator::{Emulator, spawn};
 use crate::error::{Error, Exit};
+use crate::executor::Settings;
+use crate::job::{Job, Source, execute};
 use crate::network::Api;
 use crate::network::x::oauth::{Credentials, Secret};
 use crate::pace::Rate;
-use crate::pipeline::Settings;
-use crate::report::Verbosity;
-use crate::run::{Job, Source, execute};
 
 /// The sample account's data-archive file, as a user would download it.
-const SAMPLE_BLOCK_JS: &[u8] = include_bytes!("../sample-data/block.js");
+const SAMPLE_BLOCK_JS: &[u8] = include_bytes!("../../sample-data/block.js");
 
 /// Runs the demo.
 pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
@@ -73,7 +73,7 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
             args.limit,
             humantime::format_duration(args.window),
             count,
-            crate::report::clock(rate.duration_for(count as u64))
+            crate::display::clock(rate.duration_for(count as u64))
         );
         println!(
             "Running the real pipeline on sample-data/block.js; the journal is {}.\n",
@@ -98,7 +98,7 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
         timeout: Duration::from_secs(10),
         resume_hint: format!(
             "bulk-unblock demo --log {}",
-            crate::run::shell_quote(&log.to_string_lossy())
+            crate::shell::shell_quote(&log.to_string_lossy())
         ),
         expect_account: None,
     };

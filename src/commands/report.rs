@@ -199,7 +199,7 @@ pub fn human(s: &Summary, journal: &Path) -> String {
     if let (Some(first), Some(last), Some(span)) = (&s.first_at, &s.last_at, s.span_seconds) {
         text.push_str(&format!(
             "  from {first} to {last} ({})\n",
-            crate::report::clock(Duration::from_secs(span))
+            crate::display::clock(Duration::from_secs(span))
         ));
     }
     if let Some(pace) = s.per_15_minutes {
