@@ -639,7 +639,7 @@ fn record(id: u64, outcome: Outcome) -> Record {
         user_id: Some(id.to_string()),
         screen_name: None,
         http_status: Some(if failed { 503 } else { 200 }),
-        error_code: failed.then_some(130),
+        error_code: failed.then_some(130.into()),
         message: failed.then(|| "Over capacity.".to_owned()),
         attempts: 1,
         at: "2026-01-01T00:00:00Z".to_owned(),

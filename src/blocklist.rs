@@ -21,7 +21,7 @@ use crate::display::{self, Verbosity};
 use crate::error::Error;
 use crate::network::Network;
 use crate::pace::{Pacer, Rate};
-use crate::retry::paced;
+use crate::retry::{self, Retry};
 use crate::target::Target;
 
 /// One line of the `.partial` file: a page and where the next one starts.
@@ -126,7 +126,7 @@ impl Partial {
         };
         if let Some(file) = self.file.as_mut() {
             let mut text = serde_json::to_string(&line)
-                .map_err(|e| Error::Unavailable(format!("cannot encode a page: {e}")))?;
+                .map_err(|e| io_error(&self.path, "cannot encode a page for", e.into()))?;
             text.push('\n');
             file.write_all(text.as_bytes())
                 .and_then(|()| file.sync_data())
@@ -232,9 +232,13 @@ pub async fn fetch<N: Network>(
     verbosity: Verbosity,
 ) -> Result<(), Error> {
     while let Some(cursor) = partial.next.clone() {
-        let page = paced(pacer, cancel, "reading the block list", || {
-            network.blocked_page(cursor.as_deref())
-        })
+        let page = retry::read(
+            pacer,
+            cancel,
+            "reading the block list",
+            Retry::DEFAULT,
+            || network.blocked_page(cursor.as_deref()),
+        )
         .await?;
         partial.push(&page.ids, page.names, page.next)?;
         if verbosity > Verbosity::Quiet {
@@ -266,7 +270,7 @@ pub async fn names<N: Network>(
     let mut names = std::collections::HashMap::new();
     for batch in ids.chunks(N::LOOKUP_BATCH.max(1)) {
         let targets: Vec<Target> = batch.iter().copied().map(Target::Id).collect();
-        let users = paced(pacer, cancel, "looking users up", || {
+        let users = retry::read(pacer, cancel, "looking users up", Retry::DEFAULT, || {
             network.lookup(&targets)
         })
         .await?;

@@ -37,21 +37,22 @@ pub enum Error {
     /// The inputs cannot be read or hold no usable target.
     #[error("{0}")]
     Input(String),
+    /// An input file cannot be read at all.
+    #[error(transparent)]
+    Unreadable(#[from] crate::input::InputError),
     /// The journal cannot be used.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
-    /// The credentials were rejected before the run.
+    /// The credentials could not be checked before anything was sent.
+    #[error("the credentials could not be checked; nothing was sent")]
+    Unchecked(#[source] crate::retry::ReadError),
+    /// A read the command needs (the block list, lookups) stopped: rejected credentials (exit
+    /// 3), or faults that persisted (1). An interruption is [`Error::Interrupted`].
     #[error(transparent)]
-    Credentials(crate::network::VerifyError),
-    /// The credentials were rejected while reading (export, check).
-    #[error("{0}")]
-    Rejected(String),
+    Read(crate::retry::ReadError),
     /// Interrupted by Ctrl-C or SIGTERM; what was done is kept.
     #[error("interrupted; rerun the same command to resume")]
     Interrupted,
-    /// The server could not be reached to check the credentials, or answered unexpectedly.
-    #[error("{0}")]
-    Unavailable(String),
     /// The task that writes the journal stopped unexpectedly (it panicked). What it wrote is
     /// in the file; what it had not written yet is not, so the exit says the journal is at fault.
     #[error("the journal writer stopped unexpectedly")]
@@ -71,15 +72,42 @@ pub enum Error {
     },
 }
 
+impl From<crate::retry::ReadError> for Error {
+    fn from(e: crate::retry::ReadError) -> Error {
+        match e {
+            crate::retry::ReadError::Interrupted { .. } => Error::Interrupted,
+            other => Error::Read(other),
+        }
+    }
+}
+
 impl Error {
+    /// The credentials check stopped before it had its answer.
+    pub fn unchecked(e: crate::retry::ReadError) -> Error {
+        match e {
+            crate::retry::ReadError::Interrupted { .. } => Error::Interrupted,
+            other => Error::Unchecked(other),
+        }
+    }
+
     /// The exit code this error ends the command with.
     pub fn exit(&self) -> Exit {
+        use crate::retry::ReadError;
         match self {
-            Error::Credentials(crate::network::VerifyError::Rejected { .. })
-            | Error::Rejected(_) => Exit::Credentials,
-            Error::Interrupted => Exit::Interrupted,
-            Error::Credentials(_) | Error::Unavailable(_) => Exit::SomeFailed,
-            _ => Exit::Usage,
+            Error::Read(ReadError::Rejected { .. })
+            | Error::Unchecked(ReadError::Rejected { .. }) => Exit::Credentials,
+            Error::Read(ReadError::Interrupted { .. })
+            | Error::Unchecked(ReadError::Interrupted { .. })
+            | Error::Interrupted => Exit::Interrupted,
+            Error::Read(ReadError::Failed { .. }) | Error::Unchecked(ReadError::Failed { .. }) => {
+                Exit::SomeFailed
+            }
+            Error::Usage(_)
+            | Error::Input(_)
+            | Error::Unreadable(_)
+            | Error::Journal(_)
+            | Error::WriterStopped { .. }
+            | Error::Io { .. } => Exit::Usage,
         }
     }
 }

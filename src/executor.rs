@@ -14,9 +14,10 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::network::{Network, UserRef, Verdict};
+use crate::network::{ErrorCode, Network, UserRef, Verdict};
 use crate::outcome::{Action, Outcome};
-use crate::pace::{Pacer, backoff};
+use crate::pace::Pacer;
+use crate::retry::{self, Ended, GaveUp, InFlight, Observe, Rejection, Request, Retry};
 use crate::target::Target;
 
 /// How the executor behaves.
@@ -58,7 +59,7 @@ pub struct Finished {
     /// HTTP status of the last response, if any.
     pub http_status: Option<u16>,
     /// API error code of the last response, if any.
-    pub error_code: Option<i64>,
+    pub error_code: Option<ErrorCode>,
     /// API error message, or the transport error, of the last attempt.
     pub message: Option<String>,
     /// Requests sent for this target.
@@ -91,25 +92,13 @@ pub enum Event {
         target: Target,
     },
     /// The credentials were rejected: the run is stopping.
-    Rejected {
-        /// HTTP status.
-        http_status: Option<u16>,
-        /// API error code.
-        error_code: Option<i64>,
-        /// API error message.
-        message: String,
-        /// What to fix.
-        hint: &'static str,
-    },
+    Rejected(Rejection),
     /// The run was cancelled before this target finished; it stays untried (or retryable).
     Abandoned {
         /// The target.
         target: Target,
     },
 }
-
-/// How many times a refused timestamp is corrected before the target is given up for this run.
-const MAX_CLOCK_RETRIES: u32 = 3;
 
 /// Runs every target through the network, at most `settings.concurrency` at a time, and stops
 /// scheduling as soon as `cancel` fires. Returns when every started target has settled.
@@ -119,7 +108,7 @@ pub async fn execute<N: Network>(
     todo: Vec<Target>,
     settings: Settings,
     cancel: CancellationToken,
-    events: mpsc::Sender<Event>,
+    events: mpsc::UnboundedSender<Event>,
 ) {
     let concurrency = settings.concurrency.max(1);
     let stop = cancel.clone();
@@ -144,16 +133,61 @@ struct Worker<'a, N> {
     pacer: &'a Pacer,
     settings: &'a Settings,
     cancel: &'a CancellationToken,
-    events: &'a mpsc::Sender<Event>,
+    events: &'a mpsc::UnboundedSender<Event>,
+}
+
+/// Turns what the retry loop does into events about one target.
+struct Report<'a> {
+    target: &'a Target,
+    events: &'a mpsc::UnboundedSender<Event>,
+}
+
+impl Observe for Report<'_> {
+    fn sent(&mut self) {
+        emit(self.events, Event::Sent);
+    }
+
+    fn rate_limited(&mut self) {
+        emit(
+            self.events,
+            Event::RateLimited {
+                target: self.target.clone(),
+            },
+        );
+    }
+
+    fn retrying(&mut self, attempt: u32, reason: &str, after: Duration) {
+        emit(
+            self.events,
+            Event::Retry {
+                target: self.target.clone(),
+                attempt,
+                reason: reason.to_owned(),
+                after,
+            },
+        );
+    }
+}
+
+fn emit(events: &mpsc::UnboundedSender<Event>, event: Event) {
+    // The writer outlives the executor; a closed channel means it failed and already stopped us.
+    let _ = events.send(event);
 }
 
 impl<N: Network> Worker<'_, N> {
-    async fn emit(&self, event: Event) {
-        // The writer outlives the executor; a closed channel means it failed and already stopped us.
-        let _ = self.events.send(event).await;
-    }
-
     async fn process(&self, target: Target) {
+        let finished = |outcome, user, http_status, error_code, message, attempts| {
+            Event::Finished(Finished {
+                target: target.clone(),
+                outcome,
+                user,
+                http_status,
+                error_code,
+                message,
+                attempts,
+                at: SystemTime::now(),
+            })
+        };
         // Known without a request (a v2 name its lookup found gone): no pace slot is spent.
         if let Some(Verdict::Done {
             outcome,
@@ -162,127 +196,73 @@ impl<N: Network> Worker<'_, N> {
             message,
         }) = self.network.settled(&target)
         {
-            return self
-                .emit(Event::Finished(Finished {
-                    target,
-                    outcome,
-                    user,
-                    http_status: None,
-                    error_code,
-                    message,
-                    attempts: 0,
-                    at: SystemTime::now(),
-                }))
-                .await;
+            return emit(
+                self.events,
+                finished(outcome, user, None, error_code, message, 0),
+            );
         }
-        let mut attempts = 0u32;
-        let mut faults = 0u32;
-        let mut clock_retries = 0u32;
-        loop {
-            let Some(permit) = self.pacer.admit(self.cancel).await else {
-                return self.emit(Event::Abandoned { target }).await;
-            };
-            if self.cancel.is_cancelled() {
-                self.pacer.release(permit);
-                return self.emit(Event::Abandoned { target }).await;
-            }
-            attempts += 1;
-            self.emit(Event::Sent).await;
-            let reply = self.network.act(self.settings.action, &target).await;
-            self.pacer.finish(permit, &reply);
-            let finished = |outcome, user, error_code, message| {
-                Event::Finished(Finished {
-                    target: target.clone(),
-                    outcome,
-                    user,
-                    http_status: reply.http_status,
-                    error_code,
-                    message,
-                    attempts,
-                    at: SystemTime::now(),
+        let request = Request {
+            pacer: self.pacer,
+            cancel: self.cancel,
+            retry: Retry {
+                max_attempts: self.settings.max_attempts,
+                base: self.settings.retry_base,
+                cap: self.settings.retry_cap,
+            },
+            cost: 1,
+            in_flight: InFlight::Finish,
+        };
+        let mut report = Report {
+            target: &target,
+            events: self.events,
+        };
+        let tried = retry::send(request, &mut report, || async {
+            self.network
+                .act(self.settings.action, &target)
+                .await
+                .map(|verdict| match verdict {
+                    done @ Verdict::Done { .. } => Ok(done),
+                    other => Err(other),
                 })
-            };
-            match reply.verdict.clone() {
-                Verdict::Done {
-                    outcome,
-                    user,
-                    error_code,
-                    message,
-                } => {
-                    return self
-                        .emit(finished(outcome, user, error_code, message))
-                        .await;
-                }
-                Verdict::RateLimited { .. } => {
-                    self.emit(Event::RateLimited {
-                        target: target.clone(),
-                    })
-                    .await;
-                }
-                Verdict::ClockSkew { message } => {
-                    clock_retries += 1;
-                    if clock_retries > MAX_CLOCK_RETRIES {
-                        let event = finished(
-                            Outcome::Failed,
-                            UserRef::default(),
-                            Some(135),
-                            Some(message),
-                        );
-                        return self.emit(event).await;
-                    }
-                }
-                Verdict::Transient {
-                    error_code,
-                    message,
-                } => {
-                    faults += 1;
-                    if faults >= self.settings.max_attempts {
-                        let event = finished(
-                            Outcome::Failed,
-                            UserRef::default(),
-                            error_code,
-                            Some(message),
-                        );
-                        return self.emit(event).await;
-                    }
-                    let after = backoff(
-                        faults - 1,
-                        self.settings.retry_base,
-                        self.settings.retry_cap,
-                        &mut rand::rng(),
-                    );
-                    self.emit(Event::Retry {
-                        target: target.clone(),
-                        attempt: attempts,
-                        reason: message,
-                        after,
-                    })
-                    .await;
-                    tokio::select! {
-                        _ = tokio::time::sleep(after) => {}
-                        _ = self.cancel.cancelled() => {
-                            return self.emit(Event::Abandoned { target }).await;
-                        }
-                    }
-                }
-                Verdict::Rejected {
-                    error_code,
-                    message,
-                    hint,
-                } => {
-                    // Nothing more can succeed: stop scheduling at once. This target stays untried.
-                    self.cancel.cancel();
-                    self.emit(Event::Rejected {
-                        http_status: reply.http_status,
-                        error_code,
-                        message,
-                        hint,
-                    })
-                    .await;
-                    return self.emit(Event::Abandoned { target }).await;
-                }
+        })
+        .await;
+        let event = match tried.ended {
+            Ended::Answered(Verdict::Done {
+                outcome,
+                user,
+                error_code,
+                message,
+            }) => finished(
+                outcome,
+                user,
+                tried.http_status,
+                error_code,
+                message,
+                tried.attempts,
+            ),
+            // `act` answers only `Done` as a success (see the closure above).
+            Ended::Answered(_) => return,
+            Ended::GaveUp(GaveUp {
+                error_code,
+                message,
+                ..
+            }) => finished(
+                Outcome::Failed,
+                UserRef::default(),
+                tried.http_status,
+                error_code,
+                Some(message),
+                tried.attempts,
+            ),
+            Ended::Rejected(rejection) => {
+                // Nothing more can succeed: stop scheduling at once. This target stays untried.
+                self.cancel.cancel();
+                emit(self.events, Event::Rejected(rejection));
+                Event::Abandoned { target }
             }
-        }
+            Ended::Cancelled => Event::Abandoned { target },
+        };
+        emit(self.events, event);
     }
 }
 
@@ -290,7 +270,7 @@ impl<N: Network> Worker<'_, N> {
 mod tests {
     use super::*;
     use crate::clock::ServerClock;
-    use crate::network::{Account, RateInfo, Reply, VerifyError};
+    use crate::network::{Account, RateInfo, Reply};
     use std::collections::HashMap;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -328,11 +308,11 @@ mod tests {
             unreachable!("the executor does not look users up")
         }
 
-        async fn verify(&self) -> Result<Account, VerifyError> {
-            Ok(Account {
+        async fn verify(&self) -> Reply<Result<Account, Verdict>> {
+            Reply::bare(Ok(Account {
                 user_id: "1".into(),
                 screen_name: None,
-            })
+            }))
         }
 
         async fn act(&self, _action: Action, target: &Target) -> Reply {
@@ -370,7 +350,7 @@ mod tests {
 
     fn fault() -> Verdict {
         Verdict::Transient {
-            error_code: Some(130),
+            error_code: Some(130.into()),
             message: "Over capacity.".into(),
         }
     }
@@ -381,7 +361,7 @@ mod tests {
             "1000/s".parse().unwrap(),
             Arc::new(ServerClock::new()),
         ));
-        let (tx, mut rx) = mpsc::channel(16);
+        let (tx, mut rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         let exec = tokio::spawn(execute(script.clone(), pacer, todo, settings, cancel, tx));
         let mut events = Vec::new();
@@ -433,7 +413,7 @@ mod tests {
         assert_eq!((f.outcome, f.attempts), (Outcome::Unblocked, 3));
         let d = done.iter().find(|f| f.target == dead).unwrap();
         assert_eq!((d.outcome, d.attempts), (Outcome::Failed, 4));
-        assert_eq!(d.error_code, Some(130));
+        assert_eq!(d.error_code, Some(130.into()));
         assert_eq!(d.message.as_deref(), Some("Over capacity."));
         assert_eq!(script.sent.load(Ordering::SeqCst), 7);
     }
@@ -464,7 +444,7 @@ mod tests {
     async fn rejected_credentials_stop_scheduling_and_mark_nothing_untried() {
         let targets: Vec<Target> = (1..=50).map(Target::Id).collect();
         let rejected = Verdict::Rejected {
-            error_code: Some(89),
+            error_code: Some(89.into()),
             message: "Invalid or expired token.".into(),
             hint: "new token",
         };
@@ -487,10 +467,10 @@ mod tests {
         );
         assert!(events.iter().any(|e| matches!(
             e,
-            Event::Rejected {
-                error_code: Some(89),
+            Event::Rejected(Rejection {
+                error_code: Some(ErrorCode::Number(89)),
                 ..
-            }
+            })
         )));
     }
 }

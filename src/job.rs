@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::blocklist;
 use crate::clock::ServerClock;
 use crate::display::{self, Progress, Verbosity};
-use crate::error::{Error, Exit, chain};
+use crate::error::{Error, Exit};
 use crate::executor::Settings;
 use crate::input::{InvalidLine, Parsed};
 use crate::journal::{self, FORMAT_NAME, FORMAT_VERSION, Header, Journal};
@@ -326,7 +326,7 @@ fn verb(action: Action) -> &'static str {
 
 /// Reads a backup written by `export` (a CSV with `user_id`).
 fn read_backup(backup: &Path) -> Result<Parsed, Error> {
-    crate::input::read(&[backup.to_path_buf()]).map_err(|e| Error::Input(chain(&e)))
+    Ok(crate::input::read(&[backup.to_path_buf()])?)
 }
 
 /// Exports the block list (with names) to `backup`, resuming an interrupted export.
@@ -364,7 +364,7 @@ pub async fn drive<N: Network>(
 ) -> Result<Tally, Error> {
     let cancel = signals.cancel.child_token();
     let progress = Progress::new(todo.len() as u64, verbosity, "done");
-    let (tx, rx) = mpsc::channel(256);
+    let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(writer::write(
         rx,
         journal,
@@ -519,15 +519,7 @@ fn conclude(
         return Exit::Usage;
     }
     if let Some(r) = &tally.rejected {
-        eprintln!(
-            "error: the server refused these credentials mid-run (HTTP {}{}): {}. {}",
-            r.http_status.map_or("?".to_owned(), |s| s.to_string()),
-            r.error_code
-                .map(|c| format!(", code {c}"))
-                .unwrap_or_default(),
-            r.message.trim_end_matches('.'),
-            r.hint
-        );
+        eprintln!("error: mid-run, {r}");
         eprintln!(
             "{not_started} targets were not done; once that is fixed, resume with:\n  {}",
             job.resume_hint

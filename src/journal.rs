@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::network::ErrorCode;
 use crate::outcome::{Action, Outcome};
 use crate::target::{MAX_SCREEN_NAME_LEN, Target, TargetKey, TargetKind};
 
@@ -69,7 +70,7 @@ pub struct Record {
     pub http_status: Option<u16>,
     /// The API's error code; `null` when the response carried none. Always written.
     #[serde(default)]
-    pub error_code: Option<i64>,
+    pub error_code: Option<ErrorCode>,
     /// The API's error message, or a description of the transport error; `null` when there
     /// was neither. Always written.
     #[serde(default)]
@@ -437,7 +438,7 @@ struct RecordView<'a> {
     #[serde(default, rename = "http_status")]
     _http_status: Option<u16>,
     #[serde(default, rename = "error_code")]
-    _error_code: Option<i64>,
+    _error_code: Option<ErrorCode>,
     #[serde(default, rename = "message")]
     _message: Option<AnyStr>,
     #[serde(rename = "attempts")]

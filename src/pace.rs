@@ -440,6 +440,8 @@ pub struct Pacer {
     tally: Mutex<Tally>,
     /// Woken whenever a slot is returned or the gate moves, so held workers re-check.
     changed: Notify,
+    /// The most cells the bucket lends at once: the largest cost of one request.
+    burst: NonZeroU32,
     clock: Arc<ServerClock>,
 }
 
@@ -461,12 +463,25 @@ impl Pacer {
             adaptive: Mutex::new(adaptive),
             tally: Mutex::new(Tally::default()),
             changed: Notify::new(),
+            burst: NonZeroU32::MIN,
             clock,
         }
     }
 
-    /// Waits until a request may be sent. `None` when cancelled first (nothing was taken).
-    pub async fn admit(&self, cancel: &CancellationToken) -> Option<Permit> {
+    /// Waits until a request costing `cost` may be sent. `None` when cancelled first (nothing
+    /// was taken).
+    pub async fn admit(&self, cost: u32, cancel: &CancellationToken) -> Option<Permit> {
+        self.admit_with(cost, true, cancel).await
+    }
+
+    /// Waits until a request that already paid the local pace may be sent again (the client
+    /// repaired what made the server refuse it): only the gate and the server's budget hold it.
+    pub async fn admit_again(&self, cost: u32, cancel: &CancellationToken) -> Option<Permit> {
+        self.admit_with(cost, false, cancel).await
+    }
+
+    async fn admit_with(&self, cost: u32, pay: bool, cancel: &CancellationToken) -> Option<Permit> {
+        let cells = NonZeroU32::new(cost.max(1)).unwrap_or(NonZeroU32::MIN);
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -482,18 +497,22 @@ impl Pacer {
                 continue;
             }
             // 3: the local token bucket.
-            let bucket = self
-                .bucket
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            if let Err(not_until) = bucket.check() {
-                let wait = not_until.wait_time_from(TokioClock.now());
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = cancel.cancelled() => return None,
+            if pay {
+                let bucket = self
+                    .bucket
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                // A cost above the bucket's burst could never be admitted: charge the burst.
+                let cells = cells.min(self.burst);
+                if let Ok(Err(not_until)) = bucket.check_n(cells) {
+                    let wait = not_until.wait_time_from(TokioClock.now());
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => return None,
+                    }
+                    continue;
                 }
-                continue;
             }
             // Take the slot for real; the budget may have changed while we waited on the bucket.
             if lock(&self.budget).try_admit(Instant::now()).is_ok() {
@@ -876,7 +895,7 @@ mod tests {
         let (clock, epoch) = paused_clock();
         let pacer = Arc::new(Pacer::new("1000/s".parse().unwrap(), clock));
         let cancel = CancellationToken::new();
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         let reset = epoch + Duration::from_secs(30);
         pacer.finish(
             p,
@@ -893,7 +912,7 @@ mod tests {
             ),
         );
         let start = Instant::now();
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         let waited = start.elapsed();
         assert!(
             waited >= Duration::from_secs(29) && waited <= Duration::from_secs(32),
@@ -908,7 +927,7 @@ mod tests {
     async fn an_unexplained_429_backs_off_and_slows_the_pace() {
         let pacer = Pacer::new("100/s".parse().unwrap(), Arc::new(ServerClock::new()));
         let cancel = CancellationToken::new();
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         pacer.finish(
             p,
             &reply(
@@ -917,7 +936,7 @@ mod tests {
             ),
         );
         assert_eq!(pacer.state().rate, 50.0);
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         pacer.finish(
             p,
             &reply(
@@ -928,18 +947,18 @@ mod tests {
             ),
         );
         let start = Instant::now();
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(7));
         pacer.finish(p, &reply(done(), RateInfo::default()));
         // Halved once: the second 429 met the same spent window before anything passed.
         assert_eq!(pacer.state().rate, 50.0);
         // The pause was not clean; one clean period after it, one step of recovery.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         pacer.finish(p, &reply(done(), RateInfo::default()));
         assert_eq!(pacer.state().rate, 60.0);
         // A new overrun after a success lowers it again.
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         pacer.finish(
             p,
             &reply(
@@ -955,7 +974,7 @@ mod tests {
         let (clock, epoch) = paused_clock();
         let pacer = Pacer::new("100/s".parse().unwrap(), clock);
         let cancel = CancellationToken::new();
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         let day_reset = epoch + Duration::from_secs(3600);
         pacer.finish(
             p,
@@ -977,7 +996,7 @@ mod tests {
             "the cap, not the pace, refused it"
         );
         let start = Instant::now();
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         let waited = start.elapsed();
         assert!(
             waited >= Duration::from_secs(3599) && waited <= Duration::from_secs(3602),
@@ -999,7 +1018,7 @@ mod tests {
         // Eight requests in flight when the hidden window runs out: all eight are refused.
         let mut in_flight = Vec::new();
         for _ in 0..8 {
-            in_flight.push(pacer.admit(&cancel).await.unwrap());
+            in_flight.push(pacer.admit(1, &cancel).await.unwrap());
         }
         for p in in_flight {
             pacer.finish(p, &limited());
@@ -1007,15 +1026,15 @@ mod tests {
         assert_eq!(pacer.state().rate, 50.0, "halved once, not 2^8 times");
         // Retries after the backoff meet the same spent window: still the same overrun.
         for _ in 0..3 {
-            let p = pacer.admit(&cancel).await.unwrap();
+            let p = pacer.admit(1, &cancel).await.unwrap();
             pacer.finish(p, &limited());
         }
         assert_eq!(pacer.state().rate, 50.0);
         assert_eq!(pacer.state().rate_limited, 11);
         // The window reset: requests pass, then the pace overruns again → lowered again.
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         pacer.finish(p, &reply(done(), RateInfo::default()));
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         pacer.finish(p, &limited());
         assert_eq!(pacer.state().rate, 25.0);
     }
@@ -1025,7 +1044,7 @@ mod tests {
         let (clock, epoch) = paused_clock();
         let pacer = Pacer::new("1000/s".parse().unwrap(), clock);
         let cancel = CancellationToken::new();
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         let info = RateInfo {
             window: Some(RateWindow {
                 limit: Some(40),
@@ -1058,7 +1077,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let start = Instant::now();
         for _ in 0..9 {
-            let p = pacer.admit(&cancel).await.unwrap();
+            let p = pacer.admit(1, &cancel).await.unwrap();
             pacer.finish(p, &reply(done(), RateInfo::default()));
         }
         let elapsed = start.elapsed();
@@ -1075,12 +1094,12 @@ mod tests {
             Arc::new(ServerClock::new()),
         ));
         let cancel = CancellationToken::new();
-        let p = pacer.admit(&cancel).await.unwrap();
+        let p = pacer.admit(1, &cancel).await.unwrap();
         pacer.finish(p, &reply(done(), RateInfo::default()));
         let waiter = {
             let pacer = pacer.clone();
             let cancel = cancel.clone();
-            tokio::spawn(async move { pacer.admit(&cancel).await.is_none() })
+            tokio::spawn(async move { pacer.admit(1, &cancel).await.is_none() })
         };
         tokio::time::sleep(Duration::from_secs(5)).await;
         cancel.cancel();
@@ -1101,7 +1120,7 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 let mut sent = 0u64;
                 while start.elapsed() < Duration::from_secs(60) {
-                    let Some(p) = pacer.admit(&cancel).await else {
+                    let Some(p) = pacer.admit(1, &cancel).await else {
                         break;
                     };
                     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -42,9 +42,13 @@ pub async fn resolve<N: Network>(
     }
     let mut resolved = HashMap::new();
     for chunk in names.chunks(batch) {
-        let users = retry::paced(lookups, cancel, "looking users up", || {
-            network.lookup(chunk)
-        })
+        let users = retry::read(
+            lookups,
+            cancel,
+            "looking users up",
+            retry::Retry::DEFAULT,
+            || network.lookup(chunk),
+        )
         .await?;
         for user in users {
             if let (Some(id), Some(name)) =

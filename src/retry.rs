@@ -1,23 +1,37 @@
 //! The one retry loop: admit → send → learn → back off, for every request the tool sends.
 //!
 //! Reads (block-list pages, lookups), the credentials check and the workers' actions all go
-//! through here, so a policy (waiting out a 429, backing off after a fault, correcting the
-//! clock, stopping on rejected credentials, the caps on each) is written and tested once.
+//! through [`send`], so each policy is written and tested once:
+//! - a 429 waits for the window the server named (the pacer closes its gate) and does not count
+//!   as a failed attempt;
+//! - a fault that may pass (5xx, a timeout, a lost connection) backs off exponentially with
+//!   jitter, up to [`Retry::max_attempts`] requests;
+//! - a request the client has just repaired itself for (it corrected its clock from the server's
+//!   `Date`, or renewed its session) is sent again at once, without paying the local pace a
+//!   second time, at most [`MAX_RESENDS`] times in a row;
+//! - rejected credentials end the loop at once: no further request can succeed.
+//!
+//! Cancellation differs by kind of request: a read in flight is abandoned (it changes nothing
+//! on the server), an action in flight is waited for so that its result can be recorded.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::display;
-use crate::error::Error;
-use crate::network::{Reply, Verdict};
+use crate::network::{ErrorCode, Reply, Verdict};
 use crate::pace::{Pacer, backoff};
 
-/// How many times, and how patiently, a read is sent again after transient faults (429s do not
-/// count: the pacer waits them out).
+/// How many times in a row a request is sent again after the client repaired itself (a clock
+/// corrected, a session renewed) before it is given up: a server that keeps refusing is not
+/// fixed by sending more.
+pub const MAX_RESENDS: u32 = 3;
+
+/// How many times, and how patiently, a request is sent again after faults that may pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retry {
-    /// Requests at most, when they keep failing with transient faults.
+    /// Requests at most, when they keep failing with faults (429s do not count).
     pub max_attempts: u32,
     /// First backoff; doubled per retry, with full jitter.
     pub base: Duration,
@@ -34,105 +48,502 @@ impl Retry {
     };
 }
 
-/// Why fetching stopped before the list was complete.
-#[derive(Debug)]
-pub enum FetchError {
-    /// The credentials were rejected (exit 3).
-    Rejected(String),
-    /// The run was interrupted; what was fetched is kept.
-    Interrupted,
-    /// Faults persisted, or local I/O failed.
-    Failed(String),
+/// What happens to a request in flight when the run is cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InFlight {
+    /// Abandon it: a read changes nothing on the server, its answer is not worth waiting for.
+    Abandon,
+    /// Wait for it: an action may have changed the server, and its result must be recorded.
+    Finish,
 }
 
-impl From<FetchError> for Error {
-    fn from(e: FetchError) -> Error {
-        match e {
-            FetchError::Rejected(m) => Error::Rejected(m),
-            FetchError::Interrupted => Error::Interrupted,
-            FetchError::Failed(m) => Error::Unavailable(m),
+/// One request's settings for [`send`].
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    /// The pace the request waits for.
+    pub pacer: &'a Pacer,
+    /// Stops the loop (Ctrl-C, rejected credentials elsewhere, a failing journal).
+    pub cancel: &'a CancellationToken,
+    /// The fault policy.
+    pub retry: Retry,
+    /// What the pace charges for one sending of the request (points, or 1 per request).
+    pub cost: u32,
+    /// What cancellation does to a request in flight.
+    pub in_flight: InFlight,
+}
+
+/// The credentials were refused: what the server said, and what the user should do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// HTTP status.
+    pub http_status: Option<u16>,
+    /// The API's error code, if any.
+    pub error_code: Option<ErrorCode>,
+    /// The API's error message.
+    pub message: String,
+    /// What to fix.
+    pub hint: &'static str,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The APIs' messages often end with a period already ("Could not authenticate you.").
+        write!(
+            f,
+            "credentials rejected by the server (HTTP {}{}): {}. {}",
+            self.http_status.map_or("?".to_owned(), |s| s.to_string()),
+            self.error_code
+                .as_ref()
+                .map(|c| format!(", code {c}"))
+                .unwrap_or_default(),
+            self.message.trim_end_matches('.'),
+            self.hint
+        )
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// Why a request was given up without an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GaveUp {
+    /// The API's error code of the last attempt, if any.
+    pub error_code: Option<ErrorCode>,
+    /// What went wrong the last time.
+    pub message: String,
+    /// Faults in a row, or 0 when the request was given up for another reason (the server
+    /// kept refusing what the client repaired, or answered something unusable).
+    pub faults: u32,
+}
+
+/// How the loop ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended<T> {
+    /// The server answered with what was asked.
+    Answered(T),
+    /// Given up: faults persisted, the server kept refusing what the client repaired, or the
+    /// answer was unusable.
+    GaveUp(GaveUp),
+    /// The credentials were refused: the run must stop.
+    Rejected(Rejection),
+    /// Cancelled before an answer came (nothing is known of the request, if it was sent).
+    Cancelled,
+}
+
+/// The loop's result, with what is needed to record it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tried<T> {
+    /// How it ended.
+    pub ended: Ended<T>,
+    /// Requests sent.
+    pub attempts: u32,
+    /// The HTTP status of the last answer, if one came.
+    pub http_status: Option<u16>,
+}
+
+/// Hears what the loop does, for counters and logs. Called synchronously, in order.
+pub trait Observe {
+    /// A request is about to leave.
+    fn sent(&mut self) {}
+    /// A 429: the request waits for the window and is sent again.
+    fn rate_limited(&mut self) {}
+    /// A fault: the request is sent again after `after`.
+    fn retrying(&mut self, _attempt: u32, _reason: &str, _after: Duration) {}
+}
+
+/// An observer that logs, for reads (`what` names the request: "reading the block list").
+pub struct Logged<'a> {
+    /// What the request does, for the log lines.
+    pub what: &'a str,
+    /// Requests at most, for "attempt 2 of 8".
+    pub max_attempts: u32,
+}
+
+impl Observe for Logged<'_> {
+    fn rate_limited(&mut self) {
+        tracing::info!("{}: rate limited (429); waiting for the window", self.what);
+    }
+
+    fn retrying(&mut self, attempt: u32, reason: &str, after: Duration) {
+        tracing::warn!(
+            "{} failed ({reason}); trying again in {} (attempt {} of {})",
+            self.what,
+            display::clock(after),
+            attempt + 1,
+            self.max_attempts
+        );
+    }
+}
+
+/// Sends one request through the pacer until it is answered, given up, rejected or cancelled.
+/// `send` is called once per attempt.
+pub async fn send<T, F, Fut>(
+    request: Request<'_>,
+    observe: &mut impl Observe,
+    mut send: F,
+) -> Tried<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Reply<Result<T, Verdict>>>,
+{
+    let Request {
+        pacer,
+        cancel,
+        retry,
+        cost,
+        in_flight,
+    } = request;
+    let mut tried = Tried {
+        ended: Ended::Cancelled,
+        attempts: 0,
+        http_status: None,
+    };
+    let mut faults = 0u32;
+    let mut resends = 0u32;
+    loop {
+        // A resend follows a repair the client made at once: the pace was paid for this
+        // request already, so only the server's budget and the gate are waited for.
+        let admitted = if resends > 0 {
+            pacer.admit_again(cost, cancel).await
+        } else {
+            pacer.admit(cost, cancel).await
+        };
+        let Some(permit) = admitted else {
+            return tried;
+        };
+        if cancel.is_cancelled() {
+            pacer.release(permit);
+            return tried;
+        }
+        tried.attempts += 1;
+        observe.sent();
+        let reply = match in_flight {
+            InFlight::Finish => send().await,
+            InFlight::Abandon => tokio::select! {
+                reply = send() => reply,
+                _ = cancel.cancelled() => {
+                    pacer.release(permit);
+                    return tried;
+                }
+            },
+        };
+        pacer.finish(permit, &reply);
+        if reply.http_status.is_some() {
+            tried.http_status = reply.http_status;
+        }
+        let verdict = match reply.verdict {
+            Ok(value) => {
+                tried.ended = Ended::Answered(value);
+                return tried;
+            }
+            Err(verdict) => verdict,
+        };
+        if !matches!(verdict, Verdict::Resend { .. }) {
+            resends = 0;
+        }
+        match verdict {
+            Verdict::RateLimited { .. } => observe.rate_limited(),
+            Verdict::Resend {
+                error_code,
+                message,
+            } => {
+                resends += 1;
+                if resends > MAX_RESENDS {
+                    tried.ended = Ended::GaveUp(GaveUp {
+                        error_code,
+                        message,
+                        faults: 0,
+                    });
+                    return tried;
+                }
+            }
+            Verdict::Transient {
+                error_code,
+                message,
+            } => {
+                faults += 1;
+                if faults >= retry.max_attempts {
+                    tried.ended = Ended::GaveUp(GaveUp {
+                        error_code,
+                        message,
+                        faults,
+                    });
+                    return tried;
+                }
+                let after = backoff(faults - 1, retry.base, retry.cap, &mut rand::rng());
+                observe.retrying(tried.attempts, &message, after);
+                tokio::select! {
+                    _ = tokio::time::sleep(after) => {}
+                    _ = cancel.cancelled() => return tried,
+                }
+            }
+            Verdict::Rejected {
+                error_code,
+                message,
+                hint,
+            } => {
+                tried.ended = Ended::Rejected(Rejection {
+                    http_status: tried.http_status,
+                    error_code,
+                    message,
+                    hint,
+                });
+                return tried;
+            }
+            Verdict::Done {
+                error_code,
+                message,
+                ..
+            } => {
+                // A final answer that is not what was asked (a read that failed for good).
+                tried.ended = Ended::GaveUp(GaveUp {
+                    error_code,
+                    message: message.unwrap_or_else(|| match tried.http_status {
+                        Some(status) => format!("HTTP {status}"),
+                        None => "no answer".to_owned(),
+                    }),
+                    faults: 0,
+                });
+                return tried;
+            }
         }
     }
 }
 
-/// Sends one paced request, retrying faults and 429s. `send` is called once per attempt.
-pub async fn paced<T, F, Fut>(
-    pacer: &Pacer,
-    cancel: &CancellationToken,
-    what: &str,
-    send: F,
-) -> Result<T, FetchError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Reply<Result<T, Verdict>>>,
-{
-    paced_with(pacer, cancel, what, Retry::DEFAULT, send).await
+/// Why a read stopped before it had its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The credentials were rejected (exit 3).
+    #[error("credentials rejected while {what}")]
+    Rejected {
+        /// What was being read.
+        what: String,
+        /// What the server said.
+        #[source]
+        rejection: Rejection,
+    },
+    /// The run was interrupted; what was read is kept.
+    #[error("interrupted while {what}")]
+    Interrupted {
+        /// What was being read.
+        what: String,
+    },
+    /// Faults persisted, or the server kept refusing, or its answer was unusable.
+    #[error("{what} failed{}: {}", times(.gave_up.faults), .gave_up.message)]
+    Failed {
+        /// What was being read.
+        what: String,
+        /// The last error.
+        gave_up: GaveUp,
+    },
 }
 
-/// [`paced`] with its own retry policy. A 429 closes the pacer's gate until the reset the server
-/// gave (else `Retry-After`, else a backoff), so the next attempt waits for it in `admit`.
-pub async fn paced_with<T, F, Fut>(
+fn times(faults: u32) -> String {
+    match faults {
+        0 | 1 => String::new(),
+        n => format!(" {n} times; the last error"),
+    }
+}
+
+/// Sends one paced read (a page, a lookup batch, the credentials check) through [`send`],
+/// logging retries, and turns anything but an answer into a [`ReadError`] naming `what`.
+pub async fn read<T, F, Fut>(
     pacer: &Pacer,
     cancel: &CancellationToken,
     what: &str,
     retry: Retry,
-    mut send: F,
-) -> Result<T, FetchError>
+    send_once: F,
+) -> Result<T, ReadError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Reply<Result<T, Verdict>>>,
+    Fut: Future<Output = Reply<Result<T, Verdict>>>,
 {
-    let mut faults = 0;
-    loop {
-        let Some(permit) = pacer.admit(cancel).await else {
-            return Err(FetchError::Interrupted);
-        };
-        let reply = tokio::select! {
-            reply = send() => reply,
-            // A read changes nothing on the server: its answer is not worth waiting for.
-            _ = cancel.cancelled() => {
-                pacer.release(permit);
-                return Err(FetchError::Interrupted);
-            }
-        };
-        pacer.finish(permit, &reply);
-        match reply.verdict {
-            Ok(value) => return Ok(value),
-            Err(Verdict::RateLimited { .. }) => {
-                tracing::info!("{what}: rate limited (429); waiting for the window");
-            }
-            Err(Verdict::ClockSkew { .. }) => {}
-            Err(Verdict::Rejected { message, hint, .. }) => {
-                return Err(FetchError::Rejected(format!(
-                    "credentials rejected while {what}: {message}. {hint}"
-                )));
-            }
-            Err(Verdict::Transient { message, .. }) => {
-                faults += 1;
-                if faults >= retry.max_attempts {
-                    return Err(FetchError::Failed(match faults {
-                        1 => format!("{what} failed: {message}"),
-                        _ => format!("{what} failed {faults} times; the last error: {message}"),
-                    }));
-                }
-                let wait = backoff(faults - 1, retry.base, retry.cap, &mut rand::rng());
-                tracing::warn!(
-                    "{what} failed ({message}); trying again in {} (attempt {} of {})",
-                    display::clock(wait),
-                    faults + 1,
-                    retry.max_attempts
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = cancel.cancelled() => return Err(FetchError::Interrupted),
-                }
-            }
-            Err(Verdict::Done { message, .. }) => {
-                return Err(FetchError::Failed(format!(
-                    "{what} failed: {}",
-                    message.unwrap_or_else(|| format!("HTTP {:?}", reply.http_status))
-                )));
+    let request = Request {
+        pacer,
+        cancel,
+        retry,
+        cost: 1,
+        in_flight: InFlight::Abandon,
+    };
+    let mut log = Logged {
+        what,
+        max_attempts: retry.max_attempts,
+    };
+    match send(request, &mut log, send_once).await.ended {
+        Ended::Answered(value) => Ok(value),
+        Ended::GaveUp(gave_up) => Err(ReadError::Failed {
+            what: what.to_owned(),
+            gave_up,
+        }),
+        Ended::Rejected(rejection) => Err(ReadError::Rejected {
+            what: what.to_owned(),
+            rejection,
+        }),
+        Ended::Cancelled => Err(ReadError::Interrupted {
+            what: what.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::clock::ServerClock;
+
+    /// Answers from a script, one per call (the last repeats), noting when each call came.
+    struct Script {
+        answers: Mutex<Vec<Result<u32, Verdict>>>,
+        calls: Mutex<Vec<tokio::time::Instant>>,
+    }
+
+    impl Script {
+        fn new(answers: Vec<Result<u32, Verdict>>) -> Script {
+            Script {
+                answers: Mutex::new(answers),
+                calls: Mutex::new(Vec::new()),
             }
         }
+
+        async fn call(&self) -> Reply<Result<u32, Verdict>> {
+            self.calls.lock().unwrap().push(tokio::time::Instant::now());
+            let mut answers = self.answers.lock().unwrap();
+            let answer = if answers.len() > 1 {
+                answers.remove(0)
+            } else {
+                answers[0].clone()
+            };
+            Reply::bare(answer)
+        }
+
+        fn calls(&self) -> Vec<tokio::time::Instant> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    fn resend() -> Result<u32, Verdict> {
+        Err(Verdict::Resend {
+            error_code: Some(135.into()),
+            message: "timestamp refused".into(),
+        })
+    }
+
+    fn fault() -> Result<u32, Verdict> {
+        Err(Verdict::Transient {
+            error_code: None,
+            message: "HTTP 503".into(),
+        })
+    }
+
+    const RETRY: Retry = Retry {
+        max_attempts: 3,
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(4),
+    };
+
+    async fn run(script: &Script, rate: &str, cancel: &CancellationToken) -> Tried<u32> {
+        let pacer = Pacer::new(rate.parse().unwrap(), Arc::new(ServerClock::new()));
+        let request = Request {
+            pacer: &pacer,
+            cancel,
+            retry: RETRY,
+            cost: 1,
+            in_flight: InFlight::Finish,
+        };
+        send(
+            request,
+            &mut Logged {
+                what: "test",
+                max_attempts: 3,
+            },
+            || script.call(),
+        )
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resends_go_at_once_without_the_pace_and_stop_after_a_few() {
+        // One request a minute: a resend that paid the pace would wait a minute.
+        let script = Script::new(vec![resend()]);
+        let start = tokio::time::Instant::now();
+        let tried = run(&script, "1/1m", &CancellationToken::new()).await;
+        assert_eq!(tried.attempts, 1 + MAX_RESENDS);
+        assert!(
+            matches!(&tried.ended, Ended::GaveUp(g) if g.message == "timestamp refused" && g.faults == 0),
+            "{tried:?}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        // A resend that then succeeds is an answer.
+        let script = Script::new(vec![resend(), resend(), Ok(7)]);
+        let tried = run(&script, "1/1m", &CancellationToken::new()).await;
+        assert_eq!((tried.ended, tried.attempts), (Ended::Answered(7), 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_back_off_up_to_max_attempts_and_429s_do_not_count() {
+        let limited = Err(Verdict::RateLimited {
+            retry_after: Some(Duration::from_secs(5)),
+        });
+        let script = Script::new(vec![fault(), limited.clone(), limited, fault(), fault()]);
+        let tried = run(&script, "100/s", &CancellationToken::new()).await;
+        assert!(
+            matches!(&tried.ended, Ended::GaveUp(g) if g.faults == 3),
+            "{tried:?}"
+        );
+        assert_eq!(tried.attempts, 5, "three faults and two 429s");
+        let calls = script.calls();
+        assert!(
+            calls[2] - calls[1] >= Duration::from_secs(5),
+            "Retry-After waited"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rejection_and_a_final_answer_end_at_once() {
+        let rejected = Err(Verdict::Rejected {
+            error_code: Some(89.into()),
+            message: "Invalid or expired token.".into(),
+            hint: "new token",
+        });
+        let script = Script::new(vec![rejected]);
+        let tried = run(&script, "100/s", &CancellationToken::new()).await;
+        assert!(matches!(tried.ended, Ended::Rejected(_)), "{tried:?}");
+        assert_eq!(tried.attempts, 1);
+        let gone = Err(Verdict::Done {
+            outcome: crate::outcome::Outcome::Failed,
+            user: Default::default(),
+            error_code: None,
+            message: Some("HTTP 404".into()),
+        });
+        let script = Script::new(vec![gone]);
+        let tried = run(&script, "100/s", &CancellationToken::new()).await;
+        assert!(
+            matches!(&tried.ended, Ended::GaveUp(g) if g.message == "HTTP 404"),
+            "{tried:?}"
+        );
+        assert_eq!(tried.attempts, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_is_abandoned_at_cancellation_and_says_so() {
+        let pacer = Pacer::new("100/s".parse().unwrap(), Arc::new(ServerClock::new()));
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stop.cancel();
+        });
+        let got: Result<u32, ReadError> = read(&pacer, &cancel, "reading", RETRY, || async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Reply::bare(Ok(1))
+        })
+        .await;
+        assert!(matches!(got, Err(ReadError::Interrupted { .. })), "{got:?}");
     }
 }

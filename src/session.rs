@@ -11,9 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::ServerClock;
 use crate::error::Error;
-use crate::network::{Network, Reply, VerifyError};
+use crate::network::{Account, Network};
 use crate::pace::{Pacer, Rate};
-use crate::retry::{self, FetchError, Retry};
+use crate::retry::{self, Retry};
 
 /// The local pace of credential checks. `verify_credentials` admits 75 per 15 minutes; a check
 /// is sent again only after a fault's backoff or a 429's wait, so this merely spaces retries.
@@ -22,55 +22,37 @@ const VERIFY_RATE: Rate = Rate {
     period: std::time::Duration::from_secs(1),
 };
 
-/// Checks the credentials, nothing being sent first. Faults (5xx, codes 130/131, timeouts, lost
-/// connections) are sent again with the executor's backoff, up to `retry.max_attempts`; a 429
-/// waits for the reset the server gave (else `Retry-After`, else a backoff) and does not count.
-/// A rejection exits 3 at once, a server that stays unreachable 1, Ctrl-C 130 (also mid-wait).
+/// Checks the credentials, nothing being sent first. Faults (5xx, timeouts, lost connections)
+/// are sent again with the executor's backoff, up to `retry.max_attempts`; a 429 waits for the
+/// reset the server gave (else `Retry-After`, else a backoff) and does not count; a refused
+/// timestamp is corrected and sent again, a few times at most. A rejection exits 3 at once, a
+/// server that stays unreachable 1, Ctrl-C 130 (also mid-wait).
 pub async fn verify<N: Network>(
     network: &N,
     clock: &Arc<ServerClock>,
     retry: Retry,
     cancel: &CancellationToken,
-) -> Result<crate::network::Account, Error> {
+) -> Result<Account, Error> {
     let pacer = Pacer::new(VERIFY_RATE, clock.clone());
-    let answer = retry::paced_with(&pacer, cancel, "checking the credentials", retry, || {
-        async {
-            match network.verify().await {
-                Err(VerifyError::Fault(reply)) => reply.map(Err),
-                // An account, a rejection or an unusable answer: final, not sent again.
-                answer => Reply::bare(Ok(answer)),
-            }
-        }
+    retry::read(&pacer, cancel, "checking the credentials", retry, || {
+        network.verify()
     })
-    .await;
-    match answer {
-        Ok(Ok(account)) => Ok(account),
-        Ok(Err(e @ VerifyError::Rejected { .. })) => Err(Error::Credentials(e)),
-        Ok(Err(e)) => Err(Error::Unavailable(format!(
-            "{}; nothing was sent",
-            e.to_string().trim_end_matches('.')
-        ))),
-        Err(FetchError::Interrupted) => Err(Error::Interrupted),
-        Err(FetchError::Failed(why)) => Err(Error::Unavailable(format!(
-            "{}; nothing was sent",
-            why.trim_end_matches('.')
-        ))),
-        Err(FetchError::Rejected(why)) => Err(Error::Rejected(why)),
-    }
+    .await
+    .map_err(Error::unchecked)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Exit;
-    use crate::network::{Account, BlockPage, RateInfo, UserRef, Verdict};
+    use crate::network::{BlockPage, Reply, UserRef, Verdict};
     use crate::outcome::Action;
     use crate::target::Target;
     use std::sync::Mutex;
     use std::time::Duration;
 
     /// One scripted answer to the credentials check.
-    type Answer = fn() -> Result<Account, VerifyError>;
+    type Answer = fn() -> Result<Account, Verdict>;
 
     /// A network whose credentials check answers from a script (the last answer repeats), and
     /// that notes when each check arrived on tokio's clock.
@@ -95,7 +77,7 @@ mod tests {
     impl Network for Checks {
         const LOOKUP_BATCH: usize = 100;
 
-        async fn verify(&self) -> Result<Account, VerifyError> {
+        async fn verify(&self) -> Reply<Result<Account, Verdict>> {
             self.arrivals
                 .lock()
                 .unwrap()
@@ -108,10 +90,10 @@ mod tests {
                     script[0]
                 }
             };
-            answer()
+            Reply::bare(answer())
         }
 
-        async fn act(&self, _: Action, _: &Target) -> crate::network::Reply {
+        async fn act(&self, _: Action, _: &Target) -> Reply {
             unreachable!("the check acts on nothing")
         }
 
@@ -124,46 +106,45 @@ mod tests {
         }
     }
 
-    fn account() -> Result<Account, VerifyError> {
+    fn account() -> Result<Account, Verdict> {
         Ok(Account {
             user_id: "7".into(),
             screen_name: Some("me".into()),
         })
     }
 
-    fn fault(verdict: Verdict, status: Option<u16>) -> Result<Account, VerifyError> {
-        Err(VerifyError::fault(verdict, status, RateInfo::default(), None).expect("a fault"))
-    }
-
-    fn over_capacity() -> Result<Account, VerifyError> {
-        let verdict = Verdict::Transient {
-            error_code: Some(130),
+    fn over_capacity() -> Result<Account, Verdict> {
+        Err(Verdict::Transient {
+            error_code: Some(130.into()),
             message: "HTTP 503: Over capacity".into(),
-        };
-        fault(verdict, Some(503))
+        })
     }
 
-    fn reset() -> Result<Account, VerifyError> {
-        let verdict = Verdict::Transient {
+    fn reset() -> Result<Account, Verdict> {
+        Err(Verdict::Transient {
             error_code: None,
             message: "connection reset".into(),
-        };
-        fault(verdict, None)
+        })
     }
 
-    fn limited() -> Result<Account, VerifyError> {
-        let verdict = Verdict::RateLimited {
+    fn limited() -> Result<Account, Verdict> {
+        Err(Verdict::RateLimited {
             retry_after: Some(Duration::from_secs(30)),
-        };
-        fault(verdict, Some(429))
+        })
     }
 
-    fn rejected() -> Result<Account, VerifyError> {
-        Err(VerifyError::Rejected {
-            status: 401,
-            code: Some(89),
+    fn rejected() -> Result<Account, Verdict> {
+        Err(Verdict::Rejected {
+            error_code: Some(89.into()),
             message: "Invalid or expired token.".into(),
             hint: "Generate a new token.",
+        })
+    }
+
+    fn refused_timestamp() -> Result<Account, Verdict> {
+        Err(Verdict::Resend {
+            error_code: Some(135.into()),
+            message: "the server refused the request's timestamp".into(),
         })
     }
 
@@ -197,9 +178,10 @@ mod tests {
     async fn a_check_that_keeps_failing_gives_up_after_max_attempts_and_a_rejection_at_once() {
         let network = Checks::new(vec![over_capacity]);
         let got = check(&network, &CancellationToken::new()).await;
+        let text = crate::error::chain(got.as_ref().unwrap_err());
         assert!(
-            matches!(&got, Err(Error::Unavailable(m)) if m.contains("4 times")),
-            "{got:?}"
+            text.contains("4 times") && text.contains("nothing was sent"),
+            "{text}"
         );
         assert_eq!(got.unwrap_err().exit(), Exit::SomeFailed);
         assert_eq!(network.arrivals().len(), 4);
@@ -227,6 +209,21 @@ mod tests {
             start.elapsed() < Duration::from_secs(6),
             "{:?}",
             start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timestamp_refused_again_and_again_ends_the_check_saying_so() {
+        let network = Checks::new(vec![refused_timestamp]);
+        let got = check(&network, &CancellationToken::new()).await;
+        let error = got.unwrap_err();
+        assert_eq!(error.exit(), Exit::SomeFailed);
+        let text = crate::error::chain(&error);
+        assert!(text.contains("timestamp"), "{text}");
+        // The first request and the few resends after it, then no more.
+        assert_eq!(
+            network.arrivals().len(),
+            1 + crate::retry::MAX_RESENDS as usize
         );
     }
 }

@@ -15,6 +15,7 @@ use crate::display::{Counts, Progress};
 use crate::executor::{Event, Finished};
 use crate::journal::Record;
 use crate::pace::{PaceState, Pacer};
+use crate::retry::Rejection;
 use crate::target::Target;
 
 /// Where records go. The journal in a real run; a vector in tests.
@@ -47,19 +48,6 @@ impl Sink for crate::journal::Journal {
     }
 }
 
-/// Credentials rejected mid-run, as the server put it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    /// HTTP status.
-    pub http_status: Option<u16>,
-    /// API error code.
-    pub error_code: Option<i64>,
-    /// API error message.
-    pub message: String,
-    /// What to fix.
-    pub hint: &'static str,
-}
-
 /// What the writer saw, for the summary and the exit code.
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -90,7 +78,7 @@ pub fn record(f: &Finished) -> Record {
         user_id: f.user.user_id.clone().or(own_id),
         screen_name: f.user.screen_name.clone().or(own_name),
         http_status: f.http_status,
-        error_code: f.error_code,
+        error_code: f.error_code.clone(),
         message: f.message.clone(),
         attempts: f.attempts,
         at: rfc3339(f.at),
@@ -118,7 +106,7 @@ pub struct Stop {
 
 /// Drains `events` until the executor is done. Returns the tally and the sink (to sync and close).
 pub async fn write<S: Sink>(
-    mut events: mpsc::Receiver<Event>,
+    mut events: mpsc::UnboundedReceiver<Event>,
     mut sink: S,
     pacer: Arc<Pacer>,
     stop: Stop,
@@ -187,19 +175,9 @@ pub async fn write<S: Sink>(
                 tally.counts.rate_limited += 1;
                 tracing::info!(%target, "rate limited (429); waiting for the window");
             }
-            Event::Rejected {
-                http_status,
-                error_code,
-                message,
-                hint,
-            } => {
+            Event::Rejected(rejection) => {
                 if tally.rejected.is_none() {
-                    tally.rejected = Some(Rejection {
-                        http_status,
-                        error_code,
-                        message,
-                        hint,
-                    });
+                    tally.rejected = Some(rejection);
                 }
             }
             Event::Abandoned { .. } => tally.counts.abandoned += 1,
@@ -281,7 +259,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_journal_stops_the_run_and_keeps_what_it_could_not_record() {
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         let pacer = Arc::new(Pacer::new(
             "10/s".parse().unwrap(),
@@ -302,7 +280,7 @@ mod tests {
             progress,
         ));
         for id in 1..=4 {
-            tx.send(finished(id)).await.unwrap();
+            tx.send(finished(id)).unwrap();
         }
         drop(tx);
         let (tally, sink) = writer.await.unwrap();

@@ -28,7 +28,7 @@ pub struct Failure {
     /// HTTP status of the last attempt.
     pub http_status: Option<u16>,
     /// API error code of the last attempt.
-    pub error_code: Option<i64>,
+    pub error_code: Option<crate::network::ErrorCode>,
     /// The last error message.
     pub message: Option<String>,
     /// When it was recorded.
@@ -112,7 +112,7 @@ pub fn summarize(bytes: &[u8]) -> Summary {
                 target: record.target.clone(),
                 by: record.by,
                 http_status: record.http_status,
-                error_code: record.error_code,
+                error_code: record.error_code.clone(),
                 message: record.message.clone(),
                 at: record.at.clone(),
             });
@@ -222,6 +222,7 @@ pub fn human(s: &Summary, journal: &Path) -> String {
                 f.target,
                 f.http_status.map_or("-".to_owned(), |c| c.to_string()),
                 f.error_code
+                    .as_ref()
                     .map(|c| format!(" code {c}"))
                     .unwrap_or_default(),
                 f.message.as_deref().unwrap_or("(no message)")
@@ -266,7 +267,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["3", "123"]
         );
-        assert_eq!(s.failed[0].error_code, Some(226));
+        assert_eq!(s.failed[0].error_code, Some(226.into()));
         assert_eq!(s.skipped_lines, 1);
         assert_eq!(s.span_seconds, Some(900));
         assert_eq!(s.per_15_minutes, Some(5.0));

@@ -2,7 +2,7 @@
 
 use crate::config::RunConfig;
 use crate::display::Verbosity;
-use crate::error::{Error, Exit, chain};
+use crate::error::{Error, Exit};
 use crate::job::{self, Job, Source};
 use crate::shell::resume_command;
 
@@ -20,7 +20,7 @@ pub async fn run(
                 .unwrap_or_else(|| job::default_backup(&config.log)),
         },
         false => {
-            let parsed = crate::input::read(&config.inputs).map_err(|e| Error::Input(chain(&e)))?;
+            let parsed = crate::input::read(&config.inputs)?;
             for notice in &parsed.notices {
                 tracing::warn!("{notice}");
             }

@@ -11,8 +11,36 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 use crate::outcome::{Action, Outcome};
 use crate::target::Target;
+
+/// An API's error code, as the network gives it: X's numbers (`50`), Bluesky's names
+/// (`ExpiredToken`). The journal writes it as it came, a number or a string.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorCode {
+    /// A numeric code.
+    Number(i64),
+    /// A named code.
+    Name(String),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorCode::Number(n) => write!(f, "{n}"),
+            ErrorCode::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+impl From<i64> for ErrorCode {
+    fn from(n: i64) -> ErrorCode {
+        ErrorCode::Number(n)
+    }
+}
 
 /// The account the credentials act for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +90,7 @@ pub enum Verdict {
         /// The user as the server described it.
         user: UserRef,
         /// The API's error code, if any.
-        error_code: Option<i64>,
+        error_code: Option<ErrorCode>,
         /// The API's error message, if any.
         message: Option<String>,
     },
@@ -74,19 +102,23 @@ pub enum Verdict {
     /// A fault that may pass (5xx, over capacity, timeout, connection lost): back off and retry.
     Transient {
         /// The API's error code, if any.
-        error_code: Option<i64>,
+        error_code: Option<ErrorCode>,
         /// What went wrong.
         message: String,
     },
-    /// The request's timestamp was refused: correct the clock from the server's `Date` and retry.
-    ClockSkew {
-        /// The API's error message.
+    /// The client has just repaired what made the server refuse the request (it corrected its
+    /// clock from the server's `Date`, or renewed its session): send it again at once. Bounded
+    /// by the retry loop, so a server that keeps refusing ends the request with `message`.
+    Resend {
+        /// The API's error code, if any.
+        error_code: Option<ErrorCode>,
+        /// What was refused, in words that say what to check (the clock, the session).
         message: String,
     },
     /// The credentials were rejected: no further request can succeed, so the run stops.
     Rejected {
         /// The API's error code, if any.
-        error_code: Option<i64>,
+        error_code: Option<ErrorCode>,
         /// The API's error message.
         message: String,
         /// What the user should do about it.
@@ -184,73 +216,11 @@ pub struct BlockPage {
     pub names: HashMap<u64, String>,
 }
 
-/// The credentials were refused while checking them before the run.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// The server said no: wrong, revoked or under-privileged credentials.
-    // The API's messages end with a period already ("Could not authenticate you.").
-    #[error("credentials rejected by the server (HTTP {status}{}): {}. {hint}", code.map(|c| format!(", code {c}")).unwrap_or_default(), message.trim_end_matches('.'))]
-    Rejected {
-        /// HTTP status.
-        status: u16,
-        /// API error code.
-        code: Option<i64>,
-        /// API error message.
-        message: String,
-        /// What to fix.
-        hint: &'static str,
-    },
-    /// A fault that may pass (5xx, codes 130/131, a timeout, a lost connection, a 429): the
-    /// check may be sent again. The reply carries what the pacer needs (rate headers, the
-    /// server's `Date`, a 429's `Retry-After`).
-    // Boxed: it travels inside every command's error type, which stays small.
-    #[error("could not check the credentials: {}", fault_text(.0))]
-    Fault(Box<Reply>),
-    /// The check could not be completed, and sending it again would not help (an unexpected
-    /// answer, a status that is neither a fault nor a rejection).
-    #[error("could not check the credentials: {0}")]
-    Unavailable(String),
-}
-
-/// What a fault reply says, for messages.
-pub fn fault_text(reply: &Reply) -> String {
-    match &reply.verdict {
-        Verdict::Transient { message, .. } => message.clone(),
-        Verdict::RateLimited { .. } => "rate limited (HTTP 429)".to_owned(),
-        _ => format!(
-            "HTTP {}",
-            reply.http_status.map_or("?".to_owned(), |s| s.to_string())
-        ),
-    }
-}
-
-impl VerifyError {
-    /// A fault from a sorted verdict, when it is one (transient or rate limited).
-    pub fn fault(
-        verdict: Verdict,
-        http_status: Option<u16>,
-        rate: RateInfo,
-        server_date: Option<SystemTime>,
-    ) -> Option<VerifyError> {
-        matches!(
-            verdict,
-            Verdict::Transient { .. } | Verdict::RateLimited { .. }
-        )
-        .then(|| {
-            VerifyError::Fault(Box::new(Reply {
-                verdict,
-                http_status,
-                rate,
-                server_date,
-            }))
-        })
-    }
-}
-
 /// A network the pipeline can act on.
 pub trait Network: Send + Sync + 'static {
-    /// Checks the credentials and returns the account they act for.
-    fn verify(&self) -> impl Future<Output = Result<Account, VerifyError>> + Send;
+    /// Checks the credentials and returns the account they act for. A rejection is
+    /// [`Verdict::Rejected`]; faults and 429s are sent again by the retry loop like any read.
+    fn verify(&self) -> impl Future<Output = Reply<Result<Account, Verdict>>> + Send;
 
     /// Performs `action` on `target` once, and sorts the result.
     fn act(&self, action: Action, target: &Target) -> impl Future<Output = Reply> + Send;
@@ -333,7 +303,7 @@ impl Client {
 impl Network for Client {
     const LOOKUP_BATCH: usize = 100;
 
-    async fn verify(&self) -> Result<Account, VerifyError> {
+    async fn verify(&self) -> Reply<Result<Account, Verdict>> {
         match self {
             Client::XV1(c) => c.verify().await,
             Client::XV2(c) => c.verify().await,

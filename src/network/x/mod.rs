@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ServerClock;
-use crate::network::{Account, BlockPage, Network, Reply, UserRef, Verdict, VerifyError};
-use crate::outcome::Action;
+use crate::network::{Account, BlockPage, Network, Reply, UserRef, Verdict};
+use crate::outcome::{Action, Outcome};
 use crate::target::Target;
 use oauth::Credentials;
 use transport::{Exchange, Transport};
@@ -81,51 +81,49 @@ impl XClient {
 }
 
 impl XClient {
-    /// Sends a read request and parses a 2xx body with `parse`; anything else becomes a verdict.
+    /// The reply to an exchange: its status, rate headers and `Date`, with `verdict`. A refused
+    /// timestamp resynchronises the clock first, so the request can be sent again at once.
+    fn reply<V>(&self, exchange: &Exchange, verdict: V, refused: bool) -> Reply<V> {
+        if refused {
+            self.resync(exchange);
+        }
+        Reply {
+            verdict,
+            http_status: Some(exchange.status),
+            rate: response::rate_info(&exchange.headers),
+            server_date: response::server_date(&exchange.headers),
+        }
+    }
+
+    /// Sends a read request and parses a 2xx body (or a 404 that means "nobody") with `parse`;
+    /// anything else becomes a verdict.
     async fn read<T>(
         &self,
         path: &str,
         params: &[(&str, &str)],
         parse: impl FnOnce(u16, &[u8]) -> Result<T, String>,
     ) -> Reply<Result<T, Verdict>> {
-        match self.send(reqwest::Method::GET, path, params).await {
-            Ok(exchange) => {
-                let rate = response::rate_info(&exchange.headers);
-                let server_date = response::server_date(&exchange.headers);
-                let verdict = match response::classify(
-                    crate::outcome::Action::Unblock,
-                    exchange.status,
-                    &exchange.body,
-                    &exchange.headers,
-                ) {
-                    Verdict::Done {
-                        outcome: crate::outcome::Outcome::Unblocked,
-                        ..
-                    }
-                    | Verdict::Done {
-                        outcome: crate::outcome::Outcome::NotFound,
-                        ..
-                    } => parse(exchange.status, &exchange.body).map_err(|message| {
-                        Verdict::Transient {
-                            error_code: None,
-                            message: format!("unexpected answer from the server: {message}"),
-                        }
-                    }),
-                    Verdict::ClockSkew { message } => {
-                        self.resync(&exchange);
-                        Err(Verdict::ClockSkew { message })
-                    }
-                    other => Err(other),
-                };
-                Reply {
-                    verdict,
-                    http_status: Some(exchange.status),
-                    rate,
-                    server_date,
-                }
-            }
-            Err(message) => Reply::no_answer(message).map(Err),
-        }
+        let exchange = match self.send(reqwest::Method::GET, path, params).await {
+            Ok(exchange) => exchange,
+            Err(message) => return Reply::no_answer(message).map(Err),
+        };
+        let verdict = match response::classify(
+            Action::Unblock,
+            exchange.status,
+            &exchange.body,
+            &exchange.headers,
+        ) {
+            Verdict::Done {
+                outcome: Outcome::Unblocked | Outcome::NotFound,
+                ..
+            } => parse(exchange.status, &exchange.body).map_err(|message| Verdict::Transient {
+                error_code: None,
+                message: format!("unexpected answer from the server: {message}"),
+            }),
+            other => Err(other),
+        };
+        let refused = matches!(verdict, Err(Verdict::Resend { .. }));
+        self.reply(&exchange, verdict, refused)
     }
 }
 
@@ -173,11 +171,6 @@ fn parse_lookup(status: u16, body: &[u8]) -> Result<Vec<UserRef>, String> {
         .collect())
 }
 
-/// A request that got no answer (timeout, refused or lost connection): a fault that may pass.
-fn transport_fault(message: String) -> VerifyError {
-    VerifyError::Fault(Box::new(Reply::no_answer(message)))
-}
-
 impl Network for XClient {
     const LOOKUP_BATCH: usize = 100;
 
@@ -213,82 +206,59 @@ impl Network for XClient {
             .await
     }
 
-    async fn verify(&self) -> Result<Account, VerifyError> {
-        #[derive(serde::Deserialize)]
-        struct Me {
-            id_str: Option<String>,
-            id: Option<serde_json::Number>,
-            screen_name: Option<String>,
-        }
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let exchange = self
-                .send(
-                    reqwest::Method::GET,
-                    "/1.1/account/verify_credentials.json",
-                    &[("include_entities", "false"), ("skip_status", "true")],
-                )
-                .await
-                .map_err(transport_fault)?;
-            let (code, message) = response::api_error(&exchange.body);
-            match exchange.status {
-                200 => {
-                    let me: Me = serde_json::from_slice(&exchange.body).map_err(|e| {
-                        VerifyError::Unavailable(format!("unexpected answer from the server: {e}"))
-                    })?;
-                    let user_id = me
-                        .id_str
-                        .or_else(|| me.id.map(|n| n.to_string()))
-                        .ok_or_else(|| {
-                            VerifyError::Unavailable("the server did not return a user ID".into())
-                        })?;
-                    return Ok(Account {
-                        user_id,
-                        screen_name: me.screen_name,
-                    });
-                }
-                401 if code == Some(135) && tries < 3 => self.resync(&exchange),
-                status => {
-                    if let Some(hint) = response::rejection_hint(status, code) {
-                        return Err(VerifyError::Rejected {
-                            status,
-                            code,
-                            message: message.unwrap_or_else(|| format!("HTTP {status}")),
-                            hint,
-                        });
-                    }
-                    // 5xx, codes 130/131 and 429 may pass: say so, with what the pacer needs.
-                    let verdict = match response::classify(
-                        Action::Unblock,
-                        status,
-                        &exchange.body,
-                        &exchange.headers,
-                    ) {
-                        Verdict::Transient {
-                            error_code,
-                            message,
-                        } => Verdict::Transient {
-                            error_code,
-                            message: format!("HTTP {status}: {message}"),
-                        },
-                        other => other,
-                    };
-                    if let Some(fault) = VerifyError::fault(
-                        verdict,
-                        Some(status),
-                        response::rate_info(&exchange.headers),
-                        response::server_date(&exchange.headers),
-                    ) {
-                        return Err(fault);
-                    }
-                    return Err(VerifyError::Unavailable(format!(
-                        "HTTP {status}{}",
+    async fn verify(&self) -> Reply<Result<Account, Verdict>> {
+        let exchange = match self
+            .send(
+                reqwest::Method::GET,
+                "/1.1/account/verify_credentials.json",
+                &[("include_entities", "false"), ("skip_status", "true")],
+            )
+            .await
+        {
+            Ok(exchange) => exchange,
+            Err(message) => return Reply::no_answer(message).map(Err),
+        };
+        let verdict = if exchange.status == 200 {
+            parse_me(&exchange.body).map_err(|message| Verdict::Done {
+                outcome: Outcome::Failed,
+                user: UserRef::default(),
+                error_code: None,
+                message: Some(format!("unexpected answer from the server: {message}")),
+            })
+        } else {
+            match response::classify(
+                Action::Unblock,
+                exchange.status,
+                &exchange.body,
+                &exchange.headers,
+            ) {
+                // Not a fault and not a rejection (a 404, a 400): sending it again would not help.
+                Verdict::Done {
+                    error_code,
+                    message,
+                    ..
+                } => Err(Verdict::Done {
+                    outcome: Outcome::Failed,
+                    user: UserRef::default(),
+                    error_code,
+                    message: Some(format!(
+                        "HTTP {}{}",
+                        exchange.status,
                         message.map(|m| format!(": {m}")).unwrap_or_default()
-                    )));
-                }
+                    )),
+                }),
+                Verdict::Transient {
+                    error_code,
+                    message,
+                } => Err(Verdict::Transient {
+                    error_code,
+                    message: format!("HTTP {}: {message}", exchange.status),
+                }),
+                other => Err(other),
             }
-        }
+        };
+        let refused = matches!(verdict, Err(Verdict::Resend { .. }));
+        self.reply(&exchange, verdict, refused)
     }
 
     async fn act(&self, action: Action, target: &Target) -> Reply {
@@ -306,19 +276,31 @@ impl Network for XClient {
             Ok(exchange) => {
                 let verdict =
                     response::classify(action, exchange.status, &exchange.body, &exchange.headers);
-                if let Verdict::ClockSkew { .. } = verdict {
-                    self.resync(&exchange);
-                }
-                Reply {
-                    verdict,
-                    http_status: Some(exchange.status),
-                    rate: response::rate_info(&exchange.headers),
-                    server_date: response::server_date(&exchange.headers),
-                }
+                let refused = matches!(verdict, Verdict::Resend { .. });
+                self.reply(&exchange, verdict, refused)
             }
             Err(message) => Reply::no_answer(message),
         }
     }
+}
+
+/// The body of `account/verify_credentials.json`: the account's ID and screen name.
+fn parse_me(body: &[u8]) -> Result<Account, String> {
+    #[derive(serde::Deserialize)]
+    struct Me {
+        id_str: Option<String>,
+        id: Option<serde_json::Number>,
+        screen_name: Option<String>,
+    }
+    let me: Me = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let user_id = me
+        .id_str
+        .or_else(|| me.id.map(|n| n.to_string()))
+        .ok_or("the server did not return a user ID")?;
+    Ok(Account {
+        user_id,
+        screen_name: me.screen_name,
+    })
 }
 
 #[cfg(test)]

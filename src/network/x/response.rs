@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
-use crate::network::{RateInfo, RateWindow, UserRef, Verdict};
+use crate::network::{ErrorCode, RateInfo, RateWindow, UserRef, Verdict};
 use crate::outcome::{Action, Outcome};
 
 /// A reset further away than this is treated as garbage (the longest window is 24 hours).
@@ -121,6 +121,19 @@ pub fn user_ref(body: &[u8]) -> UserRef {
     }
 }
 
+/// The error code of a request whose OAuth timestamp the server refused (401): the client
+/// corrects its clock from the answer's `Date` and signs again.
+pub const TIMESTAMP_REFUSED: i64 = 135;
+
+/// The message of a refused timestamp, saying where to look when it keeps happening.
+pub fn timestamp_refused(server_message: &str) -> String {
+    format!(
+        "the server refused the request's timestamp ({}); the clock was corrected from the \
+         server's Date header, but if this persists check this computer's clock and time zone",
+        server_message.trim_end_matches('.')
+    )
+}
+
 /// Sorts one response to `blocks/destroy` or `blocks/create`.
 pub fn classify(action: Action, status: u16, body: &[u8], headers: &HeaderMap) -> Verdict {
     if (200..300).contains(&status) {
@@ -141,27 +154,31 @@ pub fn classify(action: Action, status: u16, body: &[u8], headers: &HeaderMap) -
             ),
         };
     }
+    let error_code = code.map(ErrorCode::from);
     if let Some(hint) = rejection_hint(status, code) {
         return Verdict::Rejected {
-            error_code: code,
+            error_code,
             message: text,
             hint,
         };
     }
-    if status == 401 && code == Some(135) {
-        return Verdict::ClockSkew { message: text };
+    if status == 401 && code == Some(TIMESTAMP_REFUSED) {
+        return Verdict::Resend {
+            error_code,
+            message: timestamp_refused(&text),
+        };
     }
     let done = |outcome| Verdict::Done {
         outcome,
         user: UserRef::default(),
-        error_code: code,
+        error_code: error_code.clone(),
         message: message.clone(),
     };
     match (status, code) {
         (404, Some(17 | 34 | 50)) => done(Outcome::NotFound),
         (403 | 404, Some(63)) => done(Outcome::Suspended),
         (500..=599, _) | (_, Some(130 | 131)) => Verdict::Transient {
-            error_code: code,
+            error_code: error_code.clone(),
             message: text,
         },
         _ => done(Outcome::Failed),
@@ -171,7 +188,7 @@ pub fn classify(action: Action, status: u16, body: &[u8], headers: &HeaderMap) -
 /// When a status and code mean the credentials themselves are refused, what the user should do.
 pub fn rejection_hint(status: u16, code: Option<i64>) -> Option<&'static str> {
     Some(match (status, code) {
-        (401, Some(135)) => return None,
+        (401, Some(TIMESTAMP_REFUSED)) => return None,
         (401, Some(89)) => {
             "The access token is invalid or was revoked: generate a new access token and secret \
              and set TWITTER_ACCESS_TOKEN and TWITTER_ACCESS_TOKEN_SECRET."
@@ -321,7 +338,7 @@ mod tests {
                 ..
             } => {
                 assert_eq!(outcome, Outcome::Failed);
-                assert_eq!(error_code, Some(226));
+                assert_eq!(error_code, Some(ErrorCode::Number(226)));
                 assert_eq!(message.as_deref(), Some("automated"));
             }
             v => panic!("{v:?}"),
@@ -358,7 +375,7 @@ mod tests {
                 &err(135, "Timestamp out of bounds."),
                 &h
             ),
-            Verdict::ClockSkew { .. }
+            Verdict::Resend { .. }
         ));
     }
 
@@ -368,7 +385,7 @@ mod tests {
         assert!(matches!(
             classify(Action::Unblock, 503, &err(130, "Over capacity."), &h),
             Verdict::Transient {
-                error_code: Some(130),
+                error_code: Some(ErrorCode::Number(130)),
                 ..
             }
         ));

@@ -12,6 +12,7 @@
 pub mod response;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use reqwest::Method;
@@ -20,7 +21,7 @@ use super::transport::{Exchange, Transport};
 use super::{BaseUrlError, XSettings};
 use crate::clock::ServerClock;
 use crate::network::x::response::{rate_info, server_date};
-use crate::network::{Account, BlockPage, Network, RateInfo, Reply, UserRef, Verdict, VerifyError};
+use crate::network::{Account, BlockPage, Network, RateInfo, Reply, UserRef, Verdict};
 use crate::outcome::{Action, Outcome};
 use crate::target::Target;
 use response::{Lookup, Problem};
@@ -38,6 +39,8 @@ pub struct XV2Client {
     me: OnceLock<String>,
     /// What the server has told about users so far.
     known: Mutex<Known>,
+    /// A 401 on the credentials check was already taken for a refused timestamp once.
+    resynced: AtomicBool,
 }
 
 /// Users learnt from lookups and block-list pages.
@@ -104,6 +107,7 @@ impl XV2Client {
             transport: Transport::new(settings, clock)?,
             me: OnceLock::new(),
             known: Mutex::new(Known::default()),
+            resynced: AtomicBool::new(false),
         })
     }
 
@@ -326,60 +330,59 @@ impl Network for XV2Client {
         }
     }
 
-    async fn verify(&self) -> Result<Account, VerifyError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let exchange = self
-                .transport
-                .send(Method::GET, "/2/users/me", &[])
-                .await
-                .map_err(super::transport_fault)?;
-            if is_success(exchange.status) {
-                let account = response::parse_me(&exchange.body).map_err(|e| {
-                    VerifyError::Unavailable(format!("unexpected answer from the server: {e}"))
-                })?;
-                let _ = self.me.set(account.user_id.clone());
-                return Ok(account);
-            }
-            // v2 gives no code for a refused timestamp: a 401 may be our clock, so correct it
-            // from the server's `Date` once before calling the credentials wrong.
-            if exchange.status == 401 && tries < 2 {
-                self.transport.resync(&exchange);
-                continue;
-            }
-            let problem = Problem::parse(&exchange.body);
-            let message = problem.message(exchange.status);
-            // 5xx and 429 may pass: say so, with what the pacer needs.
-            let verdict = match response::classify_error(
-                exchange.status,
-                &exchange.body,
-                &exchange.headers,
-            ) {
+    async fn verify(&self) -> Reply<Result<Account, Verdict>> {
+        let exchange = match self.transport.send(Method::GET, "/2/users/me", &[]).await {
+            Ok(exchange) => exchange,
+            Err(message) => return reply(Err(transient(message)), None, false),
+        };
+        if is_success(exchange.status) {
+            let verdict = response::parse_me(&exchange.body)
+                .inspect(|account| {
+                    let _ = self.me.set(account.user_id.clone());
+                })
+                .map_err(|m| Verdict::Done {
+                    outcome: Outcome::Failed,
+                    user: UserRef::default(),
+                    error_code: None,
+                    message: Some(format!("unexpected answer from the server: {m}")),
+                });
+            return reply(verdict, Some(&exchange), true);
+        }
+        // v2 gives no code for a refused timestamp: a 401 may be our clock, so correct it from
+        // the server's `Date` once before calling the credentials wrong.
+        if exchange.status == 401 && !self.resynced.swap(true, Ordering::SeqCst) {
+            self.transport.resync(&exchange);
+            let verdict = Verdict::Resend {
+                error_code: None,
+                message: super::response::timestamp_refused("HTTP 401"),
+            };
+            return reply(Err(verdict), Some(&exchange), true);
+        }
+        let problem = Problem::parse(&exchange.body);
+        let message = problem.message(exchange.status);
+        let verdict =
+            match response::classify_error(exchange.status, &exchange.body, &exchange.headers) {
+                // 5xx and 429 may pass: the retry loop sends them again.
                 Verdict::Transient { error_code, .. } => Verdict::Transient {
                     error_code,
                     message: format!("HTTP {}: {message}", exchange.status),
                 },
-                other => other,
-            };
-            if let Some(fault) = VerifyError::fault(
-                verdict,
-                Some(exchange.status),
-                rate_info(&exchange.headers),
-                server_date(&exchange.headers),
-            ) {
-                return Err(fault);
-            }
-            return Err(match response::rejection_hint(exchange.status, &problem) {
-                Some(hint) => VerifyError::Rejected {
-                    status: exchange.status,
-                    code: None,
-                    message,
-                    hint,
+                rate_limited @ Verdict::RateLimited { .. } => rate_limited,
+                _ => match response::rejection_hint(exchange.status, &problem) {
+                    Some(hint) => Verdict::Rejected {
+                        error_code: None,
+                        message,
+                        hint,
+                    },
+                    None => Verdict::Done {
+                        outcome: Outcome::Failed,
+                        user: UserRef::default(),
+                        error_code: None,
+                        message: Some(format!("HTTP {}: {message}", exchange.status)),
+                    },
                 },
-                None => VerifyError::Unavailable(format!("HTTP {}: {message}", exchange.status)),
-            });
-        }
+            };
+        reply(Err(verdict), Some(&exchange), true)
     }
 
     async fn act(&self, action: Action, target: &Target) -> Reply {
@@ -586,6 +589,7 @@ mod tests {
             .client
             .verify()
             .await
+            .verdict
             .expect("the seed's credentials are valid");
         assert_eq!(account.user_id, f.owner.to_string());
         assert_eq!(account.screen_name.as_deref(), Some("demo_owner"));
@@ -605,11 +609,16 @@ mod tests {
             timeout: Duration::from_secs(10),
         };
         let client = XV2Client::new(settings, Arc::new(ServerClock::new())).expect("valid base");
-        match client.verify().await {
-            Err(VerifyError::Rejected { status, hint, .. }) => {
-                assert_eq!(status, 401);
-                assert_eq!(hint, response::AUTH_HINT);
-            }
+        // The first 401 may be a refused timestamp: the clock is corrected once.
+        let first = client.verify().await;
+        assert!(
+            matches!(first.verdict, Err(Verdict::Resend { .. })),
+            "{first:?}"
+        );
+        let second = client.verify().await;
+        assert_eq!(second.http_status, Some(401));
+        match second.verdict {
+            Err(Verdict::Rejected { hint, .. }) => assert_eq!(hint, response::AUTH_HINT),
             other => panic!("{other:?}"),
         }
     }
@@ -617,7 +626,7 @@ mod tests {
     #[tokio::test]
     async fn unblocks_by_id_and_by_name_change_the_server() {
         let f = fixture().await;
-        f.client.verify().await.expect("verify");
+        f.client.verify().await.verdict.expect("verify");
         let active = f.blocked_in(UserState::Active);
         let (by_id, by_name) = (&active[0], &active[1]);
 
