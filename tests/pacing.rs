@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bulk_unblock::emulator::LoggedRequest;
-use bulk_unblock::emulator::config::{Config, EndpointLimit, HeaderMode};
+use bulk_unblock::emulator::x::LoggedRequest;
+use bulk_unblock::emulator::x::config::{Config, EndpointLimit, HeaderMode};
 use common::{Harness, journal_records, show};
 
 const DESTROY: &str = "/1.1/blocks/destroy.json";

@@ -26,7 +26,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use bulk_unblock::emulator::{EndpointLimit, HeaderMode, SeedUser};
+use bulk_unblock::emulator::x::{EndpointLimit, HeaderMode, SeedUser};
 use common::{
     Harness, count_after, journal_records_tolerant, outcomes_by_target, proc_status_kib, show,
     stderr, terminal_set, test_seed, wait_until,
@@ -403,7 +403,7 @@ fn a_second_ctrl_c_quits_at_once_and_leaves_a_valid_journal() {
     let stalled = || {
         h.requests_to(DESTROY)
             .iter()
-            .filter(|r| r.fault == Some(bulk_unblock::emulator::FaultKind::Stall))
+            .filter(|r| r.fault == Some(bulk_unblock::emulator::x::FaultKind::Stall))
             .count()
     };
     assert!(wait_until(PATIENCE, || stalled() >= 1), "a request stalls");

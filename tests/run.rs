@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use bulk_unblock::emulator::config::Config;
-use bulk_unblock::emulator::{AccessLevel, Seed, SuspendedReply, UserState};
+use bulk_unblock::emulator::x::config::Config;
+use bulk_unblock::emulator::x::{AccessLevel, Seed, SuspendedReply, UserState};
 use common::{
     Harness, builtin_account, count_after, journal_header, journal_len, journal_records,
     outcomes_by_target, sample, show, stderr, stdout, wait_until,
@@ -166,7 +166,7 @@ fn sample_list_targets(path: &Path) -> Vec<Listed> {
 // ---------------------------------------------------------------------------------------------
 
 /// demo_owner's blocked users in the builtin seed, with their states.
-fn demo_blocked() -> Vec<bulk_unblock::emulator::SeedUser> {
+fn demo_blocked() -> Vec<bulk_unblock::emulator::x::SeedUser> {
     let seed = Seed::builtin();
     let (account, _) = builtin_account("demo_owner");
     account
@@ -183,7 +183,7 @@ fn demo_blocked() -> Vec<bulk_unblock::emulator::SeedUser> {
 }
 
 /// The active users demo_owner blocks, first `n` of them.
-fn active_blocked(n: usize) -> Vec<bulk_unblock::emulator::SeedUser> {
+fn active_blocked(n: usize) -> Vec<bulk_unblock::emulator::x::SeedUser> {
     demo_blocked()
         .into_iter()
         .filter(|u| u.state == UserState::Active)
@@ -192,7 +192,7 @@ fn active_blocked(n: usize) -> Vec<bulk_unblock::emulator::SeedUser> {
 }
 
 /// A newline list of these users' IDs.
-fn id_list(users: &[bulk_unblock::emulator::SeedUser]) -> String {
+fn id_list(users: &[bulk_unblock::emulator::x::SeedUser]) -> String {
     users.iter().map(|u| format!("{}\n", u.id)).collect()
 }
 

@@ -8,10 +8,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::config::{Config, ConfigError, HeaderMode, SuspendedReply};
-use super::route::Endpoint;
-use super::seed::{AccessLevel, Seed, SeedError};
-use super::{Emulator, StateView, serve};
+use super::x::config::{Config, ConfigError, HeaderMode, SuspendedReply};
+use super::x::route::Endpoint;
+use super::x::seed::{AccessLevel, Seed, SeedError};
+use super::x::{Emulator, StateView, serve};
 
 /// `on` or `off`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -11,12 +11,12 @@ use serde_json::{Map, Value, json};
 
 use super::config::{NotBlockedReply, SuspendedReply};
 use super::cursor;
-use super::limits::length_ms;
 use super::render::{V1Options, truthy, v1_self, v1_user};
 use super::reply::{Incoming, Reply, message_for};
 use super::route::Endpoint;
 use super::seed::UserState;
 use super::state::State;
+use crate::emulator::limits::length_ms;
 
 fn options(req: &Incoming) -> V1Options {
     V1Options::from_params(req.param("skip_status"), req.param("include_entities"))

@@ -22,7 +22,7 @@ impl fmt::Debug for Redacted {
 }
 
 /// The builtin seed, the one `bulk-unblock emulator` serves when no `--seed` is given.
-const BUILTIN_SEED: &str = include_str!("../../sample-data/emulator-seed.json");
+const BUILTIN_SEED: &str = include_str!("../../../sample-data/emulator-seed.json");
 
 /// The largest user ID the emulator accepts: the network's IDs are positive signed 64-bit values,
 /// and cursors are built from them.

@@ -1677,12 +1677,12 @@ async fn every_v2_error_is_problem_json() {
 mod sample_data {
     use std::collections::BTreeSet;
 
-    use crate::emulator::Seed;
+    use crate::emulator::x::Seed;
     use crate::target::Target;
 
-    const CSV: &str = include_str!("../../sample-data/blocked.csv");
-    const TXT: &str = include_str!("../../sample-data/blocked.txt");
-    const BLOCK_JS: &str = include_str!("../../sample-data/block.js");
+    const CSV: &str = include_str!("../../../sample-data/blocked.csv");
+    const TXT: &str = include_str!("../../../sample-data/blocked.txt");
+    const BLOCK_JS: &str = include_str!("../../../sample-data/block.js");
 
     fn demo_blocked(seed: &Seed) -> BTreeSet<u64> {
         let owner = seed
@@ -1723,7 +1723,7 @@ mod sample_data {
     #[test]
     fn builtin_seed_is_valid_and_shaped_as_documented() {
         let seed = Seed::builtin();
-        assert!(crate::emulator::Emulator::new(seed.clone(), Default::default()).is_ok());
+        assert!(crate::emulator::x::Emulator::new(seed.clone(), Default::default()).is_ok());
         let blocked = demo_blocked(&seed);
         assert_eq!(blocked.len(), 200);
         assert!(blocked.iter().any(|id| *id > 1 << 53) && blocked.iter().any(|id| *id < 1 << 32));
@@ -1733,8 +1733,8 @@ mod sample_data {
                 .filter(|u| u.state == state && blocked.contains(&u.id))
                 .count()
         };
-        assert_eq!(state_of(crate::emulator::UserState::Suspended), 5);
-        assert_eq!(state_of(crate::emulator::UserState::Deactivated), 5);
+        assert_eq!(state_of(crate::emulator::x::UserState::Suspended), 5);
+        assert_eq!(state_of(crate::emulator::x::UserState::Deactivated), 5);
         assert!(seed.users.iter().any(|u| u.screen_name == "other_owner"));
         let app = &seed.apps[0];
         assert_eq!(

@@ -10,13 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rand::Rng;
 
 use super::config::HeaderMode;
-use super::limits::{self, Verdict};
 use super::oauth::{self, AuthFailure};
 use super::reply::{Incoming, Reply};
 use super::route::Endpoint;
 use super::seed::{AccessLevel, UserState};
 use super::state::{FaultKind, LoggedRequest, State};
 use super::{v1, v2};
+use crate::emulator::limits::{self, Verdict};
 
 /// Real time plus a signed offset, in epoch milliseconds.
 pub fn clock_ms(offset_secs: i64) -> i64 {

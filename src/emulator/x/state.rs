@@ -12,9 +12,9 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::config::Config;
-use super::limits::Window;
 use super::route::Endpoint;
 use super::seed::{AccessLevel, MAX_USER_ID, Redacted, Seed, SeedError, SeedUser, UserState};
+use crate::emulator::limits::Window;
 use crate::target::Target;
 
 /// One request as the emulator saw it, for tests and `GET /admin/requests`.
@@ -415,7 +415,7 @@ fn base36(mut n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::seed::{SeedAccount, SeedApp};
+    use crate::emulator::x::seed::{SeedAccount, SeedApp};
 
     fn tiny_seed() -> Seed {
         Seed {
