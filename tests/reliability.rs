@@ -403,7 +403,7 @@ fn a_second_ctrl_c_quits_at_once_and_leaves_a_valid_journal() {
     let stalled = || {
         h.requests_to(DESTROY)
             .iter()
-            .filter(|r| r.fault == Some(bulk_unblock::emulator::x::FaultKind::Stall))
+            .filter(|r| r.fault == Some(bulk_unblock::emulator::FaultKind::Stall))
             .count()
     };
     assert!(wait_until(PATIENCE, || stalled() >= 1), "a request stalls");

@@ -1,5 +1,53 @@
-//! Emulators of the social networks' APIs, served over real HTTP on loopback.
+//! Emulators of the social networks' APIs, served over real HTTP on loopback, and the
+//! network-neutral core they are built on.
+//!
+//! Each emulator is an independent model of a server, written from the network's API reference
+//! rather than from the client, so tests can drive the real binary against it and then assert
+//! on what it received and what it holds. Today there is [`x`]; Bluesky and Mastodon join it
+//! as sibling modules.
+//!
+//! **The core provides** what no network owns:
+//! - [`Store`]: one mutex around a network's whole state, held only for short synchronous
+//!   steps, never across an await;
+//! - [`limits`]: fixed rate windows on the emulator clock, charging a cost per request;
+//! - [`faults`]: the fault knobs (`[faults]` in a scenario file) and the seeded dice that draw
+//!   latency, server errors, drops after acting, stalls and spurious 429s;
+//! - [`clock_ms`]: the emulator clock, real time plus an offset;
+//! - [`log`]: the request log ([`LoggedRequest`], generic over the network's endpoint enum)
+//!   and the counters ([`Stats`]);
+//! - [`request`]: the parts of a request every network reads ([`Parts`]);
+//! - [`serve`](mod@serve): serving a router until shutdown, [`Running`] (one or several servers
+//!   over one handle, stopped when dropped), and [`respond`] (status, `Date`, headers, a body
+//!   that may break off after acting);
+//! - [`admin`]: `GET /admin/state`, `GET /admin/requests` and `GET|POST /admin/config`, mounted
+//!   by each network with its own state view through the [`Admin`] trait;
+//! - [`config`]: the bounds every network's knobs share and the error naming a knob.
+//!
+//! **A network module provides** the rest: its endpoint enum (implementing [`EndpointKind`])
+//! and routing; its authentication; its answers and error shapes; its seed (users, accounts,
+//! credentials) and configuration; a state struct holding a [`RequestLog`], a [`FaultDice`] and
+//! its [`limits::Window`]s behind a [`Store`]; a handler that runs the steps (arrive, admit,
+//! act, finish) with the sleeps between them; its state view and [`Admin`] implementation;
+//! and a `spawn` that returns a [`Running`]. [`args`] dispatches the `bulk-unblock emulator`
+//! subcommand to the network chosen with `--network`.
 
+pub mod admin;
 pub mod args;
+pub mod clock;
+pub mod config;
+pub mod faults;
 pub mod limits;
+pub mod log;
+pub mod request;
+pub mod serve;
+pub mod store;
 pub mod x;
+
+pub use admin::Admin;
+pub use clock::clock_ms;
+pub use config::ConfigError;
+pub use faults::{FaultDice, FaultKind, Faults};
+pub use log::{EndpointKind, ErrorCode, Finished, LoggedRequest, RequestLog, Stats};
+pub use request::Parts;
+pub use serve::{Answer, Running, respond, serve};
+pub use store::Store;

@@ -1,20 +1,16 @@
-//! Unauthenticated views of the emulator for people and tests: the state, the request log,
-//! and the knobs (readable, and patchable at runtime).
+//! What the X emulator shows on the core's admin routes: its state view (accounts, blocked
+//! sets, user count, counters), its request log and its knobs.
 //!
-//! These routes are not part of the emulated API: they are neither logged nor rate limited.
+//! The view names accounts by user ID and screen name and never shows a credential.
 
-use axum::Json;
-use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::Emulator;
 use super::config::Config;
+use super::route::Endpoint;
 use super::seed::AccessLevel;
-use super::state::{LoggedRequest, Stats};
+use crate::emulator::admin::Admin;
+use crate::emulator::log::{LoggedRequest, Stats};
 
 /// One account in `GET /admin/state`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,14 +42,6 @@ pub struct StateView {
     pub stats: Stats,
 }
 
-/// The admin routes.
-pub fn routes() -> Router<Emulator> {
-    Router::new()
-        .route("/admin/state", get(state))
-        .route("/admin/requests", get(requests))
-        .route("/admin/config", get(config).post(patch_config))
-}
-
 /// Builds the state view.
 pub fn state_view(emulator: &Emulator) -> StateView {
     emulator.with(|s| StateView {
@@ -79,69 +67,26 @@ pub fn state_view(emulator: &Emulator) -> StateView {
     })
 }
 
-async fn state(State(emulator): State<Emulator>) -> Json<StateView> {
-    Json(state_view(&emulator))
-}
+impl Admin for Emulator {
+    type Endpoint = Endpoint;
+    type StateView = StateView;
+    type Config = Config;
 
-#[derive(Deserialize)]
-struct Since {
-    #[serde(default)]
-    since: u64,
-}
+    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Endpoint>> {
+        self.with(|s| s.log.since(seq).to_vec())
+    }
 
-/// `GET /admin/requests?since=N`: the log from sequence number N on (all by default).
-async fn requests(
-    State(emulator): State<Emulator>,
-    Query(q): Query<Since>,
-) -> Json<Vec<LoggedRequest>> {
-    Json(emulator.with(|s| {
-        let from = usize::try_from(q.since)
-            .unwrap_or(usize::MAX)
-            .min(s.log.len());
-        s.log[from..].to_vec()
-    }))
-}
+    fn state_view(&self) -> StateView {
+        state_view(self)
+    }
 
-async fn config(State(emulator): State<Emulator>) -> Json<Config> {
-    Json(emulator.with(|s| s.config.clone()))
-}
+    fn config(&self) -> Config {
+        Emulator::config(self)
+    }
 
-/// `POST /admin/config`: a JSON merge patch (RFC 7396) over the current knobs.
-async fn patch_config(
-    State(emulator): State<Emulator>,
-    Json(patch): Json<Value>,
-) -> Result<Json<Config>, (StatusCode, String)> {
-    let current = emulator.with(|s| s.config.clone());
-    let mut value = serde_json::to_value(&current)
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    merge(&mut value, patch);
-    let next: Config = serde_json::from_value(value).map_err(|e| {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("invalid config: {e}"),
-        )
-    })?;
-    next.validate().map_err(|e| {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("invalid config: {e}"),
-        )
-    })?;
-    emulator.update_config(|c| *c = next.clone());
-    Ok(Json(next))
-}
-
-fn merge(target: &mut Value, patch: Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(&k);
-                } else {
-                    merge(t.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (t, p) => *t = p,
+    fn replace_config(&self, next: Config) -> Result<(), String> {
+        next.validate().map_err(|e| e.to_string())?;
+        self.update_config(|c| *c = next);
+        Ok(())
     }
 }

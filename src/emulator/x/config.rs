@@ -1,4 +1,4 @@
-//! Every knob of the emulator, with defaults that model the real API as far as it is known.
+//! Every knob of the X emulator, with defaults that model the real API as far as it is known.
 //!
 //! Where the reference marks a behaviour UNVERIFIED, the knob exists so a test can try the other
 //! reading; the default is the reference's best guess. A scenario file is this struct in TOML,
@@ -9,8 +9,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::route::Endpoint;
+use crate::emulator::config::{
+    ConfigError, check_clock_offset, check_error_status, check_window, duration_text,
+    optional_duration_text,
+};
+use crate::emulator::faults::Faults;
 
-/// All knobs. `Config::default()` is the faithful model.
+/// All knobs of the X emulator. `Config::default()` is the faithful model.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -114,7 +119,8 @@ pub struct Limits {
     /// False turns every limit off (benchmarks); headers are then not sent either.
     pub enabled: bool,
     /// The window length of every endpoint that does not set its own
-    /// ([`EndpointLimit::window`]); from [`MIN_WINDOW`] to [`MAX_WINDOW`].
+    /// ([`EndpointLimit::window`]); from [`MIN_WINDOW`](crate::emulator::config::MIN_WINDOW) to
+    /// [`MAX_WINDOW`](crate::emulator::config::MAX_WINDOW).
     #[serde(with = "duration_text")]
     pub window: Duration,
     /// A 429 carries `x-rate-limit-remaining: 0` and the reset even in header mode `none`.
@@ -300,201 +306,30 @@ impl Default for Replies {
     }
 }
 
-/// Injected faults. Probabilities are per request, drawn from an RNG seeded with `seed`, so a
-/// run with the same requests in the same order replays the same faults.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Faults {
-    /// The RNG seed.
-    pub seed: u64,
-    /// Fixed delay before every answer, in milliseconds.
-    pub latency_ms: u64,
-    /// Extra uniform random delay (0..=jitter) before every answer, in milliseconds.
-    pub jitter_ms: u64,
-    /// Apply the fault rates to every endpoint, not only the mutating ones.
-    pub all_endpoints: bool,
-    /// Probability of 503 code 130 `Over capacity.` (nothing done).
-    pub over_capacity_rate: f64,
-    /// Probability of 500 code 131 `Internal error.` (nothing done).
-    pub internal_error_rate: f64,
-    /// Probability that the request acts and then the response breaks off: the client receives
-    /// the status line and headers of the real answer (e.g. 200), then the connection closes
-    /// mid-body, so reading the body fails (reqwest: `send()` succeeds, `bytes()` errs).
-    pub drop_after_acting_rate: f64,
-    /// Probability of a stall: the answer waits `stall` first (a client's timeout fires).
-    pub stall_rate: f64,
-    /// How long a stall lasts.
-    #[serde(with = "duration_text")]
-    pub stall: Duration,
-    /// Probability of a 429 although the window has room (the request is not counted). Like
-    /// every 429 it says the window is spent: in header mode `headers` it carries
-    /// `x-rate-limit-remaining: 0` and the window's reset; in mode `none` it follows
-    /// `limits.reset_on_429`.
-    pub spurious_429_rate: f64,
-    /// Revoke an access token once this many mutating requests made with it have succeeded
-    /// (block writes answered 2xx); its next request gets 401 code 89.
-    pub revoke_after: Option<u64>,
-    /// Revoke an access token once this many requests signed with it have been authenticated,
-    /// whatever the endpoint and the answer (429s and injected faults included); its next
-    /// request gets 401 code 89.
-    pub revoke_after_requests: Option<u64>,
-}
-
-impl Default for Faults {
-    fn default() -> Faults {
-        Faults {
-            seed: 0,
-            latency_ms: 0,
-            jitter_ms: 0,
-            all_endpoints: false,
-            over_capacity_rate: 0.0,
-            internal_error_rate: 0.0,
-            drop_after_acting_rate: 0.0,
-            stall_rate: 0.0,
-            stall: Duration::from_secs(60),
-            spurious_429_rate: 0.0,
-            revoke_after: None,
-            revoke_after_requests: None,
-        }
-    }
-}
-
-/// The shortest rate window: resets are announced in whole seconds, so a shorter window would
-/// close before the reset it announces and never refuse anything.
-pub const MIN_WINDOW: Duration = Duration::from_secs(1);
-/// The longest rate window: the 24-hour caps are the longest limits the API announces, and a
-/// client treats a reset further away as garbage.
-pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
-/// The largest clock offset either way (ten years): enough for any skew a test wants, and far
-/// from the dates an HTTP `Date` header can no longer express.
-pub const MAX_CLOCK_OFFSET_SECS: i64 = 10 * 365 * 86_400;
-
-/// A knob set to a value the emulator cannot honour.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ConfigError {
-    /// A rate window is too short or too long.
-    #[error(
-        "the rate window {which} is {}; it must be from {} to {}",
-        humantime::format_duration(*value),
-        humantime::format_duration(MIN_WINDOW),
-        humantime::format_duration(MAX_WINDOW)
-    )]
-    Window {
-        /// `limits.window` or `limits.ENDPOINT.window`.
-        which: String,
-        /// The value given.
-        value: Duration,
-    },
-    /// The clock offset is beyond [`MAX_CLOCK_OFFSET_SECS`].
-    #[error(
-        "the clock offset {0} s is too large; it must be within ±{MAX_CLOCK_OFFSET_SECS} s (ten years)"
-    )]
-    ClockOffset(i64),
-    /// A probability outside 0–1 (or NaN).
-    #[error("faults.{name} is {value}; it must be a probability from 0 to 1")]
-    Probability {
-        /// The knob.
-        name: &'static str,
-        /// The value given.
-        value: f64,
-    },
-    /// The too-many-terms status is not an HTTP error status.
-    #[error("replies.too_many_terms_status is {0}; it must be an HTTP error status (400 to 599)")]
-    Status(u16),
-}
-
 impl Config {
     /// Checks every knob a scenario file, a flag or an admin patch can set to a value the
     /// emulator cannot honour, naming the first one found. (The emulator itself never panics on
     /// such values: it saturates. This is what tells the person who typed them.)
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let window_ok = |d: &Duration| (MIN_WINDOW..=MAX_WINDOW).contains(d);
-        if !window_ok(&self.limits.window) {
-            return Err(ConfigError::Window {
-                which: "limits.window".into(),
-                value: self.limits.window,
-            });
-        }
+        check_window("limits.window", self.limits.window)?;
         for (name, limit) in self.limits.named() {
-            if let Some(w) = limit.window.filter(|w| !window_ok(w)) {
-                return Err(ConfigError::Window {
-                    which: format!("limits.{name}.window"),
-                    value: w,
-                });
+            if let Some(w) = limit.window {
+                check_window(&format!("limits.{name}.window"), w)?;
             }
         }
-        if self.clock_offset_secs.unsigned_abs() > MAX_CLOCK_OFFSET_SECS.unsigned_abs() {
-            return Err(ConfigError::ClockOffset(self.clock_offset_secs));
-        }
-        let f = &self.faults;
-        for (name, value) in [
-            ("over_capacity_rate", f.over_capacity_rate),
-            ("internal_error_rate", f.internal_error_rate),
-            ("drop_after_acting_rate", f.drop_after_acting_rate),
-            ("stall_rate", f.stall_rate),
-            ("spurious_429_rate", f.spurious_429_rate),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(ConfigError::Probability { name, value });
-            }
-        }
-        if !(400..=599).contains(&self.replies.too_many_terms_status) {
-            return Err(ConfigError::Status(self.replies.too_many_terms_status));
-        }
-        Ok(())
-    }
-}
-
-/// Durations in scenario files: humantime text (`"15m"`, `"2s"`, `"500ms"`) or whole seconds.
-mod duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        match Raw::deserialize(d)? {
-            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(t) => humantime::parse_duration(&t)
-                .map_err(|e| D::Error::custom(format!("`{t}` is not a duration: {e}"))),
-        }
-    }
-}
-
-/// [`duration_text`] for an optional duration (absent means `None`).
-mod optional_duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::duration_text::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    #[derive(Deserialize)]
-    struct Wrapped(#[serde(with = "super::duration_text")] Duration);
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(d)| d))
+        check_clock_offset(self.clock_offset_secs)?;
+        self.faults.validate()?;
+        check_error_status(
+            "replies.too_many_terms_status",
+            self.replies.too_many_terms_status,
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::config::{MAX_CLOCK_OFFSET_SECS, MAX_WINDOW, MIN_WINDOW};
 
     #[test]
     fn scenario_toml_overrides_only_what_it_names() {

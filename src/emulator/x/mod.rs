@@ -7,11 +7,15 @@
 //! (latency, 503/500, a response lost after the action happened, stalls, revoked tokens). Tests
 //! drive the real binary against it and then assert on what it received and what it holds.
 //!
-//! Layout: [`seed`] (starting data), [`config`] (knobs), [`route`] (which endpoint),
+//! It is built on the network-neutral core in [`crate::emulator`] (the state store, rate
+//! windows, fault dice, request log, serving and admin routes) and adds everything that is X's
+//! own. Layout: [`seed`] (starting data), [`config`] (knobs), [`route`] (which endpoint),
 //! [`oauth`] (verifier), `pipeline` (the per-request steps), `v1` and `v2` (endpoints),
-//! `admin` (views), `server` (HTTP glue).
+//! `render` and `reply` (bodies), `cursor` (paging), `admin` (its state view), `server` (HTTP
+//! glue).
 
 mod admin;
+pub mod cli;
 pub mod config;
 mod cursor;
 pub mod oauth;
@@ -28,55 +32,46 @@ mod v2;
 #[cfg(test)]
 mod tests;
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use axum::Router;
 
 pub use admin::{AccountView, StateView};
 pub use config::{
-    AuthConfig, Config, EndpointLimit, Faults, HeaderMode, Limits, NotBlockedReply, Replies,
-    SuspendedReply,
+    AuthConfig, Config, EndpointLimit, HeaderMode, Limits, NotBlockedReply, Replies, SuspendedReply,
 };
 pub use route::Endpoint;
 pub use seed::{AccessLevel, Seed, SeedAccount, SeedApp, SeedError, SeedUser, UserState};
-pub use state::{FaultKind, LoggedRequest, Stats};
 
-/// A running emulated network. Cheap to clone: clones share the state.
-#[derive(Clone)]
+use crate::emulator::log::Stats;
+use crate::emulator::store::Store;
+
+/// One request as the X emulator saw it.
+pub type LoggedRequest = crate::emulator::log::LoggedRequest<Endpoint>;
+
+/// An X emulator served on loopback; dropping it stops the server.
+pub type Running = crate::emulator::serve::Running<Emulator>;
+
+/// A running emulated X network. Cheap to clone: clones share the state.
+#[derive(Clone, Debug)]
 pub struct Emulator {
-    /// The one lock around all state. Held only for short synchronous steps, never across an
-    /// await, so request handling never blocks the runtime for long.
-    shared: Arc<Mutex<state::State>>,
-}
-
-impl std::fmt::Debug for Emulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the state: it holds secrets.
-        f.debug_struct("Emulator").finish_non_exhaustive()
-    }
+    /// The state, behind the core's one lock.
+    store: Store<state::State>,
 }
 
 impl Emulator {
     /// Builds an emulator, checking the seed's references.
     pub fn new(seed: Seed, config: Config) -> Result<Emulator, SeedError> {
         Ok(Emulator {
-            shared: Arc::new(Mutex::new(state::State::new(seed, config)?)),
+            store: Store::new(state::State::new(seed, config)?),
         })
     }
 
-    /// Runs `f` under the state lock. A panic elsewhere never makes the state unreadable: the
-    /// steps leave it consistent between lock acquisitions.
+    /// Runs `f` under the state lock (short and synchronous: never across an await).
     fn with<R>(&self, f: impl FnOnce(&mut state::State) -> R) -> R {
-        let mut guard = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut guard)
+        self.store.with(f)
     }
 
     /// The axum router serving the emulated API and the admin views.
-    pub fn router(&self) -> axum::Router {
+    pub fn router(&self) -> Router {
         server::router(self.clone())
     }
 
@@ -95,7 +90,7 @@ impl Emulator {
 
     /// Every request received, in arrival order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.with(|s| s.log.clone())
+        self.with(|s| s.log.entries().to_vec())
     }
 
     /// The counters.
@@ -136,67 +131,11 @@ impl Emulator {
     }
 }
 
-/// Serves the emulator on `listener` until `shutdown` resolves (then finishes open requests).
-pub async fn serve(
-    listener: TcpListener,
-    emulator: Emulator,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, emulator.router())
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-/// An emulator served on `127.0.0.1` by a background task; dropping it stops the server.
-#[derive(Debug)]
-pub struct Running {
-    /// The bound address.
-    pub addr: SocketAddr,
-    /// The emulator, for assertions and runtime changes.
-    pub emulator: Emulator,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Running {
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting, lets open requests finish, and waits for the server task.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(std::io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Abort rather than wait: a stalled request must not keep a test's port alive.
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
+/// The name of the X emulator's one server in [`Running`].
+pub const SERVER: &str = "api";
 
 /// Binds `127.0.0.1:0` and serves `emulator` on the current runtime.
 pub async fn spawn(emulator: Emulator) -> std::io::Result<Running> {
-    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
-    let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, emulator.clone(), async move {
-        let _ = rx.await;
-    }));
-    Ok(Running {
-        addr,
-        emulator,
-        shutdown: Some(tx),
-        task: Some(task),
-    })
+    let router = emulator.router();
+    Running::on_loopback(emulator, [(SERVER, router)]).await
 }

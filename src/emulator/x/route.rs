@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::emulator::log::EndpointKind;
+
 /// An emulated endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,6 +117,18 @@ impl Endpoint {
             self,
             Endpoint::V2Unblock | Endpoint::V2Block | Endpoint::V2Blocking
         )
+    }
+}
+
+impl EndpointKind for Endpoint {
+    const ALL: &'static [Endpoint] = &Endpoint::ALL;
+
+    fn index(self) -> usize {
+        Endpoint::index(self)
+    }
+
+    fn name(self) -> &'static str {
+        Endpoint::name(self)
     }
 }
 

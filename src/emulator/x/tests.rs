@@ -8,8 +8,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use super::oauth::{self, Credentials};
-use super::pipeline::clock_ms;
 use super::*;
+use crate::emulator::{FaultKind, clock_ms};
 
 const CK: &str = "TestConsumerKey0000000001";
 const CS: &str = "cs+with/odd=chars&and%more~0123456789abcdefghijklmn";
@@ -319,7 +319,7 @@ async fn every_auth_failure_has_its_code() {
     let log = running.emulator.requests();
     assert_eq!(log.len(), 12);
     assert!(log.iter().all(|r| r.endpoint != Endpoint::Unknown));
-    assert_eq!(log[0].account, Some(OWNER));
+    assert_eq!(log[0].account, Some(OWNER.to_string()));
     assert_eq!(log[1].account, None);
 }
 
@@ -360,7 +360,7 @@ async fn signature_covers_host_and_port_as_sent() {
     let running = start(Config::default()).await;
     let mut c = Client::new(&running, OWNER);
     // Signed for another port: the base URL differs, so the signature fails.
-    c.base = format!("http://127.0.0.1:{}", running.addr.port() + 1);
+    c.base = format!("http://127.0.0.1:{}", running.addr().port() + 1);
     let url = format!("{}/1.1/account/verify_credentials.json", running.base_url());
     let ts = clock_ms(0) / 1000;
     let signed_elsewhere = oauth::authorization(
@@ -1361,7 +1361,7 @@ async fn admin_views_show_state_and_log_without_secrets() {
         running.emulator.requests(),
         "admin requests are not logged themselves"
     );
-    assert_eq!(log[0].account, Some(OWNER));
+    assert_eq!(log[0].account, Some(OWNER.to_string()));
     assert!(!text.contains(&token(OWNER)) && !text.contains("oauth_"));
 
     let resp = c

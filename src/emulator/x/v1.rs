@@ -69,10 +69,10 @@ pub fn block_write(state: &mut State, account: usize, req: &Incoming, create: bo
     };
     if create {
         if acc.blocked.insert(id) {
-            state.stats.blocks_applied += 1;
+            state.log.counters().blocks_applied += 1;
         }
     } else if acc.blocked.remove(&id) {
-        state.stats.unblocks_applied += 1;
+        state.log.counters().unblocks_applied += 1;
     } else if not_blocked == NotBlockedReply::NotFound {
         return Reply::no_such_page();
     }

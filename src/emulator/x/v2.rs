@@ -136,10 +136,10 @@ pub fn block_write(state: &mut State, account: usize, req: &Incoming, create: bo
     };
     if create {
         if acc.blocked.insert(target) {
-            state.stats.blocks_applied += 1;
+            state.log.counters().blocks_applied += 1;
         }
     } else if acc.blocked.remove(&target) {
-        state.stats.unblocks_applied += 1;
+        state.log.counters().unblocks_applied += 1;
     }
     Reply::v2(&json!({"data": {"blocking": create}}))
 }
