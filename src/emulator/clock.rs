@@ -1,9 +1,9 @@
 //! The emulator's clock: real time plus an offset a test or a person sets.
 //!
-//! Offsetting the server's clock is how tests make a client's clock look wrong (a skewed OAuth
-//! timestamp, a `Date` header far from the client's time) without touching the client's. Each
-//! network reads it with its own configured offset, on every request, so a change applies at
-//! once.
+//! Offsetting the server's clock is how tests make a client's clock look wrong (a signed
+//! timestamp out of bounds, a `Date` header far from the client's time) without touching the
+//! client's. Each network reads it with its own configured offset, on every request, so a
+//! change applies at once.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

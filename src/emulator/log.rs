@@ -31,14 +31,14 @@ pub trait EndpointKind: Copy + Eq + fmt::Debug + Send + Sync + 'static {
     }
 }
 
-/// A network's error code, as its error bodies carry it: X's are numbers, Bluesky's are names
-/// such as `RateLimitExceeded`. Written as a bare JSON number or string.
+/// A network's error code, as its error bodies carry it: some networks number their errors,
+/// others name them (`RateLimitExceeded`). Written as a bare JSON number or string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ErrorCode {
-    /// A numeric code (X v1.1: `{"errors":[{"code":88,…}]}`).
+    /// A numeric code (`{"errors":[{"code":88,…}]}`).
     Number(u32),
-    /// A named code (Bluesky: `{"error":"RateLimitExceeded",…}`).
+    /// A named code (`{"error":"RateLimitExceeded",…}`).
     Text(String),
 }
 
@@ -102,7 +102,7 @@ pub struct LoggedRequest<E> {
 }
 
 impl<E> LoggedRequest<E> {
-    /// The error code answered, when it is a number (X's codes are).
+    /// The error code answered, when it is a number.
     pub fn error_number(&self) -> Option<u32> {
         self.error_code.as_ref().and_then(ErrorCode::number)
     }

@@ -10,11 +10,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::config::Config;
 use super::route::Endpoint;
-use super::seed::{AccessLevel, MAX_USER_ID, Redacted, Seed, SeedError, SeedUser, UserState};
+use super::seed::{
+    AccessLevel, MAX_USER_ID, Redacted, Seed, SeedError, SeedUser, UserState, check_screen_name,
+};
 use crate::emulator::faults::FaultDice;
 use crate::emulator::limits::Window;
 use crate::emulator::log::{RequestLog, Stats};
-use crate::target::Target;
 
 /// An account: a user with a token, a blocked set and rate windows.
 pub struct Account {
@@ -113,18 +114,11 @@ impl State {
             if user.id == 0 || user.id > MAX_USER_ID {
                 return Err(SeedError::IdOutOfRange(user.id));
             }
-            if let Err(source) = Target::parse_screen_name(&user.screen_name) {
+            if let Err(source) = check_screen_name(&user.screen_name) {
                 return Err(SeedError::BadScreenName {
                     id: user.id,
                     name: user.screen_name,
                     source,
-                });
-            }
-            if user.screen_name.starts_with('@') {
-                return Err(SeedError::BadScreenName {
-                    id: user.id,
-                    name: user.screen_name.clone(),
-                    source: crate::target::TargetError::BadNameChar(user.screen_name),
                 });
             }
             let lower = user.screen_name.to_ascii_lowercase();
@@ -370,6 +364,17 @@ mod tests {
             State::new(s, Config::default()),
             Err(SeedError::IdOutOfRange(_))
         ));
+        for bad in ["@two_at", "two words", ""] {
+            let mut s = tiny_seed();
+            s.users[1].screen_name = bad.into();
+            assert!(
+                matches!(
+                    State::new(s, Config::default()),
+                    Err(SeedError::BadScreenName { id: 2, .. })
+                ),
+                "{bad:?}"
+            );
+        }
         let mut s = tiny_seed();
         s.accounts[0].consumer_key = "other".into();
         assert!(matches!(
@@ -421,6 +426,6 @@ mod tests {
     #[test]
     fn base36_names_fit_screen_name_rules() {
         let name = format!("u_{}", base36(MAX_USER_ID));
-        assert!(Target::parse_screen_name(&name).is_ok(), "{name}");
+        assert_eq!(check_screen_name(&name), Ok(()), "{name}");
     }
 }

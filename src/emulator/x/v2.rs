@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::cursor;
 use super::render::v2_user;
 use super::reply::{Incoming, PROBLEMS, Reply};
-use super::seed::{SeedUser, UserState};
+use super::seed::{SeedUser, UserState, check_screen_name};
 use super::state::State;
 
 fn forbidden(detail: &str) -> Reply {
@@ -206,9 +206,7 @@ pub fn blocking(state: &State, account: usize, req: &Incoming) -> Reply {
 pub fn users_by(state: &State, req: &Incoming) -> Reply {
     let raw = req.param("usernames").unwrap_or("");
     let names: Vec<&str> = raw.split(',').map(str::trim).collect();
-    let valid = |n: &&str| {
-        (1..=15).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    };
+    let valid = |n: &&str| check_screen_name(n).is_ok();
     if raw.is_empty() || names.len() > 100 || !names.iter().all(valid) {
         return Reply::invalid_request(
             "usernames",
