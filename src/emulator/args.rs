@@ -93,6 +93,9 @@ pub struct EmulatorArgs {
     /// IDs per blocks/ids page (real: 5000).
     #[arg(long, value_name = "N")]
     pub ids_page_size: Option<usize>,
+    /// Users per blocks/list page (the real size is unverified; default 20).
+    #[arg(long, value_name = "N")]
+    pub list_page_size: Option<usize>,
     /// How a suspended target of blocks/destroy is answered.
     #[arg(long, value_enum)]
     pub suspended: Option<SuspendedFlag>,

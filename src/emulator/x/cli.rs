@@ -55,6 +55,9 @@ pub fn apply(args: &EmulatorArgs, config: &mut Config) {
     if let Some(n) = args.ids_page_size {
         config.replies.ids_page_size = n.max(1);
     }
+    if let Some(n) = args.list_page_size {
+        config.replies.list_page_size = n.max(1);
+    }
     if let Some(s) = args.suspended {
         config.replies.suspended = match s {
             SuspendedFlag::NotFound => SuspendedReply::NotFound,
@@ -233,6 +236,17 @@ mod tests {
         assert_eq!(config.limits.destroy.app_daily_limit, Some(45));
         assert_eq!(config.faults.revoke_after_requests, Some(12));
         assert_eq!(config.faults.revoke_after, None);
+    }
+
+    #[test]
+    fn the_list_page_size_has_a_flag() {
+        let cli = Cli::try_parse_from(["x", "--list-page-size", "7"]).expect("flags parse");
+        let mut config = Config::default();
+        apply(&cli.args, &mut config);
+        assert_eq!(config.replies.list_page_size, 7);
+        let cli = Cli::try_parse_from(["x", "--list-page-size", "0"]).expect("flags parse");
+        apply(&cli.args, &mut config);
+        assert_eq!(config.replies.list_page_size, 1, "at least one a page");
     }
 
     /// Regression: a window of centuries overflowed the window arithmetic (a panic in a debug

@@ -135,6 +135,8 @@ pub struct Limits {
     pub create: EndpointLimit,
     /// `GET /1.1/blocks/ids.json`.
     pub ids: EndpointLimit,
+    /// `GET /1.1/blocks/list.json`.
+    pub list: EndpointLimit,
     /// `GET|POST /1.1/users/lookup.json`.
     pub lookup: EndpointLimit,
     /// `GET /1.1/account/verify_credentials.json`.
@@ -153,6 +155,8 @@ pub struct Limits {
     pub v2_users_by: EndpointLimit,
     /// `GET /2/users?ids=`.
     pub v2_users: EndpointLimit,
+    /// `GET /2/users/by/username/{username}`.
+    pub v2_user_by_username: EndpointLimit,
 }
 
 impl Default for Limits {
@@ -167,6 +171,7 @@ impl Default for Limits {
             destroy: EndpointLimit::new(50, None),
             create: EndpointLimit::new(50, None),
             ids: EndpointLimit::new(15, Headers),
+            list: EndpointLimit::new(15, Headers),
             lookup: EndpointLimit::new(900, Headers),
             verify: EndpointLimit::new(75, Headers),
             rate_limit_status: EndpointLimit::new(180, Headers),
@@ -176,6 +181,7 @@ impl Default for Limits {
             v2_blocking: EndpointLimit::new(15, Headers),
             v2_users_by: EndpointLimit::new(900, Headers),
             v2_users: EndpointLimit::new(900, Headers),
+            v2_user_by_username: EndpointLimit::new(900, Headers),
         }
     }
 }
@@ -189,11 +195,12 @@ impl Limits {
     }
 
     /// Every endpoint's limit with its key in a scenario file.
-    pub fn named(&self) -> [(&'static str, &EndpointLimit); 12] {
+    pub fn named(&self) -> [(&'static str, &EndpointLimit); 14] {
         [
             ("destroy", &self.destroy),
             ("create", &self.create),
             ("ids", &self.ids),
+            ("list", &self.list),
             ("lookup", &self.lookup),
             ("verify", &self.verify),
             ("rate_limit_status", &self.rate_limit_status),
@@ -203,6 +210,7 @@ impl Limits {
             ("v2_blocking", &self.v2_blocking),
             ("v2_users_by", &self.v2_users_by),
             ("v2_users", &self.v2_users),
+            ("v2_user_by_username", &self.v2_user_by_username),
         ]
     }
 
@@ -212,6 +220,7 @@ impl Limits {
             Endpoint::BlocksDestroy => &self.destroy,
             Endpoint::BlocksCreate => &self.create,
             Endpoint::BlocksIds => &self.ids,
+            Endpoint::BlocksList => &self.list,
             Endpoint::UsersLookup => &self.lookup,
             Endpoint::VerifyCredentials => &self.verify,
             Endpoint::RateLimitStatus => &self.rate_limit_status,
@@ -221,6 +230,7 @@ impl Limits {
             Endpoint::V2Blocking => &self.v2_blocking,
             Endpoint::V2UsersBy => &self.v2_users_by,
             Endpoint::V2Users => &self.v2_users,
+            Endpoint::V2UserByUsername => &self.v2_user_by_username,
             Endpoint::Unknown => return Option::None,
         })
     }
@@ -231,6 +241,7 @@ impl Limits {
             Endpoint::BlocksDestroy => &mut self.destroy,
             Endpoint::BlocksCreate => &mut self.create,
             Endpoint::BlocksIds => &mut self.ids,
+            Endpoint::BlocksList => &mut self.list,
             Endpoint::UsersLookup => &mut self.lookup,
             Endpoint::VerifyCredentials => &mut self.verify,
             Endpoint::RateLimitStatus => &mut self.rate_limit_status,
@@ -240,6 +251,7 @@ impl Limits {
             Endpoint::V2Blocking => &mut self.v2_blocking,
             Endpoint::V2UsersBy => &mut self.v2_users_by,
             Endpoint::V2Users => &mut self.v2_users,
+            Endpoint::V2UserByUsername => &mut self.v2_user_by_username,
             Endpoint::Unknown => return Option::None,
         })
     }
@@ -279,6 +291,9 @@ pub struct Replies {
     pub missing_param_code: u32,
     /// IDs per `blocks/ids` page (real: 5000); small values let tests page.
     pub ids_page_size: usize,
+    /// Users per `blocks/list` page. The reference copies the 5000 of `blocks/ids`, which
+    /// cannot be right for whole user objects; the real size is UNVERIFIED, so 20 by default.
+    pub list_page_size: usize,
     /// Terms allowed in one `users/lookup` request.
     pub lookup_max_terms: usize,
     /// The HTTP status of the too-many-terms error (code 18).
@@ -298,6 +313,7 @@ impl Default for Replies {
             suspended: SuspendedReply::NotFound,
             missing_param_code: 38,
             ids_page_size: 5000,
+            list_page_size: 20,
             lookup_max_terms: 100,
             too_many_terms_status: 403,
             access_level_header: true,
@@ -355,6 +371,28 @@ mod tests {
         assert_eq!(config.faults.stall, Duration::from_millis(1500));
         assert_eq!(config.faults.revoke_after, Some(4));
         assert_eq!(config.auth, AuthConfig::default());
+    }
+
+    #[test]
+    fn blocks_list_and_single_user_lookup_have_limits_and_a_page_size() {
+        let config: Config =
+            toml::from_str("[replies]\nlist_page_size = 3\n").expect("scenario parses");
+        assert_eq!(config.replies.list_page_size, 3);
+        assert_eq!(Replies::default().list_page_size, 20);
+        assert_eq!(
+            Limits::default().list,
+            EndpointLimit::new(15, HeaderMode::Headers)
+        );
+        assert_eq!(
+            Limits::default().v2_user_by_username,
+            EndpointLimit::new(900, HeaderMode::Headers)
+        );
+        let text = "[limits]\nlist = { limit = 2, headers = \"none\", window = \"3s\" }\n";
+        let config: Config = toml::from_str(text).expect("scenario parses");
+        assert_eq!(
+            config.limits.window_of(Endpoint::BlocksList),
+            Duration::from_secs(3)
+        );
     }
 
     #[test]

@@ -350,6 +350,7 @@ impl State {
                     Endpoint::BlocksDestroy => v1::block_write(self, idx, req, false),
                     Endpoint::BlocksCreate => v1::block_write(self, idx, req, true),
                     Endpoint::BlocksIds => v1::blocks_ids(self, idx, req),
+                    Endpoint::BlocksList => v1::blocks_list(self, idx, req),
                     Endpoint::UsersLookup => v1::users_lookup(self, req),
                     Endpoint::VerifyCredentials => v1::verify_credentials(self, idx, req),
                     Endpoint::RateLimitStatus => v1::rate_limit_status(self, idx, req, now_ms),
@@ -359,6 +360,7 @@ impl State {
                     Endpoint::V2Blocking => v2::blocking(self, idx, req),
                     Endpoint::V2UsersBy => v2::users_by(self, req),
                     Endpoint::V2Users => v2::users_by_id(self, req),
+                    Endpoint::V2UserByUsername => v2::user_by_username(self, req),
                     Endpoint::Unknown => Reply::no_such_page(),
                 }
             }
