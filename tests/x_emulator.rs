@@ -1,5 +1,6 @@
 //! The X emulator answers what third-party clients ask of the real API (tweepy's `get_blocks`,
-//! `Client.get_user(username=…)`), checked with the project's own signer over loopback.
+//! `Client.get_user(username=…)`, signing behind a TLS-terminating proxy), checked with the
+//! project's own signer over loopback.
 //!
 //! The emulator's unit tests sign with its own, separately written signer; these sign as the
 //! tool does, so both signers are held to the same server.
@@ -333,4 +334,74 @@ async fn v2_user_by_username_answers_one_user_or_a_partial_error() {
     assert_eq!(log.len(), 5);
     assert!(log.iter().all(|r| r.endpoint == Endpoint::V2UserByUsername));
     assert_eq!(log[0].account, Some(s.owner.to_string()));
+}
+
+#[tokio::test]
+async fn a_signature_for_the_https_url_counts_behind_a_proxy_that_says_https() {
+    let s = Signer::start(|_| {}).await;
+    let verify = "/1.1/account/verify_credentials.json";
+    let https = |host: &str, path: &str| Some(format!("https://{host}{path}"));
+    let host = s.running.addr().to_string();
+    let signed_https = |path| Sent {
+        method: "GET",
+        path,
+        query: &[],
+        signed_base: https(&host, path),
+        headers: &[("x-forwarded-proto", "https")],
+    };
+
+    // Signed for https://127.0.0.1:PORT/…, sent to the http listener with the proxy's header.
+    let a = s.send(signed_https(verify)).await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    // The same signature without the header is a signature for another URL.
+    let a = s
+        .send(Sent {
+            headers: &[],
+            ..signed_https(verify)
+        })
+        .await;
+    assert_eq!((a.status, a.code()), (401, Some(32)));
+    // With the header, the http form still counts.
+    let a = s
+        .send(Sent {
+            signed_base: None,
+            ..signed_https(verify)
+        })
+        .await;
+    assert_eq!(a.status, 200);
+    // A proxy forwarding https://api.example.test/… (the default port left out of the URL, as
+    // clients sign it) with the Host it was asked for.
+    let a = s
+        .send(Sent {
+            signed_base: https("api.example.test", verify),
+            headers: &[
+                ("x-forwarded-proto", "https"),
+                ("host", "api.example.test:443"),
+            ],
+            ..signed_https(verify)
+        })
+        .await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    // v2 and parameters too.
+    let me = "/2/users/me";
+    let a = s.send(signed_https(me)).await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let a = s
+        .send(Sent {
+            query: &[("cursor", "-1"), ("stringify_ids", "true")],
+            ..signed_https("/1.1/blocks/ids.json")
+        })
+        .await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let a = s
+        .send(Sent {
+            headers: &[("x-forwarded-proto", "http")],
+            ..signed_https(me)
+        })
+        .await;
+    assert_eq!(
+        a.status, 401,
+        "an http proxy does not make the https form count"
+    );
+    assert_eq!(s.running.emulator.stats().auth_failures, 2);
 }

@@ -101,14 +101,22 @@ impl State {
         if account.revoked || account.consumer_key != header.consumer_key {
             return Err(AuthFailure::InvalidToken);
         }
-        oauth::verify(
-            &req.method,
-            &req.base_url,
-            &req.params,
-            &header,
-            consumer_secret,
-            &account.token_secret,
-        )?;
+        // Behind a TLS-terminating proxy the client signed the https form of the URL; any
+        // form the request may have been signed for will do.
+        let signed = req.base_urls.iter().any(|base_url| {
+            oauth::verify(
+                &req.method,
+                base_url,
+                &req.params,
+                &header,
+                consumer_secret,
+                &account.token_secret,
+            )
+            .is_ok()
+        });
+        if !signed {
+            return Err(AuthFailure::CouldNotAuthenticate);
+        }
         let skew = i64::try_from(self.config.auth.skew_window.as_secs()).unwrap_or(i64::MAX);
         let now_secs = now_ms.div_euclid(1000);
         if header.timestamp.abs_diff(now_secs) > skew.unsigned_abs() {
