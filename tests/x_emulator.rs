@@ -405,3 +405,60 @@ async fn a_signature_for_the_https_url_counts_behind_a_proxy_that_says_https() {
     );
     assert_eq!(s.running.emulator.stats().auth_failures, 2);
 }
+
+#[tokio::test]
+async fn refused_timestamps_are_refused_every_time_on_the_chosen_endpoints() {
+    let s = Signer::start(|c| {
+        c.auth.refuse_timestamps = vec![Endpoint::BlocksIds, Endpoint::V2Me];
+    })
+    .await;
+    for _ in 0..5 {
+        let a = s.get("/1.1/blocks/ids.json", &[]).await;
+        assert_eq!((a.status, a.code()), (401, Some(135)));
+        assert_eq!(a.json["errors"][0]["message"], "Timestamp out of bounds.");
+    }
+    let a = s.get("/2/users/me", &[]).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(
+        a.json,
+        json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+    );
+    // Other endpoints are untouched.
+    let lookup = s
+        .get("/1.1/users/lookup.json", &[("screen_name", "demo_owner")])
+        .await;
+    assert_eq!(lookup.status, 200, "{}", lookup.json);
+    let log = s.running.emulator.requests();
+    assert_eq!(
+        log.iter().filter(|r| r.error_number() == Some(135)).count(),
+        5
+    );
+
+    // The knob moves at runtime through the admin patch, by the same names.
+    let admin = format!("{}/admin/config", s.running.base_url());
+    let patched = s
+        .http
+        .post(&admin)
+        .json(&json!({"auth": {"refuse_timestamps": ["users/lookup"]}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(patched.status().as_u16(), 200);
+    let body: Value = patched.json().await.expect("config");
+    assert_eq!(body["auth"]["refuse_timestamps"], json!(["users/lookup"]));
+    assert_eq!(s.get("/1.1/blocks/ids.json", &[]).await.status, 200);
+    let a = s
+        .get("/1.1/users/lookup.json", &[("screen_name", "demo_owner")])
+        .await;
+    assert_eq!((a.status, a.code()), (401, Some(135)));
+    let bad = s
+        .http
+        .post(&admin)
+        .json(&json!({"auth": {"refuse_timestamps": ["users_lookup"]}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad.status().as_u16(), 422);
+    let text = bad.text().await.expect("text");
+    assert!(text.contains("users_lookup"), "{text}");
+}

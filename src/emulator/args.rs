@@ -96,6 +96,11 @@ pub struct EmulatorArgs {
     /// Users per blocks/list page (the real size is unverified; default 20).
     #[arg(long, value_name = "N")]
     pub list_page_size: Option<usize>,
+    /// Refuse every signed timestamp on these endpoints, whatever its value (names as in the
+    /// request statistics, comma-separated, e.g. `blocks/ids,users/lookup`), for testing that a
+    /// client stops retrying.
+    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',')]
+    pub refuse_timestamps: Vec<String>,
     /// How a suspended target of blocks/destroy is answered.
     #[arg(long, value_enum)]
     pub suspended: Option<SuspendedFlag>,

@@ -46,6 +46,16 @@ pub enum ConfigError {
         /// The value given.
         value: f64,
     },
+    /// A knob names an endpoint the network does not have.
+    #[error("{knob} names `{name}`, which is no endpoint of this network (known: {known})")]
+    UnknownEndpoint {
+        /// The knob or flag.
+        knob: String,
+        /// The name given.
+        name: String,
+        /// The names the network knows, comma-separated.
+        known: String,
+    },
     /// A status knob that is not an HTTP error status.
     #[error("{knob} is {value}; it must be an HTTP error status (400 to 599)")]
     Status {

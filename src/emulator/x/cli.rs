@@ -6,14 +6,15 @@
 
 use std::net::SocketAddr;
 
-use super::config::{Config, HeaderMode, SuspendedReply};
+use super::config::{Config, HeaderMode, SuspendedReply, endpoint_names};
 use super::route::Endpoint;
 use super::seed::{AccessLevel, Seed};
 use super::{Emulator, Running, SERVER, StateView};
 use crate::emulator::args::{EmulatorArgs, EmulatorError, SuspendedFlag, Switch};
 
-/// Applies the flags over a configuration (flags win).
-pub fn apply(args: &EmulatorArgs, config: &mut Config) {
+/// Applies the flags over a configuration (flags win). Fails on a flag naming an endpoint the
+/// X emulator does not have.
+pub fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorError> {
     if let Some(w) = args.window {
         config.limits.window = w;
     }
@@ -58,6 +59,14 @@ pub fn apply(args: &EmulatorArgs, config: &mut Config) {
     if let Some(n) = args.list_page_size {
         config.replies.list_page_size = n.max(1);
     }
+    if !args.refuse_timestamps.is_empty() {
+        config.auth.refuse_timestamps = args
+            .refuse_timestamps
+            .iter()
+            .map(|name| endpoint_names::parse(name, "--refuse-timestamps"))
+            .collect::<Result<_, _>>()
+            .map_err(EmulatorError::Config)?;
+    }
     if let Some(s) = args.suspended {
         config.replies.suspended = match s {
             SuspendedFlag::NotFound => SuspendedReply::NotFound,
@@ -98,6 +107,7 @@ pub fn apply(args: &EmulatorArgs, config: &mut Config) {
     if let Some(v) = args.revoke_after_requests {
         f.revoke_after_requests = Some(v);
     }
+    Ok(())
 }
 
 /// Reads the seed and the scenario, applies the flags and checks the result, so an absurd
@@ -118,7 +128,7 @@ pub fn load(args: &EmulatorArgs) -> Result<(Seed, Config, String), EmulatorError
         ),
     };
     let mut config: Config = args.scenario()?;
-    apply(args, &mut config);
+    apply(args, &mut config)?;
     config.validate().map_err(EmulatorError::Config)?;
     Ok((seed, config, origin))
 }
@@ -193,7 +203,7 @@ mod tests {
         ])
         .expect("flags parse");
         let mut config = Config::default();
-        apply(&cli.args, &mut config);
+        apply(&cli.args, &mut config).expect("flags apply");
         assert_eq!(config.limits.window, Duration::from_secs(2));
         assert_eq!(config.limits.destroy.limit, 3);
         assert_eq!(config.limits.destroy.headers, HeaderMode::Headers);
@@ -221,7 +231,7 @@ mod tests {
         ])
         .expect("flags parse");
         let mut config = Config::default();
-        apply(&cli.args, &mut config);
+        apply(&cli.args, &mut config).expect("flags apply");
         assert_eq!(config.limits.window, Duration::from_secs(10));
         assert_eq!(config.limits.destroy.window, Some(Duration::from_secs(2)));
         assert_eq!(
@@ -242,11 +252,50 @@ mod tests {
     fn the_list_page_size_has_a_flag() {
         let cli = Cli::try_parse_from(["x", "--list-page-size", "7"]).expect("flags parse");
         let mut config = Config::default();
-        apply(&cli.args, &mut config);
+        apply(&cli.args, &mut config).expect("flags apply");
         assert_eq!(config.replies.list_page_size, 7);
         let cli = Cli::try_parse_from(["x", "--list-page-size", "0"]).expect("flags parse");
-        apply(&cli.args, &mut config);
+        apply(&cli.args, &mut config).expect("flags apply");
         assert_eq!(config.replies.list_page_size, 1, "at least one a page");
+    }
+
+    #[test]
+    fn refused_timestamps_have_a_flag() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--refuse-timestamps",
+            "blocks/ids,users/lookup",
+            "--refuse-timestamps",
+            "v2/users/me",
+        ])
+        .expect("flags parse");
+        let mut config = Config::default();
+        apply(&cli.args, &mut config).expect("flags apply");
+        assert_eq!(
+            config.auth.refuse_timestamps,
+            [Endpoint::BlocksIds, Endpoint::UsersLookup, Endpoint::V2Me]
+        );
+        let cli =
+            Cli::try_parse_from(["x", "--refuse-timestamps", "blocks/idz"]).expect("flags parse");
+        let err = load(&cli.args).expect_err("refused");
+        let chain = format!("{err}: {}", std::error::Error::source(&err).expect("cause"));
+        assert!(
+            chain.contains("--refuse-timestamps names `blocks/idz`")
+                && chain.contains("blocks/ids"),
+            "{chain}"
+        );
+        // The scenario's list stands unless the flag is given.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let scenario = dir.path().join("scenario.toml");
+        std::fs::write(
+            &scenario,
+            "[auth]\nrefuse_timestamps = [\"users/lookup\"]\n",
+        )
+        .expect("write");
+        let cli = Cli::try_parse_from(["x", "--scenario", scenario.to_str().expect("utf-8")])
+            .expect("flags parse");
+        let (_, config, _) = load(&cli.args).expect("loads");
+        assert_eq!(config.auth.refuse_timestamps, [Endpoint::UsersLookup]);
     }
 
     /// Regression: a window of centuries overflowed the window arithmetic (a panic in a debug

@@ -41,6 +41,13 @@ pub struct AuthConfig {
     pub skew_window: Duration,
     /// Reject a nonce seen before (within the skew window) with 401 code 32.
     pub check_nonce: bool,
+    /// Endpoints (by name, as in the statistics: `blocks/ids`, `users/lookup`, `v2/users/me`,
+    /// …) where every request whose signature checks out is refused as out of bounds,
+    /// whatever its timestamp: 401 code 135 `Timestamp out of bounds.` (on v2, the v2 401).
+    /// It lets a client's tests check that retrying a refused timestamp stops after a bounded
+    /// number of tries.
+    #[serde(with = "endpoint_names")]
+    pub refuse_timestamps: Vec<Endpoint>,
 }
 
 impl Default for AuthConfig {
@@ -48,6 +55,7 @@ impl Default for AuthConfig {
         AuthConfig {
             skew_window: Duration::from_secs(300),
             check_nonce: false,
+            refuse_timestamps: Vec::new(),
         }
     }
 }
@@ -342,6 +350,39 @@ impl Config {
     }
 }
 
+/// Endpoints in knobs, by [`Endpoint::name`]: `["blocks/ids", "users/lookup"]`.
+pub(crate) mod endpoint_names {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    use super::Endpoint;
+    use crate::emulator::config::ConfigError;
+
+    pub fn serialize<S: Serializer>(endpoints: &[Endpoint], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(endpoints.iter().map(|e| e.name()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Endpoint>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|name| parse(name, "auth.refuse_timestamps").map_err(D::Error::custom))
+            .collect()
+    }
+
+    /// The endpoint `name` names, or the error naming `knob` and the names there are.
+    pub fn parse(name: &str, knob: &str) -> Result<Endpoint, ConfigError> {
+        Endpoint::named(name.trim()).ok_or_else(|| ConfigError::UnknownEndpoint {
+            knob: knob.to_owned(),
+            name: name.to_owned(),
+            known: Endpoint::ALL
+                .iter()
+                .filter(|e| **e != Endpoint::Unknown)
+                .map(|e| e.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,6 +434,33 @@ mod tests {
             config.limits.window_of(Endpoint::BlocksList),
             Duration::from_secs(3)
         );
+    }
+
+    #[test]
+    fn scenario_toml_names_endpoints_whose_timestamps_are_refused() {
+        let text = r#"
+            [auth]
+            refuse_timestamps = ["blocks/ids", "users/lookup", "v2/users/me"]
+        "#;
+        let config: Config = toml::from_str(text).expect("scenario parses");
+        assert_eq!(
+            config.auth.refuse_timestamps,
+            [Endpoint::BlocksIds, Endpoint::UsersLookup, Endpoint::V2Me]
+        );
+        let back: Config =
+            toml::from_str(&toml::to_string(&config).expect("serializes")).expect("parses back");
+        assert_eq!(back, config);
+        for bad in ["blocks_ids", "unknown", "blocks/ids.json"] {
+            let err =
+                toml::from_str::<Config>(&format!("[auth]\nrefuse_timestamps = [\"{bad}\"]\n"))
+                    .expect_err("refused");
+            let text = err.to_string();
+            assert!(
+                text.contains(bad) && text.contains("blocks/destroy, blocks/create"),
+                "{text}"
+            );
+        }
+        assert_eq!(Config::default().auth.refuse_timestamps, []);
     }
 
     #[test]

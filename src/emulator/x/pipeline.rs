@@ -119,7 +119,13 @@ impl State {
         }
         let skew = i64::try_from(self.config.auth.skew_window.as_secs()).unwrap_or(i64::MAX);
         let now_secs = now_ms.div_euclid(1000);
-        if header.timestamp.abs_diff(now_secs) > skew.unsigned_abs() {
+        if header.timestamp.abs_diff(now_secs) > skew.unsigned_abs()
+            || self
+                .config
+                .auth
+                .refuse_timestamps
+                .contains(&req.route.endpoint)
+        {
             return Err(AuthFailure::TimestampOutOfBounds);
         }
         if self.config.auth.check_nonce {

@@ -104,6 +104,14 @@ impl Endpoint {
         )
     }
 
+    /// The endpoint a knob names by [`Endpoint::name`]; `None` for `unknown`, which no request
+    /// reaches the knobs with, and for any other text.
+    pub fn named(name: &str) -> Option<Endpoint> {
+        Endpoint::ALL
+            .into_iter()
+            .find(|e| *e != Endpoint::Unknown && e.name() == name)
+    }
+
     /// True for endpoints that change state (faults and `revoke_after` aim at these).
     pub fn is_mutating(self) -> bool {
         matches!(
@@ -261,6 +269,15 @@ mod tests {
             assert_eq!(resolve(method, path).endpoint, Endpoint::Unknown, "{path}");
         }
         assert_eq!(resolve("GET", "/2/users/by").endpoint, Endpoint::V2UsersBy);
+    }
+
+    #[test]
+    fn knobs_name_endpoints_as_the_statistics_do() {
+        for e in Endpoint::ALL {
+            let expected = (e != Endpoint::Unknown).then_some(e);
+            assert_eq!(Endpoint::named(e.name()), expected, "{e:?}");
+        }
+        assert_eq!(Endpoint::named("blocks_ids"), None);
     }
 
     #[test]
