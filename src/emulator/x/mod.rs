@@ -12,7 +12,7 @@
 //! own. Layout: [`seed`] (starting data), [`config`] (knobs), [`route`] (which endpoint),
 //! [`oauth`] (verifier), `pipeline` (the per-request steps), `v1` and `v2` (endpoints),
 //! `render` and `reply` (bodies), `cursor` (paging), `admin` (its state view), `server` (HTTP
-//! glue).
+//! glue), [`cli`] (its side of `bulk-unblock emulator`).
 
 mod admin;
 pub mod cli;
