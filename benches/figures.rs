@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bulk_unblock::emulator::config::{Config, HeaderMode};
-use bulk_unblock::emulator::seed::{Seed, SeedAccount, SeedApp};
-use bulk_unblock::emulator::{Emulator, Endpoint, LoggedRequest, Running, spawn};
+use bulk_unblock::emulator::x::config::{Config, HeaderMode};
+use bulk_unblock::emulator::x::seed::{Seed, SeedAccount, SeedApp};
+use bulk_unblock::emulator::x::{Emulator, Endpoint, LoggedRequest, Running, spawn};
 use bulk_unblock::journal::{FORMAT_NAME, FORMAT_VERSION, Header, Journal, Record};
 use bulk_unblock::network::x::oauth::{self, Credentials, Secret};
 use bulk_unblock::outcome::{Action, Outcome};

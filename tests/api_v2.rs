@@ -10,7 +10,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use bulk_unblock::emulator::{
+use bulk_unblock::emulator::x::{
     AccessLevel, Endpoint, EndpointLimit, HeaderMode, LoggedRequest, Seed, SeedUser, UserState,
 };
 use common::{Harness, journal_records_tolerant, show, stderr, terminal_set};

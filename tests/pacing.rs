@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bulk_unblock::emulator::LoggedRequest;
-use bulk_unblock::emulator::config::{Config, EndpointLimit, HeaderMode};
+use bulk_unblock::emulator::x::LoggedRequest;
+use bulk_unblock::emulator::x::config::{Config, EndpointLimit, HeaderMode};
 use common::{Harness, journal_records, show};
 
 const DESTROY: &str = "/1.1/blocks/destroy.json";
@@ -334,13 +334,13 @@ fn a_refused_timestamp_is_corrected_from_the_servers_date() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let requests = h.emulator.requests();
     assert_eq!(
-        (requests[0].status, requests[0].error_code),
+        (requests[0].status, requests[0].error_number()),
         (401, Some(135)),
         "the first request is refused for its timestamp"
     );
     let refused = requests
         .iter()
-        .filter(|r| r.error_code == Some(135))
+        .filter(|r| r.error_number() == Some(135))
         .count();
     assert_eq!(refused, 1, "corrected once, for the whole run");
     assert_all_unblocked(&h, &ids, &log, &out);
@@ -421,7 +421,7 @@ fn a_revoked_token_stops_the_run_and_the_rerun_finishes() {
         destroys
             .iter()
             .filter(|r| r.seq > revoked_at)
-            .all(|r| (r.status, r.error_code) == (401, Some(89)))
+            .all(|r| (r.status, r.error_number()) == (401, Some(89)))
     );
 
     let blocked: BTreeSet<u64> = h.blocked().into_iter().collect();

@@ -26,7 +26,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use bulk_unblock::emulator::{EndpointLimit, HeaderMode, SeedUser};
+use bulk_unblock::emulator::x::{EndpointLimit, HeaderMode, SeedUser};
 use common::{
     Harness, count_after, journal_records_tolerant, outcomes_by_target, proc_status_kib, show,
     stderr, terminal_set, test_seed, wait_until,

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use bulk_unblock::emulator::config::Config;
-use bulk_unblock::emulator::{AccessLevel, Seed, SuspendedReply, UserState};
+use bulk_unblock::emulator::x::config::Config;
+use bulk_unblock::emulator::x::{AccessLevel, Seed, SuspendedReply, UserState};
 use common::{
     Harness, builtin_account, count_after, journal_header, journal_len, journal_records,
     outcomes_by_target, sample, show, stderr, stdout, wait_until,
@@ -166,7 +166,7 @@ fn sample_list_targets(path: &Path) -> Vec<Listed> {
 // ---------------------------------------------------------------------------------------------
 
 /// demo_owner's blocked users in the builtin seed, with their states.
-fn demo_blocked() -> Vec<bulk_unblock::emulator::SeedUser> {
+fn demo_blocked() -> Vec<bulk_unblock::emulator::x::SeedUser> {
     let seed = Seed::builtin();
     let (account, _) = builtin_account("demo_owner");
     account
@@ -183,7 +183,7 @@ fn demo_blocked() -> Vec<bulk_unblock::emulator::SeedUser> {
 }
 
 /// The active users demo_owner blocks, first `n` of them.
-fn active_blocked(n: usize) -> Vec<bulk_unblock::emulator::SeedUser> {
+fn active_blocked(n: usize) -> Vec<bulk_unblock::emulator::x::SeedUser> {
     demo_blocked()
         .into_iter()
         .filter(|u| u.state == UserState::Active)
@@ -192,7 +192,7 @@ fn active_blocked(n: usize) -> Vec<bulk_unblock::emulator::SeedUser> {
 }
 
 /// A newline list of these users' IDs.
-fn id_list(users: &[bulk_unblock::emulator::SeedUser]) -> String {
+fn id_list(users: &[bulk_unblock::emulator::x::SeedUser]) -> String {
     users.iter().map(|u| format!("{}\n", u.id)).collect()
 }
 
@@ -350,7 +350,7 @@ fn suspended_targets_are_recorded_suspended_when_the_server_says_so() {
     let answered_63 = h
         .requests_to(DESTROY)
         .iter()
-        .filter(|r| r.status == 403 && r.error_code == Some(63))
+        .filter(|r| r.status == 403 && r.error_number() == Some(63))
         .count();
     assert_eq!(answered_63, suspended);
 }
@@ -632,7 +632,10 @@ fn a_wrong_consumer_secret_exits_3_before_any_destroy_and_shows_no_secret() {
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     let verify = h.requests_to(VERIFY);
     assert_eq!(verify.len(), 1, "checked once");
-    assert_eq!((verify[0].status, verify[0].error_code), (401, Some(32)));
+    assert_eq!(
+        (verify[0].status, verify[0].error_number()),
+        (401, Some(32))
+    );
     assert!(h.requests_to(DESTROY).is_empty(), "no destroy sent");
 
     let text = format!("{}{}", stdout(&out), stderr(&out));
@@ -745,7 +748,7 @@ fn a_read_only_token_exits_3_and_unblocks_nobody() {
     assert!(
         destroys
             .iter()
-            .all(|r| r.status == 403 && r.error_code == Some(261)),
+            .all(|r| r.status == 403 && r.error_number() == Some(261)),
         "every destroy was refused for permission"
     );
     assert!(
@@ -1182,10 +1185,14 @@ fn another_account_rerunning_a_finished_journal_is_refused_not_told_nothing_to_d
         show(&out)
     );
     assert_eq!(h.requests_to(DESTROY).len(), destroys_before, "no destroy");
-    let verified_as: Vec<Option<u64>> = h.requests_to(VERIFY).iter().map(|r| r.account).collect();
+    let verified_as: Vec<Option<String>> = h
+        .requests_to(VERIFY)
+        .iter()
+        .map(|r| r.account.clone())
+        .collect();
     assert_eq!(
         verified_as.last(),
-        Some(&Some(other.user_id)),
+        Some(&Some(other.user_id.to_string())),
         "the other account's credentials were checked"
     );
     assert_eq!(h.emulator.blocked(other.user_id), other_before);
@@ -1258,7 +1265,7 @@ fn a_server_fault_on_the_credentials_check_is_retried_and_the_run_completes() {
         c.faults.over_capacity_rate = 1.0;
     });
     let first = &h.requests_to(VERIFY)[0];
-    assert_eq!((first.status, first.error_code), (503, Some(130)));
+    assert_eq!((first.status, first.error_number()), (503, Some(130)));
 }
 
 #[test]

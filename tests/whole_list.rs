@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bulk_unblock::emulator::Endpoint;
-use bulk_unblock::emulator::config::Config;
-use bulk_unblock::emulator::{EndpointLimit, HeaderMode, LoggedRequest, Seed, SeedUser, UserState};
+use bulk_unblock::emulator::x::Endpoint;
+use bulk_unblock::emulator::x::config::Config;
+use bulk_unblock::emulator::x::{
+    EndpointLimit, HeaderMode, LoggedRequest, Seed, SeedUser, UserState,
+};
 use common::{
     Harness, builtin_account, complete_lines, count_after, journal_header, journal_len,
     journal_records, outcomes_by_target, sample, send_signal, show, stderr, stdout, wait_until,

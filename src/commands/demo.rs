@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use crate::cli::DemoArgs;
 use crate::display::Verbosity;
-use crate::emulator::config::{Config, HeaderMode};
-use crate::emulator::seed::Seed;
-use crate::emulator::{Emulator, spawn};
+use crate::emulator::x::config::{Config, HeaderMode};
+use crate::emulator::x::seed::Seed;
+use crate::emulator::x::{Emulator, spawn};
 use crate::error::{Error, Exit};
 use crate::executor::Settings;
 use crate::job::{Job, Source, execute};

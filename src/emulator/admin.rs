@@ -1,86 +1,60 @@
-//! Unauthenticated views of the emulator for people and tests: the state, the request log,
-//! and the knobs (readable, and patchable at runtime).
+//! Unauthenticated views of an emulator for people and tests: its state, its request log, and
+//! its knobs (readable, and patchable at runtime).
 //!
-//! These routes are not part of the emulated API: they are neither logged nor rate limited.
+//! Every network mounts the same routes with its own state view and knobs, by implementing
+//! [`Admin`] on its emulator handle and merging [`routes`] into its router. These routes are
+//! not part of the emulated API: they are neither logged nor rate limited.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Emulator;
-use super::config::Config;
-use super::seed::AccessLevel;
-use super::state::{LoggedRequest, Stats};
+use super::log::{EndpointKind, LoggedRequest};
 
-/// One account in `GET /admin/state`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountView {
-    /// The owner's user ID.
-    pub user_id: String,
-    /// The owner's screen name.
-    pub screen_name: String,
-    /// How many users the account blocks.
-    pub blocked_count: usize,
-    /// The blocked IDs, ascending.
-    pub blocked: Vec<String>,
-    /// What the token may do.
-    pub access_level: AccessLevel,
-    /// Whether the app tier includes v1.1.
-    pub v1_access: bool,
-    /// Whether the token was revoked.
-    pub revoked: bool,
+/// What a network's emulator handle shows on the admin routes.
+pub trait Admin: Clone + Send + Sync + 'static {
+    /// The network's endpoints, as its request log names them.
+    type Endpoint: EndpointKind + Serialize;
+    /// The body of `GET /admin/state`: accounts, counts and counters, never a credential.
+    type StateView: Serialize;
+    /// The knobs, as a scenario file spells them.
+    type Config: Serialize + DeserializeOwned;
+
+    /// The log from sequence number `seq` on.
+    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Self::Endpoint>>;
+
+    /// The state view.
+    fn state_view(&self) -> Self::StateView;
+
+    /// The current knobs.
+    fn config(&self) -> Self::Config;
+
+    /// Checks `next` and, when the network can honour it, puts it in force for the next
+    /// request; otherwise says why, naming the knob.
+    fn replace_config(&self, next: Self::Config) -> Result<(), String>;
 }
 
-/// The body of `GET /admin/state`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StateView {
-    /// Every account.
-    pub accounts: Vec<AccountView>,
-    /// How many users exist.
-    pub users: usize,
-    /// The counters.
-    pub stats: Stats,
-}
-
-/// The admin routes.
-pub fn routes() -> Router<Emulator> {
+/// The admin routes, to merge into a network's router before its fallback:
+///
+/// - `GET /admin/state`: [`Admin::state_view`];
+/// - `GET /admin/requests?since=N`: the log from sequence number N on (all by default);
+/// - `GET /admin/config`: the knobs;
+/// - `POST /admin/config`: a JSON merge patch (RFC 7396) over the knobs; 422 names what is
+///   wrong with the result, and nothing changes.
+pub fn routes<A: Admin>() -> Router<A> {
     Router::new()
-        .route("/admin/state", get(state))
-        .route("/admin/requests", get(requests))
-        .route("/admin/config", get(config).post(patch_config))
+        .route("/admin/state", get(state::<A>))
+        .route("/admin/requests", get(requests::<A>))
+        .route("/admin/config", get(config::<A>).post(patch_config::<A>))
 }
 
-/// Builds the state view.
-pub fn state_view(emulator: &Emulator) -> StateView {
-    emulator.with(|s| StateView {
-        accounts: s
-            .accounts
-            .iter()
-            .map(|a| AccountView {
-                user_id: a.user_id.to_string(),
-                screen_name: s
-                    .users
-                    .get(&a.user_id)
-                    .map(|u| u.screen_name.clone())
-                    .unwrap_or_default(),
-                blocked_count: a.blocked.len(),
-                blocked: a.blocked.iter().map(u64::to_string).collect(),
-                access_level: a.access_level,
-                v1_access: a.v1_access,
-                revoked: a.revoked,
-            })
-            .collect(),
-        users: s.users.len(),
-        stats: s.stats(),
-    })
-}
-
-async fn state(State(emulator): State<Emulator>) -> Json<StateView> {
-    Json(state_view(&emulator))
+async fn state<A: Admin>(State(admin): State<A>) -> Json<A::StateView> {
+    Json(admin.state_view())
 }
 
 #[derive(Deserialize)]
@@ -89,59 +63,69 @@ struct Since {
     since: u64,
 }
 
-/// `GET /admin/requests?since=N`: the log from sequence number N on (all by default).
-async fn requests(
-    State(emulator): State<Emulator>,
+async fn requests<A: Admin>(
+    State(admin): State<A>,
     Query(q): Query<Since>,
-) -> Json<Vec<LoggedRequest>> {
-    Json(emulator.with(|s| {
-        let from = usize::try_from(q.since)
-            .unwrap_or(usize::MAX)
-            .min(s.log.len());
-        s.log[from..].to_vec()
-    }))
+) -> Json<Vec<LoggedRequest<A::Endpoint>>> {
+    Json(admin.requests_since(q.since))
 }
 
-async fn config(State(emulator): State<Emulator>) -> Json<Config> {
-    Json(emulator.with(|s| s.config.clone()))
+async fn config<A: Admin>(State(admin): State<A>) -> Json<A::Config> {
+    Json(admin.config())
 }
 
-/// `POST /admin/config`: a JSON merge patch (RFC 7396) over the current knobs.
-async fn patch_config(
-    State(emulator): State<Emulator>,
+async fn patch_config<A: Admin>(
+    State(admin): State<A>,
     Json(patch): Json<Value>,
-) -> Result<Json<Config>, (StatusCode, String)> {
-    let current = emulator.with(|s| s.config.clone());
-    let mut value = serde_json::to_value(&current)
+) -> Result<Json<Value>, (StatusCode, String)> {
+    let mut value = serde_json::to_value(admin.config())
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    merge(&mut value, patch);
-    let next: Config = serde_json::from_value(value).map_err(|e| {
+    merge_patch(&mut value, patch);
+    let invalid = |e: String| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("invalid config: {e}"),
         )
-    })?;
-    next.validate().map_err(|e| {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("invalid config: {e}"),
-        )
-    })?;
-    emulator.update_config(|c| *c = next.clone());
-    Ok(Json(next))
+    };
+    let next: A::Config = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    admin.replace_config(next).map_err(invalid)?;
+    let now = serde_json::to_value(admin.config())
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(now))
 }
 
-fn merge(target: &mut Value, patch: Value) {
+/// Applies a JSON merge patch (RFC 7396): objects merge key by key, `null` removes a key, and
+/// anything else replaces the target.
+pub fn merge_patch(target: &mut Value, patch: Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             for (k, v) in p {
                 if v.is_null() {
                     t.remove(&k);
                 } else {
-                    merge(t.entry(k).or_insert(Value::Null), v);
+                    merge_patch(t.entry(k).or_insert(Value::Null), v);
                 }
             }
         }
         (t, p) => *t = p,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"a": {"b": 1, "c": 2}, "d": [1, 2], "e": 5});
+        merge_patch(
+            &mut doc,
+            json!({"a": {"b": 9, "c": null, "n": true}, "d": [3], "e": null}),
+        );
+        assert_eq!(doc, json!({"a": {"b": 9, "n": true}, "d": [3]}));
+        merge_patch(&mut doc, json!("whole"));
+        assert_eq!(doc, json!("whole"));
     }
 }

@@ -1,17 +1,20 @@
-//! The `bulk-unblock emulator` subcommand: flags, and the function that serves until Ctrl-C.
+//! The `bulk-unblock emulator` subcommand: its flags, `--network` choosing which emulator
+//! serves, and what every network's start-up shares (reading the seed and scenario files,
+//! binding the port, printing the start-up lines, serving until Ctrl-C).
 //!
 //! Flags override the scenario file, which overrides the faithful defaults. What it prints
-//! names the accounts but never a secret: credentials stay in the seed file.
+//! names the accounts but never a secret: credentials stay in the seed file. Adding a network
+//! is a [`Network`] variant and its arm in [`run`].
 
 use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::config::{Config, ConfigError, HeaderMode, SuspendedReply};
-use super::route::Endpoint;
-use super::seed::{AccessLevel, Seed, SeedError};
-use super::{Emulator, StateView, serve};
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+
+use super::config::ConfigError;
+use super::serve::{Running, bind_loopback};
 
 /// `on` or `off`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -20,6 +23,14 @@ pub enum Switch {
     On,
     /// Disabled.
     Off,
+}
+
+/// Which network's API the emulator serves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Network {
+    /// X/Twitter: v1.1 and v2, OAuth 1.0a user context.
+    #[default]
+    X,
 }
 
 /// How a suspended target of a block write is answered.
@@ -31,9 +42,12 @@ pub enum SuspendedFlag {
     Suspended,
 }
 
-/// Serve an emulator of the X API on 127.0.0.1 for trying the tool safely.
+/// Serve an emulator of a network's API on 127.0.0.1 for trying the tool safely.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct EmulatorArgs {
+    /// The network whose API to serve.
+    #[arg(long, value_enum, default_value_t = Network::X)]
+    pub network: Network,
     /// Port on 127.0.0.1; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
@@ -79,6 +93,14 @@ pub struct EmulatorArgs {
     /// IDs per blocks/ids page (real: 5000).
     #[arg(long, value_name = "N")]
     pub ids_page_size: Option<usize>,
+    /// Users per blocks/list page (the real size is unverified; default 20).
+    #[arg(long, value_name = "N")]
+    pub list_page_size: Option<usize>,
+    /// Refuse every signed timestamp on these endpoints, whatever its value (names as in the
+    /// request statistics, comma-separated, e.g. `blocks/ids,users/lookup`), for testing that a
+    /// client stops retrying.
+    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',')]
+    pub refuse_timestamps: Vec<String>,
     /// How a suspended target of blocks/destroy is answered.
     #[arg(long, value_enum)]
     pub suspended: Option<SuspendedFlag>,
@@ -144,7 +166,7 @@ pub enum EmulatorError {
         origin: String,
         /// What is wrong.
         #[source]
-        source: SeedError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The scenario file could not be read.
     #[error("cannot read scenario file {path}")]
@@ -188,174 +210,67 @@ pub enum EmulatorError {
 }
 
 impl EmulatorArgs {
-    /// Applies the flags over a configuration (flags win).
-    pub fn apply(&self, config: &mut Config) {
-        if let Some(w) = self.window {
-            config.limits.window = w;
-        }
-        if let Some(n) = self.destroy_limit {
-            config.limits.destroy.limit = n;
-        }
-        if let Some(w) = self.destroy_window {
-            config.limits.destroy.window = Some(w);
-        }
-        if let Some(n) = self.destroy_daily_limit {
-            config.limits.destroy.daily_limit = Some(n);
-        }
-        if let Some(n) = self.destroy_app_daily_limit {
-            config.limits.destroy.app_daily_limit = Some(n);
-        }
-        if let Some(switch) = self.rate_headers {
-            let mode = match switch {
-                Switch::On => HeaderMode::Headers,
-                Switch::Off => HeaderMode::None,
-            };
-            for endpoint in Endpoint::ALL {
-                if let Some(limit) = config.limits.of_mut(endpoint) {
-                    limit.headers = mode;
-                }
-            }
-        }
-        if self.no_limits {
-            config.limits.enabled = false;
-        }
-        if self.retry_after {
-            config.limits.retry_after = true;
-        }
-        if let Some(s) = self.clock_offset {
-            config.clock_offset_secs = s;
-        }
-        if let Some(s) = self.skew_window {
-            config.auth.skew_window = s;
-        }
-        if let Some(n) = self.ids_page_size {
-            config.replies.ids_page_size = n.max(1);
-        }
-        if let Some(s) = self.suspended {
-            config.replies.suspended = match s {
-                SuspendedFlag::NotFound => SuspendedReply::NotFound,
-                SuspendedFlag::Suspended => SuspendedReply::Suspended,
-            };
-        }
-        let f = &mut config.faults;
-        if let Some(v) = self.latency_ms {
-            f.latency_ms = v;
-        }
-        if let Some(v) = self.jitter_ms {
-            f.jitter_ms = v;
-        }
-        if let Some(v) = self.fault_rate {
-            f.over_capacity_rate = v;
-        }
-        if let Some(v) = self.internal_error_rate {
-            f.internal_error_rate = v;
-        }
-        if let Some(v) = self.drop_rate {
-            f.drop_after_acting_rate = v;
-        }
-        if let Some(v) = self.stall_rate {
-            f.stall_rate = v;
-        }
-        if let Some(v) = self.stall {
-            f.stall = v;
-        }
-        if self.faults_everywhere {
-            f.all_endpoints = true;
-        }
-        if let Some(v) = self.fault_seed {
-            f.seed = v;
-        }
-        if let Some(v) = self.revoke_after {
-            f.revoke_after = Some(v);
-        }
-        if let Some(v) = self.revoke_after_requests {
-            f.revoke_after_requests = Some(v);
-        }
+    /// The seed file's bytes and the name to report it by; `None` without `--seed` (the
+    /// network then serves its builtin seed).
+    pub fn seed_file(&self) -> Result<Option<(Vec<u8>, String)>, EmulatorError> {
+        let Some(path) = &self.seed else {
+            return Ok(None);
+        };
+        let bytes = std::fs::read(path).map_err(|source| EmulatorError::ReadSeed {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Some((bytes, path.display().to_string())))
     }
 
-    /// Reads the seed and the scenario, applies the flags and checks the result, so an absurd
-    /// value stops the emulator at startup with the knob named.
-    pub fn load(&self) -> Result<(Seed, Config, String), EmulatorError> {
-        let (seed, origin) = match &self.seed {
-            Some(path) => {
-                let bytes = std::fs::read(path).map_err(|source| EmulatorError::ReadSeed {
-                    path: path.clone(),
-                    source,
-                })?;
-                let origin = path.display().to_string();
-                let seed = Seed::from_json(&bytes).map_err(|source| EmulatorError::Seed {
-                    origin: origin.clone(),
-                    source,
-                })?;
-                (seed, origin)
-            }
-            None => (
-                Seed::builtin(),
-                "sample-data/emulator-seed.json (builtin)".to_owned(),
-            ),
+    /// The scenario file as a network's configuration; the faithful defaults without
+    /// `--scenario`.
+    pub fn scenario<C: DeserializeOwned + Default>(&self) -> Result<C, EmulatorError> {
+        let Some(path) = &self.scenario else {
+            return Ok(C::default());
         };
-        let mut config = match &self.scenario {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| {
-                    EmulatorError::ReadScenario {
-                        path: path.clone(),
-                        source,
-                    }
-                })?;
-                toml::from_str(&text).map_err(|source| EmulatorError::Scenario {
-                    path: path.clone(),
-                    source: Box::new(source),
-                })?
-            }
-            None => Config::default(),
-        };
-        self.apply(&mut config);
-        config.validate().map_err(EmulatorError::Config)?;
-        Ok((seed, config, origin))
+        let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::ReadScenario {
+            path: path.clone(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| EmulatorError::Scenario {
+            path: path.clone(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Binds `127.0.0.1:PORT` for `--port`.
+    pub async fn bind(&self) -> Result<TcpListener, EmulatorError> {
+        let port = self.port;
+        bind_loopback(port)
+            .await
+            .map_err(|source| EmulatorError::Bind { port, source })
     }
 }
 
-/// The lines printed at start: the address, then one line per account. No secrets.
-pub fn banner(addr: SocketAddr, view: &StateView, seed_origin: &str) -> Vec<String> {
-    let mut lines = vec![format!("emulator listening on http://{addr}")];
-    for a in &view.accounts {
-        let level = match a.access_level {
-            AccessLevel::ReadWrite => "read-write",
-            AccessLevel::Read => "read-only",
-        };
-        let v1 = if a.v1_access { "" } else { ", no v1.1 access" };
-        lines.push(format!(
-            "account @{} (user ID {}): {} blocked, {level}{v1}; credentials in {seed_origin}",
-            a.screen_name, a.user_id, a.blocked_count
-        ));
-    }
-    lines
-}
-
-/// Serves until Ctrl-C.
+/// Serves the chosen network until Ctrl-C.
 pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
-    let (seed, config, origin) = args.load()?;
-    let emulator = Emulator::new(seed, config).map_err(|source| EmulatorError::Seed {
-        origin: origin.clone(),
-        source,
-    })?;
-    let port = args.port;
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .await
-        .map_err(|source| EmulatorError::Bind { port, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind { port, source })?;
+    match args.network {
+        Network::X => super::x::cli::run(&args).await,
+    }
+}
+
+/// Prints the start-up lines, then serves until Ctrl-C or until a server fails. Stops at once
+/// on Ctrl-C: dropping `running` aborts the servers, so a stalled request cannot hold the
+/// emulator open.
+pub async fn serve_until_ctrl_c<H>(
+    mut running: Running<H>,
+    lines: &[String],
+) -> Result<(), EmulatorError> {
     {
         let mut out = std::io::stdout().lock();
-        for line in banner(addr, &emulator.state_view(), &origin) {
+        for line in lines {
             writeln!(out, "{line}").map_err(EmulatorError::Stdout)?;
         }
         out.flush().map_err(EmulatorError::Stdout)?;
     }
-    // Stop at once on Ctrl-C: a stalled request must not hold the emulator open.
     tokio::select! {
-        served = serve(listener, emulator, std::future::pending()) => served.map_err(EmulatorError::Serve),
+        served = running.stopped() => served.map_err(EmulatorError::Serve),
         signal = tokio::signal::ctrl_c() => signal.map_err(EmulatorError::Signal),
     }
 }
@@ -373,125 +288,27 @@ mod tests {
     }
 
     #[test]
-    fn flags_override_the_scenario() {
-        let cli = Cli::try_parse_from([
-            "x",
-            "--window",
-            "2s",
-            "--destroy-limit",
-            "3",
-            "--rate-headers",
-            "on",
-            "--clock-offset",
-            "-120",
-            "--fault-rate",
-            "0.25",
-            "--revoke-after",
-            "7",
-        ])
-        .expect("flags parse");
-        let mut config = Config::default();
-        cli.args.apply(&mut config);
-        assert_eq!(config.limits.window, Duration::from_secs(2));
-        assert_eq!(config.limits.destroy.limit, 3);
-        assert_eq!(config.limits.destroy.headers, HeaderMode::Headers);
-        assert_eq!(config.clock_offset_secs, -120);
-        assert_eq!(config.faults.over_capacity_rate, 0.25);
-        assert_eq!(config.faults.revoke_after, Some(7));
-        assert_eq!(config.faults.revoke_after_requests, None);
-        assert!(Cli::try_parse_from(["x", "--fault-rate", "1.5"]).is_err());
+    fn the_network_is_x_unless_told_otherwise() {
+        let cli = Cli::try_parse_from(["x"]).expect("flags parse");
+        assert_eq!(cli.args.network, Network::X);
+        let cli = Cli::try_parse_from(["x", "--network", "x"]).expect("flags parse");
+        assert_eq!(cli.args.network, Network::X);
+        assert!(Cli::try_parse_from(["x", "--network", "myspace"]).is_err());
     }
 
     #[test]
-    fn per_endpoint_windows_caps_and_request_revocation_have_flags() {
-        let cli = Cli::try_parse_from([
-            "x",
-            "--window",
-            "10s",
-            "--destroy-window",
-            "2s",
-            "--destroy-daily-limit",
-            "30",
-            "--destroy-app-daily-limit",
-            "45",
-            "--revoke-after-requests",
-            "12",
-        ])
-        .expect("flags parse");
-        let mut config = Config::default();
-        cli.args.apply(&mut config);
-        assert_eq!(config.limits.window, Duration::from_secs(10));
-        assert_eq!(config.limits.destroy.window, Some(Duration::from_secs(2)));
-        assert_eq!(
-            config.limits.window_of(Endpoint::BlocksDestroy),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            config.limits.window_of(Endpoint::BlocksIds),
-            Duration::from_secs(10)
-        );
-        assert_eq!(config.limits.destroy.daily_limit, Some(30));
-        assert_eq!(config.limits.destroy.app_daily_limit, Some(45));
-        assert_eq!(config.faults.revoke_after_requests, Some(12));
-        assert_eq!(config.faults.revoke_after, None);
-    }
-
-    /// Regression: a window of centuries overflowed the window arithmetic (a panic in a debug
-    /// build); now startup refuses it and names the knob.
-    #[test]
-    fn absurd_windows_are_refused_at_startup() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let scenario = dir.path().join("scenario.toml");
-        std::fs::write(&scenario, "[limits]\nwindow = 18446744073709551615\n").expect("write");
-        let cli = Cli::try_parse_from(["x", "--scenario", scenario.to_str().expect("utf-8")])
-            .expect("flags parse");
-        let err = cli.args.load().expect_err("refused");
-        let chain = format!("{err}: {}", std::error::Error::source(&err).expect("cause"));
+    fn unreadable_files_name_themselves() {
+        let cli =
+            Cli::try_parse_from(["x", "--scenario", "no-such-scenario.toml"]).expect("flags parse");
+        let err = cli.args.scenario::<toml::Table>().expect_err("missing");
+        assert!(err.to_string().contains("no-such-scenario.toml"), "{err}");
+        let cli = Cli::try_parse_from(["x"]).expect("flags parse");
+        assert!(cli.args.seed_file().expect("no file, no error").is_none());
         assert!(
-            chain.contains("limits.window") && chain.contains("from 1s to 1day"),
-            "{chain}"
+            cli.args
+                .scenario::<toml::Table>()
+                .expect("defaults")
+                .is_empty()
         );
-        for flags in [
-            ["x", "--window", "3000years"],
-            ["x", "--destroy-window", "25h"],
-            ["x", "--window", "500ms"],
-        ] {
-            let cli = Cli::try_parse_from(flags).expect("flags parse");
-            let err = cli.args.load().expect_err("refused");
-            assert!(matches!(err, EmulatorError::Config(_)), "{flags:?}: {err}");
-        }
-        let cli = Cli::try_parse_from(["x", "--clock-offset", "-999999999999"]).expect("parse");
-        assert!(matches!(
-            cli.args.load(),
-            Err(EmulatorError::Config(ConfigError::ClockOffset(_)))
-        ));
-        let ok = Cli::try_parse_from(["x", "--window", "24h", "--destroy-window", "1s"])
-            .expect("flags parse");
-        assert!(ok.args.load().is_ok());
-    }
-
-    #[test]
-    fn banner_names_accounts_but_no_secret() {
-        let seed = Seed::builtin();
-        let emulator =
-            Emulator::new(seed.clone(), Config::default()).expect("builtin seed is valid");
-        let addr: SocketAddr = "127.0.0.1:4242".parse().expect("address");
-        let lines = banner(addr, &emulator.state_view(), "seed.json");
-        assert_eq!(lines[0], "emulator listening on http://127.0.0.1:4242");
-        assert_eq!(lines.len(), 1 + seed.accounts.len());
-        assert!(
-            lines[1].contains("@demo_owner") && lines[1].contains("200 blocked"),
-            "{}",
-            lines[1]
-        );
-        let text = lines.join("\n");
-        for app in &seed.apps {
-            assert!(!text.contains(&app.consumer_secret));
-            assert!(!text.contains(&app.consumer_key));
-        }
-        for a in &seed.accounts {
-            assert!(!text.contains(&a.access_token));
-            assert!(!text.contains(&a.access_token_secret));
-        }
     }
 }

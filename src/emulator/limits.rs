@@ -1,8 +1,10 @@
-//! Fixed rate windows, per access token and endpoint, on the emulator's clock.
+//! Fixed rate windows on the emulator's clock, for whatever a network counts them by (an access
+//! token and endpoint, an account, an IP address).
 //!
 //! A window opens at the first request after the previous one closed, aligned down to a whole
-//! second, so the `x-rate-limit-reset` it announces is exactly when it closes. A refused request
-//! does not count against the window, as on the real API.
+//! second, so the reset it announces is exactly when it closes. A refused request does not count
+//! against the window, as on the real APIs. A request may cost more than 1: Bluesky charges
+//! points per write (a delete 1, a create 3) against one budget.
 //!
 //! Lengths come from people (scenario files, flags, admin patches), so the arithmetic
 //! saturates: a length of centuries makes a window that never closes, not a panic.
@@ -22,7 +24,7 @@ pub fn length_ms(length: Duration) -> i64 {
 pub struct Window {
     /// When the current window closes (emulator clock, ms); 0 before the first request.
     closes_ms: i64,
-    /// Requests counted in the current window.
+    /// Cost counted in the current window (requests, where each costs 1).
     used: u32,
 }
 
@@ -33,7 +35,8 @@ pub struct Verdict {
     pub allowed: bool,
     /// The limit.
     pub limit: u32,
-    /// Requests left in the window after this one.
+    /// What is left of the limit in the window: after this request when it was counted, else
+    /// before it.
     pub remaining: u32,
     /// When the window closes, epoch seconds on the emulator clock.
     pub reset_secs: i64,
@@ -49,26 +52,36 @@ impl Window {
         }
     }
 
-    /// Checks a request against the window. When `count` is true and the request is allowed,
-    /// it is counted.
-    pub fn admit(&mut self, now_ms: i64, length_ms: i64, limit: u32, count: bool) -> Verdict {
+    /// Checks a request costing `cost` against the window: it is allowed when the cost fits in
+    /// what is left. When `count` is true and the request is allowed, its cost is counted
+    /// (false lets a caller check several limits first and [`Window::consume`] only if all
+    /// allow it).
+    pub fn admit(
+        &mut self,
+        now_ms: i64,
+        length_ms: i64,
+        limit: u32,
+        cost: u32,
+        count: bool,
+    ) -> Verdict {
         self.roll(now_ms, length_ms);
-        let allowed = self.used < limit;
+        let allowed = self.used.saturating_add(cost) <= limit;
         if allowed && count {
-            self.used += 1;
+            self.consume(cost);
         }
         self.verdict(allowed, limit)
     }
 
-    /// The window's state without counting anything (for `rate_limit_status`).
+    /// The window's state without counting anything (for a rate-limit status endpoint);
+    /// `allowed` says whether a request of cost 1 would pass.
     pub fn peek(&mut self, now_ms: i64, length_ms: i64, limit: u32) -> Verdict {
         self.roll(now_ms, length_ms);
         self.verdict(self.used < limit, limit)
     }
 
-    /// Counts a request that an earlier check allowed.
-    pub fn consume(&mut self) {
-        self.used = self.used.saturating_add(1);
+    /// Counts the cost of a request that an earlier check allowed.
+    pub fn consume(&mut self, cost: u32) {
+        self.used = self.used.saturating_add(cost);
     }
 
     fn verdict(&self, allowed: bool, limit: u32) -> Verdict {
@@ -88,7 +101,7 @@ mod tests {
     #[test]
     fn window_counts_down_refuses_then_reopens() {
         let mut w = Window::default();
-        let v = w.admit(10_400, 2_000, 2, true);
+        let v = w.admit(10_400, 2_000, 2, 1, true);
         assert_eq!(
             v,
             Verdict {
@@ -98,15 +111,15 @@ mod tests {
                 reset_secs: 12
             }
         );
-        let v = w.admit(11_000, 2_000, 2, true);
+        let v = w.admit(11_000, 2_000, 2, 1, true);
         assert_eq!((v.allowed, v.remaining), (true, 0));
         // Refused requests do not count: the window stays at 0 remaining, the reset unchanged.
         for _ in 0..3 {
-            let v = w.admit(11_999, 2_000, 2, true);
+            let v = w.admit(11_999, 2_000, 2, 1, true);
             assert_eq!((v.allowed, v.remaining, v.reset_secs), (false, 0, 12));
         }
         // The window closes exactly at its reset; the next opens aligned to the second.
-        let v = w.admit(12_000, 2_000, 2, true);
+        let v = w.admit(12_000, 2_000, 2, 1, true);
         assert_eq!(
             v,
             Verdict {
@@ -116,32 +129,52 @@ mod tests {
                 reset_secs: 14
             }
         );
-        let v = w.admit(20_700, 2_000, 2, true);
+        let v = w.admit(20_700, 2_000, 2, 1, true);
         assert_eq!(v.reset_secs, 22);
     }
 
     #[test]
     fn peek_and_uncounted_checks_do_not_consume() {
         let mut w = Window::default();
-        assert!(w.admit(0, 1_000, 1, false).allowed);
+        assert!(w.admit(0, 1_000, 1, 1, false).allowed);
         assert_eq!(w.peek(500, 1_000, 1).remaining, 1);
-        w.consume();
+        w.consume(1);
         assert!(!w.peek(600, 1_000, 1).allowed);
+    }
+
+    #[test]
+    fn requests_may_cost_more_than_one() {
+        let mut w = Window::default();
+        // A budget of 10 points: creates cost 3, deletes 1.
+        let v = w.admit(0, 1_000, 10, 3, true);
+        assert_eq!((v.allowed, v.remaining), (true, 7));
+        for _ in 0..2 {
+            assert!(w.admit(100, 1_000, 10, 3, true).allowed);
+        }
+        // 1 point left: a create no longer fits, and being refused does not spend it.
+        let v = w.admit(200, 1_000, 10, 3, true);
+        assert_eq!((v.allowed, v.remaining), (false, 1));
+        let v = w.admit(300, 1_000, 10, 1, true);
+        assert_eq!((v.allowed, v.remaining), (true, 0));
+        assert!(!w.admit(400, 1_000, 10, 1, true).allowed);
+        // A cost larger than the whole limit never passes; a new window starts afresh.
+        assert!(!w.admit(1_000, 1_000, 10, 11, true).allowed);
+        assert_eq!(w.admit(1_000, 1_000, 10, 10, true).remaining, 0);
     }
 
     #[test]
     fn huge_lengths_saturate_instead_of_overflowing() {
         let mut w = Window::default();
         let now = 1_700_000_000_123;
-        let v = w.admit(now, length_ms(Duration::MAX), 1, true);
+        let v = w.admit(now, length_ms(Duration::MAX), 1, 1, true);
         assert!(v.allowed);
         assert_eq!(v.reset_secs, i64::MAX / 1000 + 1);
         // The window never closes, so it keeps refusing.
-        assert!(!w.admit(now + DAY_MS, i64::MAX, 1, true).allowed);
+        assert!(!w.admit(now + DAY_MS, i64::MAX, 1, 1, true).allowed);
         // Near the end of the clock's range the window saturates too.
         let mut w = Window::default();
-        assert!(w.admit(i64::MAX - 10, i64::MAX, 1, true).allowed);
-        assert!(!w.admit(i64::MAX - 5, i64::MAX, 1, true).allowed);
+        assert!(w.admit(i64::MAX - 10, i64::MAX, 1, 1, true).allowed);
+        assert!(!w.admit(i64::MAX - 5, i64::MAX, 1, 1, true).allowed);
         assert_eq!(length_ms(Duration::ZERO), 1);
         assert_eq!(length_ms(Duration::from_secs(2)), 2_000);
     }
@@ -152,7 +185,7 @@ mod tests {
             closes_ms: i64::MIN,
             used: 0,
         };
-        let v = w.admit(-1_500, 1_000, 5, true);
+        let v = w.admit(-1_500, 1_000, 5, 1, true);
         assert_eq!(v.reset_secs, -1);
     }
 }

@@ -1,204 +1,53 @@
-//! An emulator of the part of the X/Twitter API that bulk-unblock uses, served over real HTTP
-//! on loopback.
+//! Emulators of the social networks' APIs, served over real HTTP on loopback, and the
+//! network-neutral core they are built on.
 //!
-//! It is an independent model of the server, written from the API reference rather than from
-//! the client: it verifies OAuth 1.0a signatures itself, keeps per-account blocked sets, counts
-//! fixed rate windows per token and endpoint, and can inject the faults a long run meets
-//! (latency, 503/500, a response lost after the action happened, stalls, revoked tokens). Tests
-//! drive the real binary against it and then assert on what it received and what it holds.
+//! Each emulator is an independent model of a server, written from the network's API reference
+//! rather than from the client, so tests can drive the real binary against it and then assert
+//! on what it received and what it holds. Today there is [`x`]; Bluesky and Mastodon join it
+//! as sibling modules.
 //!
-//! Layout: [`seed`] (starting data), [`config`] (knobs), [`route`] (which endpoint),
-//! [`oauth`] (verifier), [`limits`] (windows), `pipeline` (the per-request steps), `v1` and
-//! `v2` (endpoints), `admin` (views), `server` (HTTP glue), [`args`] (the CLI subcommand).
+//! **The core provides** what no network owns:
+//! - [`Store`]: one mutex around a network's whole state, held only for short synchronous
+//!   steps, never across an await;
+//! - [`limits`]: fixed rate windows on the emulator clock, charging a cost per request;
+//! - [`faults`]: the fault knobs (`[faults]` in a scenario file) and the seeded dice that draw
+//!   latency, server errors, drops after acting, stalls and spurious 429s;
+//! - [`clock_ms`]: the emulator clock, real time plus an offset;
+//! - [`log`]: the request log ([`LoggedRequest`], generic over the network's endpoint enum)
+//!   and the counters ([`Stats`]);
+//! - [`request`]: the parts of a request every network reads ([`Parts`]);
+//! - [`serve`](mod@serve): serving a router until shutdown, [`Running`] (one or several servers
+//!   over one handle, stopped when dropped), and [`respond`] (status, `Date`, headers, a body
+//!   that may break off after acting);
+//! - [`admin`]: `GET /admin/state`, `GET /admin/requests` and `GET|POST /admin/config`, mounted
+//!   by each network with its own state view through the [`Admin`] trait;
+//! - [`config`]: the bounds every network's knobs share and the error naming a knob.
+//!
+//! **A network module provides** the rest: its endpoint enum (implementing [`EndpointKind`])
+//! and routing; its authentication; its answers and error shapes; its seed (users, accounts,
+//! credentials) and configuration; a state struct holding a [`RequestLog`], a [`FaultDice`] and
+//! its [`limits::Window`]s behind a [`Store`]; a handler that runs the steps (arrive, admit,
+//! act, finish) with the sleeps between them; its state view and [`Admin`] implementation;
+//! and a `spawn` that returns a [`Running`]. [`args`] dispatches the `bulk-unblock emulator`
+//! subcommand to the network chosen with `--network`.
 
-mod admin;
+pub mod admin;
 pub mod args;
+pub mod clock;
 pub mod config;
-mod cursor;
+pub mod faults;
 pub mod limits;
-pub mod oauth;
-mod pipeline;
-mod render;
-mod reply;
-pub mod route;
-pub mod seed;
-mod server;
-mod state;
-mod v1;
-mod v2;
+pub mod log;
+pub mod request;
+pub mod serve;
+pub mod store;
+pub mod x;
 
-#[cfg(test)]
-mod tests;
-
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-pub use admin::{AccountView, StateView};
-pub use config::{
-    AuthConfig, Config, EndpointLimit, Faults, HeaderMode, Limits, NotBlockedReply, Replies,
-    SuspendedReply,
-};
-pub use route::Endpoint;
-pub use seed::{AccessLevel, Seed, SeedAccount, SeedApp, SeedError, SeedUser, UserState};
-pub use state::{FaultKind, LoggedRequest, Stats};
-
-/// A running emulated network. Cheap to clone: clones share the state.
-#[derive(Clone)]
-pub struct Emulator {
-    /// The one lock around all state. Held only for short synchronous steps, never across an
-    /// await, so request handling never blocks the runtime for long.
-    shared: Arc<Mutex<state::State>>,
-}
-
-impl std::fmt::Debug for Emulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the state: it holds secrets.
-        f.debug_struct("Emulator").finish_non_exhaustive()
-    }
-}
-
-impl Emulator {
-    /// Builds an emulator, checking the seed's references.
-    pub fn new(seed: Seed, config: Config) -> Result<Emulator, SeedError> {
-        Ok(Emulator {
-            shared: Arc::new(Mutex::new(state::State::new(seed, config)?)),
-        })
-    }
-
-    /// Runs `f` under the state lock. A panic elsewhere never makes the state unreadable: the
-    /// steps leave it consistent between lock acquisitions.
-    fn with<R>(&self, f: impl FnOnce(&mut state::State) -> R) -> R {
-        let mut guard = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut guard)
-    }
-
-    /// The axum router serving the emulated API and the admin views.
-    pub fn router(&self) -> axum::Router {
-        server::router(self.clone())
-    }
-
-    /// Changes knobs at runtime; the next request sees them.
-    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
-        self.with(|s| {
-            f(&mut s.config);
-            s.config_changed();
-        });
-    }
-
-    /// The current knobs.
-    pub fn config(&self) -> Config {
-        self.with(|s| s.config.clone())
-    }
-
-    /// Every request received, in arrival order.
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.with(|s| s.log.clone())
-    }
-
-    /// The counters.
-    pub fn stats(&self) -> Stats {
-        self.with(|s| s.stats())
-    }
-
-    /// An account's current blocked set, ascending (empty for an unknown account).
-    pub fn blocked(&self, account_id: u64) -> Vec<u64> {
-        self.with(|s| s.blocked(account_id))
-    }
-
-    /// Replaces an account's blocked set. IDs with no user get a synthesized active user, so a
-    /// test can block 12,000 made-up IDs without listing users.
-    pub fn set_blocked(&self, account_id: u64, ids: impl IntoIterator<Item = u64>) {
-        self.with(|s| s.set_blocked(account_id, ids));
-    }
-
-    /// Adds users, or replaces those with the same ID (e.g. to suspend someone mid-test).
-    pub fn add_users(&self, users: impl IntoIterator<Item = SeedUser>) {
-        self.with(|s| s.add_users(users));
-    }
-
-    /// Revokes an access token: from now on it gets 401 code 89.
-    pub fn revoke_token(&self, access_token: &str) {
-        self.with(|s| s.revoke_token(access_token));
-    }
-
-    /// Re-enables a revoked access token, as if the user had issued a new one with the same
-    /// values (tests of "fix the credentials, then resume").
-    pub fn restore_token(&self, access_token: &str) {
-        self.with(|s| s.restore_token(access_token));
-    }
-
-    /// The admin state view (accounts, blocked sets, user count, counters).
-    pub fn state_view(&self) -> StateView {
-        admin::state_view(self)
-    }
-}
-
-/// Serves the emulator on `listener` until `shutdown` resolves (then finishes open requests).
-pub async fn serve(
-    listener: TcpListener,
-    emulator: Emulator,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, emulator.router())
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-/// An emulator served on `127.0.0.1` by a background task; dropping it stops the server.
-#[derive(Debug)]
-pub struct Running {
-    /// The bound address.
-    pub addr: SocketAddr,
-    /// The emulator, for assertions and runtime changes.
-    pub emulator: Emulator,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Running {
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting, lets open requests finish, and waits for the server task.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(std::io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Abort rather than wait: a stalled request must not keep a test's port alive.
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-/// Binds `127.0.0.1:0` and serves `emulator` on the current runtime.
-pub async fn spawn(emulator: Emulator) -> std::io::Result<Running> {
-    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
-    let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, emulator.clone(), async move {
-        let _ = rx.await;
-    }));
-    Ok(Running {
-        addr,
-        emulator,
-        shutdown: Some(tx),
-        task: Some(task),
-    })
-}
+pub use admin::Admin;
+pub use clock::clock_ms;
+pub use config::ConfigError;
+pub use faults::{FaultDice, FaultKind, Faults};
+pub use log::{EndpointKind, ErrorCode, Finished, LoggedRequest, RequestLog, Stats};
+pub use request::Parts;
+pub use serve::{Answer, Running, respond, serve};
+pub use store::Store;

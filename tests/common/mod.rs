@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use bulk_unblock::emulator::config::Config;
-use bulk_unblock::emulator::seed::{Seed, SeedAccount, SeedApp};
-use bulk_unblock::emulator::{Emulator, Endpoint, LoggedRequest, Running, spawn};
+use bulk_unblock::emulator::x::config::Config;
+use bulk_unblock::emulator::x::seed::{Seed, SeedAccount, SeedApp};
+use bulk_unblock::emulator::x::{Emulator, Endpoint, LoggedRequest, Running, spawn};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_bulk-unblock");

@@ -508,7 +508,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::emulator::{self, Config, Emulator, Endpoint, Running, Seed, SeedUser, UserState};
+    use crate::emulator::x::{
+        self as emulator, Config, Emulator, Endpoint, Running, Seed, SeedUser, UserState,
+    };
     use crate::network::x::oauth::{Credentials, Secret};
 
     /// The builtin seed's first account, served on loopback, and a v2 client acting for it.

@@ -1,5 +1,5 @@
-//! The v2 endpoints: users/me, users/by, users (by ID), and the blocking list, block and
-//! unblock.
+//! The v2 endpoints: users/me, users/by, users/by/username, users (by ID), and the blocking
+//! list, block and unblock.
 //!
 //! v2 differs from v1.1 in shape only: string IDs, `data`/`meta`/`errors` envelopes with empty
 //! parts omitted, and problem JSON for errors. Block and unblock are Enterprise-only on the
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::cursor;
 use super::render::v2_user;
 use super::reply::{Incoming, PROBLEMS, Reply};
-use super::seed::{SeedUser, UserState};
+use super::seed::{SeedUser, UserState, check_screen_name};
 use super::state::State;
 
 fn forbidden(detail: &str) -> Reply {
@@ -136,10 +136,10 @@ pub fn block_write(state: &mut State, account: usize, req: &Incoming, create: bo
     };
     if create {
         if acc.blocked.insert(target) {
-            state.stats.blocks_applied += 1;
+            state.log.counters().blocks_applied += 1;
         }
     } else if acc.blocked.remove(&target) {
-        state.stats.unblocks_applied += 1;
+        state.log.counters().unblocks_applied += 1;
     }
     Reply::v2(&json!({"data": {"blocking": create}}))
 }
@@ -206,9 +206,7 @@ pub fn blocking(state: &State, account: usize, req: &Incoming) -> Reply {
 pub fn users_by(state: &State, req: &Incoming) -> Reply {
     let raw = req.param("usernames").unwrap_or("");
     let names: Vec<&str> = raw.split(',').map(str::trim).collect();
-    let valid = |n: &&str| {
-        (1..=15).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    };
+    let valid = |n: &&str| check_screen_name(n).is_ok();
     if raw.is_empty() || names.len() > 100 || !names.iter().all(valid) {
         return Reply::invalid_request(
             "usernames",
@@ -222,6 +220,29 @@ pub fn users_by(state: &State, req: &Incoming) -> Reply {
     partial_lookup(found, "usernames")
 }
 
+/// The partial error for a name or ID a lookup did not find as an active user: suspended users
+/// are `Forbidden`, the rest `Not Found Error`.
+fn lookup_error(value: &str, user: Option<&SeedUser>, parameter: &str) -> Value {
+    let (title, detail) = match user {
+        Some(u) if u.state == UserState::Suspended => {
+            ("Forbidden", format!("User has been suspended: [{value}]."))
+        }
+        _ => (
+            "Not Found Error",
+            format!("Could not find user with {parameter}: [{value}]."),
+        ),
+    };
+    json!({
+        "value": value,
+        "detail": detail,
+        "title": title,
+        "resource_type": "user",
+        "parameter": parameter,
+        "resource_id": value,
+        "type": format!("{PROBLEMS}/resource-not-found"),
+    })
+}
+
 /// Found users in `data`, the rest as partial errors naming `parameter` (`usernames`, `ids`),
 /// as `users/by` and `users` answer: omitted fields stay out of the body.
 fn partial_lookup<'a>(
@@ -231,28 +252,10 @@ fn partial_lookup<'a>(
     let mut data = Vec::new();
     let mut errors = Vec::new();
     for (value, user) in found {
-        let (title, detail) = match user {
-            Some(u) if u.state == UserState::Active => {
-                data.push(v2_user(u));
-                continue;
-            }
-            Some(u) if u.state == UserState::Suspended => {
-                ("Forbidden", format!("User has been suspended: [{value}]."))
-            }
-            _ => (
-                "Not Found Error",
-                format!("Could not find user with {parameter}: [{value}]."),
-            ),
-        };
-        errors.push(json!({
-            "value": value,
-            "detail": detail,
-            "title": title,
-            "resource_type": "user",
-            "parameter": parameter,
-            "resource_id": value,
-            "type": format!("{PROBLEMS}/resource-not-found"),
-        }));
+        match user {
+            Some(u) if u.state == UserState::Active => data.push(v2_user(u)),
+            _ => errors.push(lookup_error(value, user, parameter)),
+        }
     }
     let mut body = serde_json::Map::new();
     if !data.is_empty() {
@@ -262,6 +265,30 @@ fn partial_lookup<'a>(
         body.insert("errors".into(), Value::Array(errors));
     }
     Reply::v2(&body)
+}
+
+/// `GET /2/users/by/username/{username}`: the user in `data` (an object, not a list), or 200
+/// with only the partial error, as the lookups of several users answer for each one missing.
+pub fn user_by_username(state: &State, req: &Incoming) -> Reply {
+    let raw = req
+        .route
+        .path_params
+        .first()
+        .map(String::as_str)
+        .unwrap_or("");
+    if check_screen_name(raw).is_err() {
+        return Reply::invalid_request(
+            "username",
+            raw,
+            format!(
+                "The `username` query parameter value [{raw}] does not match ^[A-Za-z0-9_]{{1,15}}$"
+            ),
+        );
+    }
+    match state.user_by_name(raw) {
+        Some(u) if u.state == UserState::Active => Reply::v2(&json!({"data": v2_user(u)})),
+        user => Reply::v2(&json!({"errors": [lookup_error(raw, user, "username")]})),
+    }
 }
 
 /// `GET /2/users?ids=1,2`: found users in `data`, the rest as partial errors, like `users/by`.

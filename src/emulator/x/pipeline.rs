@@ -5,27 +5,20 @@
 //! Splitting at the awaits (latency before admit, a stall before act) is what keeps the state
 //! lock from ever being held across a sleep.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use rand::Rng;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::config::HeaderMode;
-use super::limits::{self, Verdict};
 use super::oauth::{self, AuthFailure};
 use super::reply::{Incoming, Reply};
 use super::route::Endpoint;
 use super::seed::{AccessLevel, UserState};
-use super::state::{FaultKind, LoggedRequest, State};
+use super::state::State;
 use super::{v1, v2};
-
-/// Real time plus a signed offset, in epoch milliseconds.
-pub fn clock_ms(offset_secs: i64) -> i64 {
-    let real = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    real.saturating_add(offset_secs.saturating_mul(1000))
-}
+use crate::emulator::clock::clock_ms;
+use crate::emulator::faults::FaultKind;
+use crate::emulator::limits::{self, Verdict};
+use crate::emulator::log::{ErrorCode, Finished};
 
 /// A request that passed admission.
 #[derive(Debug)]
@@ -73,8 +66,7 @@ impl State {
 
     /// Logs the arrival and draws the latency to apply before answering.
     pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let seq = self.log.len() as u64;
-        let mut params = std::collections::BTreeMap::new();
+        let mut params = BTreeMap::new();
         for (k, v) in &req.params {
             if !k.starts_with("oauth_") {
                 params.entry(k.clone()).or_insert_with(|| v.clone());
@@ -86,28 +78,12 @@ impl State {
                 params.entry(k.clone()).or_insert(text);
             }
         }
-        let endpoint = req.route.endpoint;
-        self.log.push(LoggedRequest {
-            seq,
-            at_ms: self.now_ms(),
-            method: req.method.clone(),
-            path: req.path.clone(),
-            endpoint,
-            params,
-            account: None,
-            status: 0,
-            error_code: None,
-            window_spent: false,
-            fault: None,
-        });
-        self.stats.requests += 1;
-        self.per_endpoint[endpoint.index()] += 1;
-        let faults = &self.config.faults;
-        let mut ms = faults.latency_ms;
-        if faults.jitter_ms > 0 {
-            ms = ms.saturating_add(self.rng.random_range(0..=faults.jitter_ms));
-        }
-        (seq, Duration::from_millis(ms))
+        let now_ms = self.now_ms();
+        let seq = self
+            .log
+            .arrive(now_ms, &req.method, &req.path, req.route.endpoint, params);
+        let delay = self.dice.latency(&self.config.faults);
+        (seq, delay)
     }
 
     /// Verifies the OAuth header and returns the account index.
@@ -125,17 +101,31 @@ impl State {
         if account.revoked || account.consumer_key != header.consumer_key {
             return Err(AuthFailure::InvalidToken);
         }
-        oauth::verify(
-            &req.method,
-            &req.base_url,
-            &req.params,
-            &header,
-            consumer_secret,
-            &account.token_secret,
-        )?;
+        // Behind a TLS-terminating proxy the client signed the https form of the URL; any
+        // form the request may have been signed for will do.
+        let signed = req.base_urls.iter().any(|base_url| {
+            oauth::verify(
+                &req.method,
+                base_url,
+                &req.params,
+                &header,
+                consumer_secret,
+                &account.token_secret,
+            )
+            .is_ok()
+        });
+        if !signed {
+            return Err(AuthFailure::CouldNotAuthenticate);
+        }
         let skew = i64::try_from(self.config.auth.skew_window.as_secs()).unwrap_or(i64::MAX);
         let now_secs = now_ms.div_euclid(1000);
-        if header.timestamp.abs_diff(now_secs) > skew.unsigned_abs() {
+        if header.timestamp.abs_diff(now_secs) > skew.unsigned_abs()
+            || self
+                .config
+                .auth
+                .refuse_timestamps
+                .contains(&req.route.endpoint)
+        {
             return Err(AuthFailure::TimestampOutOfBounds);
         }
         if self.config.auth.check_nonce {
@@ -179,7 +169,7 @@ impl State {
         let idx = match self.authenticate(req, now_ms) {
             Ok(idx) => idx,
             Err(failure) => {
-                self.stats.auth_failures += 1;
+                self.log.counters().auth_failures += 1;
                 let reply = if v2 {
                     Reply::problem(401, "Unauthorized")
                 } else {
@@ -245,10 +235,10 @@ impl State {
         {
             let i = endpoint.index();
             let length_ms = limits::length_ms(limits.window_of(endpoint));
-            let w = account.windows[i].admit(now_ms, length_ms, limit.limit, false);
+            let w = account.windows[i].admit(now_ms, length_ms, limit.limit, 1, false);
             let user_day = limit
                 .daily_limit
-                .map(|cap| account.daily[i].admit(now_ms, limits::DAY_MS, cap, false));
+                .map(|cap| account.daily[i].admit(now_ms, limits::DAY_MS, cap, 1, false));
             let mut app_windows = limit.app_daily_limit.map(|cap| {
                 let windows = self
                     .app_daily
@@ -258,10 +248,8 @@ impl State {
             });
             let app_day = app_windows
                 .as_mut()
-                .map(|(cap, windows)| windows[i].admit(now_ms, limits::DAY_MS, *cap, false));
-            // Drawn whenever the knob is on, so the fault sequence does not depend on timing.
-            let rate = self.config.faults.spurious_429_rate;
-            let drawn = applies_faults && rate > 0.0 && self.rng.random::<f64>() < rate;
+                .map(|(cap, windows)| windows[i].admit(now_ms, limits::DAY_MS, *cap, 1, false));
+            let drawn = self.dice.spurious_429(&self.config.faults, applies_faults);
             let refusals: Vec<Verdict> = [Some(w), user_day, app_day]
                 .into_iter()
                 .flatten()
@@ -271,12 +259,12 @@ impl State {
             spurious = drawn && !window_spent;
             limited = window_spent || spurious;
             if !limited {
-                account.windows[i].consume();
+                account.windows[i].consume(1);
                 if user_day.is_some() {
-                    account.daily[i].consume();
+                    account.daily[i].consume(1);
                 }
                 if let Some((_, windows)) = app_windows {
-                    windows[i].consume();
+                    windows[i].consume(1);
                 }
             }
             // When a 429 may come back: the latest reset among the limits that refused it (a
@@ -325,7 +313,7 @@ impl State {
         }
         if limited {
             if spurious {
-                self.stats.faults_injected += 1;
+                self.log.counters().faults_injected += 1;
             }
             let reply = if v2 {
                 Reply::problem(429, "Too Many Requests")
@@ -342,17 +330,13 @@ impl State {
             });
         }
         let fault = if applies_faults {
-            self.draw_fault()
+            self.dice.draw(&self.config.faults)
         } else {
             None
         };
-        if fault.is_some() {
-            self.stats.faults_injected += 1;
+        if let Some(kind) = fault {
             // Logged now, so a stall whose client gave up still shows why.
-            if let Some(entry) = usize::try_from(seq).ok().and_then(|i| self.log.get_mut(i)) {
-                entry.fault = fault;
-                entry.account = Some(user_id);
-            }
+            self.log.note_fault(seq, kind, Some(user_id.to_string()));
         }
         let stall = (fault == Some(FaultKind::Stall)).then_some(self.config.faults.stall);
         Ok(Ticket {
@@ -362,29 +346,6 @@ impl State {
             fault,
             stall,
         })
-    }
-
-    /// One draw decides between no fault and each fault kind, by cumulative probability.
-    fn draw_fault(&mut self) -> Option<FaultKind> {
-        let f = &self.config.faults;
-        let kinds = [
-            (f.over_capacity_rate, FaultKind::OverCapacity),
-            (f.internal_error_rate, FaultKind::InternalError),
-            (f.drop_after_acting_rate, FaultKind::DropAfterActing),
-            (f.stall_rate, FaultKind::Stall),
-        ];
-        if kinds.iter().all(|(p, _)| *p <= 0.0) {
-            return None;
-        }
-        let draw: f64 = self.rng.random();
-        let mut edge = 0.0;
-        for (p, kind) in kinds {
-            edge += p.max(0.0);
-            if draw < edge {
-                return Some(kind);
-            }
-        }
-        None
     }
 
     /// Runs the endpoint (unless the fault says the server failed first).
@@ -403,6 +364,7 @@ impl State {
                     Endpoint::BlocksDestroy => v1::block_write(self, idx, req, false),
                     Endpoint::BlocksCreate => v1::block_write(self, idx, req, true),
                     Endpoint::BlocksIds => v1::blocks_ids(self, idx, req),
+                    Endpoint::BlocksList => v1::blocks_list(self, idx, req),
                     Endpoint::UsersLookup => v1::users_lookup(self, req),
                     Endpoint::VerifyCredentials => v1::verify_credentials(self, idx, req),
                     Endpoint::RateLimitStatus => v1::rate_limit_status(self, idx, req, now_ms),
@@ -412,6 +374,7 @@ impl State {
                     Endpoint::V2Blocking => v2::blocking(self, idx, req),
                     Endpoint::V2UsersBy => v2::users_by(self, req),
                     Endpoint::V2Users => v2::users_by_id(self, req),
+                    Endpoint::V2UserByUsername => v2::user_by_username(self, req),
                     Endpoint::Unknown => Reply::no_such_page(),
                 }
             }
@@ -442,28 +405,16 @@ impl State {
 
     /// Records the answer in the log and the counters.
     pub fn finish(&mut self, seq: u64, done: &Done) {
-        let status = done.reply.status;
-        let stats = &mut self.stats;
-        match status {
-            200..=299 => stats.status_2xx += 1,
-            400..=499 => stats.status_4xx += 1,
-            500..=599 => stats.status_5xx += 1,
-            _ => {}
-        }
-        if status == 429 {
-            stats.rate_limited += 1;
-        }
-        if done.window_spent {
-            stats.window_spent += 1;
-        }
-        let Some(entry) = usize::try_from(seq).ok().and_then(|i| self.log.get_mut(i)) else {
-            return;
-        };
-        entry.status = status;
-        entry.error_code = done.reply.error_code;
-        entry.account = done.account;
-        entry.window_spent = done.window_spent;
-        entry.fault = done.fault;
+        self.log.finish(
+            seq,
+            Finished {
+                status: done.reply.status,
+                error_code: done.reply.error_code.map(ErrorCode::Number),
+                account: done.account.map(|id| id.to_string()),
+                window_spent: done.window_spent,
+                fault: done.fault,
+            },
+        );
     }
 }
 

@@ -8,8 +8,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use super::oauth::{self, Credentials};
-use super::pipeline::clock_ms;
 use super::*;
+use crate::emulator::{FaultKind, clock_ms};
 
 const CK: &str = "TestConsumerKey0000000001";
 const CS: &str = "cs+with/odd=chars&and%more~0123456789abcdefghijklmn";
@@ -319,7 +319,7 @@ async fn every_auth_failure_has_its_code() {
     let log = running.emulator.requests();
     assert_eq!(log.len(), 12);
     assert!(log.iter().all(|r| r.endpoint != Endpoint::Unknown));
-    assert_eq!(log[0].account, Some(OWNER));
+    assert_eq!(log[0].account, Some(OWNER.to_string()));
     assert_eq!(log[1].account, None);
 }
 
@@ -360,7 +360,7 @@ async fn signature_covers_host_and_port_as_sent() {
     let running = start(Config::default()).await;
     let mut c = Client::new(&running, OWNER);
     // Signed for another port: the base URL differs, so the signature fails.
-    c.base = format!("http://127.0.0.1:{}", running.addr.port() + 1);
+    c.base = format!("http://127.0.0.1:{}", running.addr().port() + 1);
     let url = format!("{}/1.1/account/verify_credentials.json", running.base_url());
     let ts = clock_ms(0) / 1000;
     let signed_elsewhere = oauth::authorization(
@@ -1361,7 +1361,7 @@ async fn admin_views_show_state_and_log_without_secrets() {
         running.emulator.requests(),
         "admin requests are not logged themselves"
     );
-    assert_eq!(log[0].account, Some(OWNER));
+    assert_eq!(log[0].account, Some(OWNER.to_string()));
     assert!(!text.contains(&token(OWNER)) && !text.contains("oauth_"));
 
     let resp = c
@@ -1677,12 +1677,12 @@ async fn every_v2_error_is_problem_json() {
 mod sample_data {
     use std::collections::BTreeSet;
 
-    use crate::emulator::Seed;
+    use crate::emulator::x::Seed;
     use crate::target::Target;
 
-    const CSV: &str = include_str!("../../sample-data/blocked.csv");
-    const TXT: &str = include_str!("../../sample-data/blocked.txt");
-    const BLOCK_JS: &str = include_str!("../../sample-data/block.js");
+    const CSV: &str = include_str!("../../../sample-data/blocked.csv");
+    const TXT: &str = include_str!("../../../sample-data/blocked.txt");
+    const BLOCK_JS: &str = include_str!("../../../sample-data/block.js");
 
     fn demo_blocked(seed: &Seed) -> BTreeSet<u64> {
         let owner = seed
@@ -1723,7 +1723,7 @@ mod sample_data {
     #[test]
     fn builtin_seed_is_valid_and_shaped_as_documented() {
         let seed = Seed::builtin();
-        assert!(crate::emulator::Emulator::new(seed.clone(), Default::default()).is_ok());
+        assert!(crate::emulator::x::Emulator::new(seed.clone(), Default::default()).is_ok());
         let blocked = demo_blocked(&seed);
         assert_eq!(blocked.len(), 200);
         assert!(blocked.iter().any(|id| *id > 1 << 53) && blocked.iter().any(|id| *id < 1 << 32));
@@ -1733,8 +1733,8 @@ mod sample_data {
                 .filter(|u| u.state == state && blocked.contains(&u.id))
                 .count()
         };
-        assert_eq!(state_of(crate::emulator::UserState::Suspended), 5);
-        assert_eq!(state_of(crate::emulator::UserState::Deactivated), 5);
+        assert_eq!(state_of(crate::emulator::x::UserState::Suspended), 5);
+        assert_eq!(state_of(crate::emulator::x::UserState::Deactivated), 5);
         assert!(seed.users.iter().any(|u| u.screen_name == "other_owner"));
         let app = &seed.apps[0];
         assert_eq!(

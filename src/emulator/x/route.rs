@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::emulator::log::EndpointKind;
+
 /// An emulated endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -16,6 +18,8 @@ pub enum Endpoint {
     BlocksCreate,
     /// `GET /1.1/blocks/ids.json`
     BlocksIds,
+    /// `GET /1.1/blocks/list.json`
+    BlocksList,
     /// `GET|POST /1.1/users/lookup.json`
     UsersLookup,
     /// `GET /1.1/account/verify_credentials.json`
@@ -34,16 +38,19 @@ pub enum Endpoint {
     V2UsersBy,
     /// `GET /2/users?ids=`
     V2Users,
+    /// `GET /2/users/by/username/{username}`
+    V2UserByUsername,
     /// Anything else: 404 code 34, or a 404 problem under `/2/`.
     Unknown,
 }
 
 impl Endpoint {
     /// Every endpoint, in a fixed order (indexes of per-endpoint arrays).
-    pub const ALL: [Endpoint; 13] = [
+    pub const ALL: [Endpoint; 15] = [
         Endpoint::BlocksDestroy,
         Endpoint::BlocksCreate,
         Endpoint::BlocksIds,
+        Endpoint::BlocksList,
         Endpoint::UsersLookup,
         Endpoint::VerifyCredentials,
         Endpoint::RateLimitStatus,
@@ -53,6 +60,7 @@ impl Endpoint {
         Endpoint::V2Blocking,
         Endpoint::V2UsersBy,
         Endpoint::V2Users,
+        Endpoint::V2UserByUsername,
         Endpoint::Unknown,
     ];
 
@@ -67,6 +75,7 @@ impl Endpoint {
             Endpoint::BlocksDestroy => "blocks/destroy",
             Endpoint::BlocksCreate => "blocks/create",
             Endpoint::BlocksIds => "blocks/ids",
+            Endpoint::BlocksList => "blocks/list",
             Endpoint::UsersLookup => "users/lookup",
             Endpoint::VerifyCredentials => "account/verify_credentials",
             Endpoint::RateLimitStatus => "application/rate_limit_status",
@@ -76,6 +85,7 @@ impl Endpoint {
             Endpoint::V2Blocking => "v2/blocking",
             Endpoint::V2UsersBy => "v2/users/by",
             Endpoint::V2Users => "v2/users",
+            Endpoint::V2UserByUsername => "v2/users/by/username",
             Endpoint::Unknown => "unknown",
         }
     }
@@ -90,7 +100,16 @@ impl Endpoint {
                 | Endpoint::V2Blocking
                 | Endpoint::V2UsersBy
                 | Endpoint::V2Users
+                | Endpoint::V2UserByUsername
         )
+    }
+
+    /// The endpoint a knob names by [`Endpoint::name`]; `None` for `unknown`, which no request
+    /// reaches the knobs with, and for any other text.
+    pub fn named(name: &str) -> Option<Endpoint> {
+        Endpoint::ALL
+            .into_iter()
+            .find(|e| *e != Endpoint::Unknown && e.name() == name)
     }
 
     /// True for endpoints that change state (faults and `revoke_after` aim at these).
@@ -115,6 +134,18 @@ impl Endpoint {
             self,
             Endpoint::V2Unblock | Endpoint::V2Block | Endpoint::V2Blocking
         )
+    }
+}
+
+impl EndpointKind for Endpoint {
+    const ALL: &'static [Endpoint] = &Endpoint::ALL;
+
+    fn index(self) -> usize {
+        Endpoint::index(self)
+    }
+
+    fn name(self) -> &'static str {
+        Endpoint::name(self)
     }
 }
 
@@ -144,15 +175,32 @@ pub fn resolve(method: &str, path: &str) -> Route {
         ("POST", "/1.1/blocks/destroy.json") => Endpoint::BlocksDestroy,
         ("POST", "/1.1/blocks/create.json") => Endpoint::BlocksCreate,
         ("GET", "/1.1/blocks/ids.json") => Endpoint::BlocksIds,
+        ("GET", "/1.1/blocks/list.json") => Endpoint::BlocksList,
         ("GET" | "POST", "/1.1/users/lookup.json") => Endpoint::UsersLookup,
         ("GET", "/1.1/account/verify_credentials.json") => Endpoint::VerifyCredentials,
         ("GET", "/1.1/application/rate_limit_status.json") => Endpoint::RateLimitStatus,
         ("GET", "/2/users/me") => Endpoint::V2Me,
         ("GET", "/2/users/by") => Endpoint::V2UsersBy,
         ("GET", "/2/users") => Endpoint::V2Users,
-        _ => return resolve_v2_blocking(method, path).unwrap_or_else(|| plain(Endpoint::Unknown)),
+        _ => {
+            return resolve_user_by_username(method, path)
+                .or_else(|| resolve_v2_blocking(method, path))
+                .unwrap_or_else(|| plain(Endpoint::Unknown));
+        }
     };
     plain(endpoint)
+}
+
+/// `GET /2/users/by/username/{username}`: one non-empty segment after the prefix.
+fn resolve_user_by_username(method: &str, path: &str) -> Option<Route> {
+    let username = path.strip_prefix("/2/users/by/username/")?;
+    if method != "GET" || username.is_empty() || username.contains('/') {
+        return None;
+    }
+    Some(Route {
+        endpoint: Endpoint::V2UserByUsername,
+        path_params: vec![username.to_owned()],
+    })
 }
 
 fn resolve_v2_blocking(method: &str, path: &str) -> Option<Route> {
@@ -198,6 +246,38 @@ mod tests {
             Endpoint::UsersLookup
         );
         assert_eq!(resolve("GET", "/1.1/nope.json").endpoint, Endpoint::Unknown);
+    }
+
+    #[test]
+    fn list_and_single_user_lookup_resolve() {
+        assert_eq!(
+            resolve("GET", "/1.1/blocks/list.json").endpoint,
+            Endpoint::BlocksList
+        );
+        assert_eq!(
+            resolve("POST", "/1.1/blocks/list.json").endpoint,
+            Endpoint::Unknown
+        );
+        let r = resolve("GET", "/2/users/by/username/TwitterDev");
+        assert_eq!(r.endpoint, Endpoint::V2UserByUsername);
+        assert_eq!(r.path_params, ["TwitterDev"]);
+        for (method, path) in [
+            ("POST", "/2/users/by/username/a"),
+            ("GET", "/2/users/by/username/"),
+            ("GET", "/2/users/by/username/a/b"),
+        ] {
+            assert_eq!(resolve(method, path).endpoint, Endpoint::Unknown, "{path}");
+        }
+        assert_eq!(resolve("GET", "/2/users/by").endpoint, Endpoint::V2UsersBy);
+    }
+
+    #[test]
+    fn knobs_name_endpoints_as_the_statistics_do() {
+        for e in Endpoint::ALL {
+            let expected = (e != Endpoint::Unknown).then_some(e);
+            assert_eq!(Endpoint::named(e.name()), expected, "{e:?}");
+        }
+        assert_eq!(Endpoint::named("blocks_ids"), None);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The v1.1 endpoints: blocks/destroy, blocks/create, blocks/ids, users/lookup,
+//! The v1.1 endpoints: blocks/destroy, blocks/create, blocks/ids, blocks/list, users/lookup,
 //! account/verify_credentials and application/rate_limit_status.
 //!
 //! Handlers run under the state lock after authentication and rate limiting have passed; they
@@ -11,12 +11,12 @@ use serde_json::{Map, Value, json};
 
 use super::config::{NotBlockedReply, SuspendedReply};
 use super::cursor;
-use super::limits::length_ms;
 use super::render::{V1Options, truthy, v1_self, v1_user};
 use super::reply::{Incoming, Reply, message_for};
 use super::route::Endpoint;
 use super::seed::UserState;
 use super::state::State;
+use crate::emulator::limits::length_ms;
 
 fn options(req: &Incoming) -> V1Options {
     V1Options::from_params(req.param("skip_status"), req.param("include_entities"))
@@ -69,10 +69,10 @@ pub fn block_write(state: &mut State, account: usize, req: &Incoming, create: bo
     };
     if create {
         if acc.blocked.insert(id) {
-            state.stats.blocks_applied += 1;
+            state.log.counters().blocks_applied += 1;
         }
     } else if acc.blocked.remove(&id) {
-        state.stats.unblocks_applied += 1;
+        state.log.counters().unblocks_applied += 1;
     } else if not_blocked == NotBlockedReply::NotFound {
         return Reply::no_such_page();
     }
@@ -82,25 +82,28 @@ pub fn block_write(state: &mut State, account: usize, req: &Incoming, create: bo
     }
 }
 
-/// `GET blocks/ids.json`: keyset pages over the blocked set ordered by ID; suspended and
-/// deactivated users are filtered out after paging, so a page may be short.
-pub fn blocks_ids(state: &State, account: usize, req: &Incoming) -> Reply {
-    let Some(acc) = state.accounts.get(account) else {
-        return Reply::no_such_page();
-    };
-    let stringify = req.param("stringify_ids").is_some_and(truthy);
+/// One page of the account's blocked set as the cursored v1.1 lists serve it: the `cursor`
+/// parameter (-1, the default, is the first page; 0 is past the last), the IDs of the page
+/// that are still active users (suspended and deactivated users are filtered out after paging,
+/// so a page may be short), and the cursor fields of the body.
+fn cursored_page(
+    state: &State,
+    account: usize,
+    req: &Incoming,
+    page_size: usize,
+) -> Option<(Vec<u64>, Map<String, Value>)> {
+    let acc = state.accounts.get(account)?;
     let cursor_in = req
         .param("cursor")
         .and_then(|c| c.trim().parse::<i64>().ok())
         .unwrap_or(-1);
-    let page_size = state.config.replies.ids_page_size.max(1);
     let (page, next) = if cursor_in == 0 {
         (Vec::new(), 0)
     } else {
         let after = (cursor_in > 0).then(|| cursor::decode(cursor_in));
-        page_after(&acc.blocked, after, page_size)
+        page_after(&acc.blocked, after, page_size.max(1))
     };
-    let ids: Vec<Value> = page
+    let active = page
         .into_iter()
         .filter(|id| {
             state
@@ -108,6 +111,26 @@ pub fn blocks_ids(state: &State, account: usize, req: &Incoming) -> Reply {
                 .get(id)
                 .is_some_and(|u| u.state == UserState::Active)
         })
+        .collect();
+    // Going back is not emulated; a non-zero previous cursor only says "not the first page".
+    let previous = if cursor_in > 0 { -cursor_in } else { 0 };
+    let mut cursors = Map::new();
+    cursors.insert("next_cursor".into(), json!(next));
+    cursors.insert("next_cursor_str".into(), json!(next.to_string()));
+    cursors.insert("previous_cursor".into(), json!(previous));
+    cursors.insert("previous_cursor_str".into(), json!(previous.to_string()));
+    Some((active, cursors))
+}
+
+/// `GET blocks/ids.json`: keyset pages of IDs over the blocked set ordered by ID.
+pub fn blocks_ids(state: &State, account: usize, req: &Incoming) -> Reply {
+    let page_size = state.config.replies.ids_page_size;
+    let Some((page, mut body)) = cursored_page(state, account, req, page_size) else {
+        return Reply::no_such_page();
+    };
+    let stringify = req.param("stringify_ids").is_some_and(truthy);
+    let ids: Vec<Value> = page
+        .into_iter()
         .map(|id| {
             if stringify {
                 Value::String(id.to_string())
@@ -116,16 +139,26 @@ pub fn blocks_ids(state: &State, account: usize, req: &Incoming) -> Reply {
             }
         })
         .collect();
-    // Going back is not emulated; a non-zero previous cursor only says "not the first page".
-    let previous = if cursor_in > 0 { -cursor_in } else { 0 };
-    Reply::v1(&json!({
-        "ids": ids,
-        "next_cursor": next,
-        "next_cursor_str": next.to_string(),
-        "previous_cursor": previous,
-        "previous_cursor_str": previous.to_string(),
-        "total_count": null,
-    }))
+    body.insert("ids".into(), Value::Array(ids));
+    body.insert("total_count".into(), Value::Null);
+    Reply::v1(&body)
+}
+
+/// `GET blocks/list.json`: the same pages as `blocks/ids`, of user objects, `replies.
+/// list_page_size` at a time; `include_entities` and `skip_status` shape the users.
+pub fn blocks_list(state: &State, account: usize, req: &Incoming) -> Reply {
+    let page_size = state.config.replies.list_page_size;
+    let Some((page, mut body)) = cursored_page(state, account, req, page_size) else {
+        return Reply::no_such_page();
+    };
+    let opts = options(req);
+    let users: Vec<_> = page
+        .iter()
+        .filter_map(|id| state.users.get(id))
+        .map(|u| v1_user(u, opts))
+        .collect();
+    body.insert("users".into(), json!(users));
+    Reply::v1(&body)
 }
 
 /// One page of a blocked set after `after`, and the cursor of the next page (0 when none).
@@ -191,8 +224,9 @@ pub fn verify_credentials(state: &State, account: usize, req: &Incoming) -> Repl
 /// `GET application/rate_limit_status.json`: the token's windows of the GET endpoints, by
 /// family, filtered by `resources`.
 pub fn rate_limit_status(state: &mut State, account: usize, req: &Incoming, now_ms: i64) -> Reply {
-    const FAMILIES: [(&str, &str, Endpoint); 4] = [
+    const FAMILIES: [(&str, &str, Endpoint); 5] = [
         ("blocks", "/blocks/ids", Endpoint::BlocksIds),
+        ("blocks", "/blocks/list", Endpoint::BlocksList),
         ("users", "/users/lookup", Endpoint::UsersLookup),
         (
             "account",

@@ -19,8 +19,9 @@ pub struct Incoming {
     pub method: String,
     /// The path, as sent (still percent-encoded).
     pub path: String,
-    /// `http://{host}{path}`: the base URL the signature covers.
-    pub base_url: String,
+    /// The base URLs the signature may cover: `http://{host}{path}`, and when a proxy says
+    /// the client spoke https (`X-Forwarded-Proto`), `https://{host}{path}` too.
+    pub base_urls: Vec<String>,
     /// Query parameters, then form-body parameters, decoded.
     pub params: Vec<(String, String)>,
     /// The `Authorization` header, when it is valid text.
@@ -205,7 +206,7 @@ mod tests {
         let req = Incoming {
             method: "GET".into(),
             path: "/2/users/me".into(),
-            base_url: "http://127.0.0.1:1/2/users/me".into(),
+            base_urls: vec!["http://127.0.0.1:1/2/users/me".into()],
             params: Vec::new(),
             authorization: Some(
                 "OAuth oauth_consumer_key=\"KeyValue\", oauth_token=\"1-TokenValue\"".into(),

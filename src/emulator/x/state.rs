@@ -1,94 +1,21 @@
-//! The emulated network's state and the bookkeeping around it: users, accounts with their
+//! The emulated X network's state and the bookkeeping around it: users, accounts with their
 //! blocked sets and rate windows, the request log and the counters.
 //!
-//! Everything lives in one struct behind one mutex (see `Emulator`): every request takes the
-//! lock a few times for short, synchronous steps and never across an await, so the lock is
-//! cheap even under benchmark load, and the state is always consistent between steps.
+//! Everything lives in one struct behind the core's [`Store`](crate::emulator::Store) (see
+//! `Emulator`): every request takes the lock a few times for short, synchronous steps and never
+//! across an await, so the lock is cheap even under benchmark load, and the state is always
+//! consistent between steps.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
 
 use super::config::Config;
-use super::limits::Window;
 use super::route::Endpoint;
-use super::seed::{AccessLevel, MAX_USER_ID, Redacted, Seed, SeedError, SeedUser, UserState};
-use crate::target::Target;
-
-/// One request as the emulator saw it, for tests and `GET /admin/requests`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoggedRequest {
-    /// Arrival order, from 0.
-    pub seq: u64,
-    /// Arrival time, epoch milliseconds on the emulator clock.
-    pub at_ms: i64,
-    /// The HTTP method.
-    pub method: String,
-    /// The path, without the query.
-    pub path: String,
-    /// The endpoint the request resolved to.
-    pub endpoint: Endpoint,
-    /// Query and form parameters except `oauth_*`, plus a v2 JSON body's fields.
-    pub params: BTreeMap<String, String>,
-    /// The user ID of the account whose token signed the request (never the token itself);
-    /// `None` when authentication failed before the token was known.
-    pub account: Option<u64>,
-    /// The status answered; 0 when the client went away before the answer.
-    pub status: u16,
-    /// The v1.1 error code answered, if any.
-    pub error_code: Option<u32>,
-    /// The request arrived when its rate window was already spent.
-    pub window_spent: bool,
-    /// The fault injected into this request, if any.
-    pub fault: Option<FaultKind>,
-}
-
-/// An injected fault.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    /// 503 code 130, nothing done.
-    OverCapacity,
-    /// 500 code 131, nothing done.
-    InternalError,
-    /// The request acted, then the response body broke off.
-    DropAfterActing,
-    /// The answer waited `faults.stall` first.
-    Stall,
-    /// A 429 although the window had room.
-    Spurious429,
-}
-
-/// Counters over the emulator's life.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stats {
-    /// Requests received.
-    pub requests: u64,
-    /// Requests received per endpoint name (`Endpoint::name`).
-    pub per_endpoint: BTreeMap<String, u64>,
-    /// Answers with a 2xx status.
-    pub status_2xx: u64,
-    /// Answers with a 4xx status (429 included).
-    pub status_4xx: u64,
-    /// Answers with a 5xx status.
-    pub status_5xx: u64,
-    /// Answers with 429.
-    pub rate_limited: u64,
-    /// Requests that arrived when their window was already spent (a well-paced client makes 0).
-    pub window_spent: u64,
-    /// Requests refused by OAuth verification.
-    pub auth_failures: u64,
-    /// Blocks removed.
-    pub unblocks_applied: u64,
-    /// Blocks added.
-    pub blocks_applied: u64,
-    /// Faults injected.
-    pub faults_injected: u64,
-    /// Requests without an answer yet: in flight, or their client went away first.
-    pub unanswered: u64,
-}
+use super::seed::{
+    AccessLevel, MAX_USER_ID, Redacted, Seed, SeedError, SeedUser, UserState, check_screen_name,
+};
+use crate::emulator::faults::FaultDice;
+use crate::emulator::limits::Window;
+use crate::emulator::log::{RequestLog, Stats};
 
 /// An account: a user with a token, a blocked set and rate windows.
 pub struct Account {
@@ -152,16 +79,10 @@ pub struct State {
     pub by_token: HashMap<String, usize>,
     /// Account indexes by owner ID.
     pub by_owner: HashMap<u64, usize>,
-    /// Every request, indexed by `seq`.
-    pub log: Vec<LoggedRequest>,
-    /// Counters (per-endpoint counts are kept in `per_endpoint` to avoid string keys per request).
-    pub stats: Stats,
-    /// Requests per endpoint, indexed by `Endpoint::index`.
-    pub per_endpoint: [u64; Endpoint::ALL.len()],
-    /// The fault RNG and the seed it was built from (reseeded when the config's seed changes).
-    pub rng: StdRng,
-    /// The seed `rng` was built from.
-    pub rng_seed: u64,
+    /// Every request and the counters.
+    pub log: RequestLog<Endpoint>,
+    /// The fault RNG (reseeded when the config's seed changes).
+    pub dice: FaultDice,
     /// Nonces seen, with their timestamps (only when nonce checking is on).
     pub nonces: HashMap<String, i64>,
     /// The apps' 24-hour windows by consumer key, indexed by `Endpoint::index`: shared by every
@@ -178,8 +99,8 @@ impl std::fmt::Debug for State {
             .field("users", &self.users.len())
             .field("apps", &self.apps.len())
             .field("accounts", &self.accounts)
-            .field("log", &self.log.len())
-            .field("stats", &self.stats)
+            .field("log", &self.log.entries().len())
+            .field("stats", &self.log.stats())
             .finish_non_exhaustive()
     }
 }
@@ -193,18 +114,11 @@ impl State {
             if user.id == 0 || user.id > MAX_USER_ID {
                 return Err(SeedError::IdOutOfRange(user.id));
             }
-            if let Err(source) = Target::parse_screen_name(&user.screen_name) {
+            if let Err(source) = check_screen_name(&user.screen_name) {
                 return Err(SeedError::BadScreenName {
                     id: user.id,
                     name: user.screen_name,
                     source,
-                });
-            }
-            if user.screen_name.starts_with('@') {
-                return Err(SeedError::BadScreenName {
-                    id: user.id,
-                    name: user.screen_name.clone(),
-                    source: crate::target::TargetError::BadNameChar(user.screen_name),
                 });
             }
             let lower = user.screen_name.to_ascii_lowercase();
@@ -262,7 +176,7 @@ impl State {
                 daily: Default::default(),
             });
         }
-        let rng_seed = config.faults.seed;
+        let dice = FaultDice::new(config.faults.seed);
         Ok(State {
             config,
             users,
@@ -271,11 +185,8 @@ impl State {
             accounts,
             by_token,
             by_owner,
-            log: Vec::new(),
-            stats: Stats::default(),
-            per_endpoint: [0; Endpoint::ALL.len()],
-            rng: StdRng::seed_from_u64(rng_seed),
-            rng_seed,
+            log: RequestLog::new(),
+            dice,
             nonces: HashMap::new(),
             app_daily: HashMap::new(),
         })
@@ -283,10 +194,7 @@ impl State {
 
     /// Reseeds the fault RNG when the configured seed changed.
     pub fn config_changed(&mut self) {
-        if self.config.faults.seed != self.rng_seed {
-            self.rng_seed = self.config.faults.seed;
-            self.rng = StdRng::seed_from_u64(self.rng_seed);
-        }
+        self.dice.reseed_if_changed(self.config.faults.seed);
     }
 
     /// Adds or replaces users. IDs of 0 or above the signed 64-bit range are skipped, as is a
@@ -387,14 +295,7 @@ impl State {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.stats.clone();
-        stats.per_endpoint = Endpoint::ALL
-            .iter()
-            .filter(|e| self.per_endpoint[e.index()] > 0)
-            .map(|e| (e.name().to_owned(), self.per_endpoint[e.index()]))
-            .collect();
-        stats.unanswered = self.log.iter().filter(|e| e.status == 0).count() as u64;
-        stats
+        self.log.stats()
     }
 }
 
@@ -415,7 +316,7 @@ fn base36(mut n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::seed::{SeedAccount, SeedApp};
+    use crate::emulator::x::seed::{SeedAccount, SeedApp};
 
     fn tiny_seed() -> Seed {
         Seed {
@@ -463,6 +364,17 @@ mod tests {
             State::new(s, Config::default()),
             Err(SeedError::IdOutOfRange(_))
         ));
+        for bad in ["@two_at", "two words", ""] {
+            let mut s = tiny_seed();
+            s.users[1].screen_name = bad.into();
+            assert!(
+                matches!(
+                    State::new(s, Config::default()),
+                    Err(SeedError::BadScreenName { id: 2, .. })
+                ),
+                "{bad:?}"
+            );
+        }
         let mut s = tiny_seed();
         s.accounts[0].consumer_key = "other".into();
         assert!(matches!(
@@ -514,6 +426,6 @@ mod tests {
     #[test]
     fn base36_names_fit_screen_name_rules() {
         let name = format!("u_{}", base36(MAX_USER_ID));
-        assert!(Target::parse_screen_name(&name).is_ok(), "{name}");
+        assert_eq!(check_screen_name(&name), Ok(()), "{name}");
     }
 }

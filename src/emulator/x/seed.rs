@@ -22,7 +22,7 @@ impl fmt::Debug for Redacted {
 }
 
 /// The builtin seed, the one `bulk-unblock emulator` serves when no `--seed` is given.
-const BUILTIN_SEED: &str = include_str!("../../sample-data/emulator-seed.json");
+const BUILTIN_SEED: &str = include_str!("../../../sample-data/emulator-seed.json");
 
 /// The largest user ID the emulator accepts: the network's IDs are positive signed 64-bit values,
 /// and cursors are built from them.
@@ -168,6 +168,38 @@ fn yes() -> bool {
     true
 }
 
+/// The longest screen name the network allows.
+pub const MAX_SCREEN_NAME_LEN: usize = 15;
+
+/// Why a text is not a screen name the network could hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScreenNameError {
+    /// Nothing at all.
+    #[error("a screen name cannot be empty")]
+    Empty,
+    /// More than [`MAX_SCREEN_NAME_LEN`] characters.
+    #[error("a screen name has at most {MAX_SCREEN_NAME_LEN} characters")]
+    TooLong,
+    /// A character other than an ASCII letter, digit or `_` (an `@` or a space included).
+    #[error("a screen name holds only letters, digits and `_`")]
+    BadChar,
+}
+
+/// Checks a screen name against the network's rule, `^[A-Za-z0-9_]{1,15}$` (the pattern the v2
+/// reference gives for `usernames`). The emulator keeps its own check rather than the
+/// client's, so that it stays an independent model of the server.
+pub fn check_screen_name(name: &str) -> Result<(), ScreenNameError> {
+    if name.is_empty() {
+        Err(ScreenNameError::Empty)
+    } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Err(ScreenNameError::BadChar)
+    } else if name.len() > MAX_SCREEN_NAME_LEN {
+        Err(ScreenNameError::TooLong)
+    } else {
+        Ok(())
+    }
+}
+
 /// Why a seed cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -192,7 +224,7 @@ pub enum SeedError {
         name: String,
         /// What is wrong with it.
         #[source]
-        source: crate::target::TargetError,
+        source: ScreenNameError,
     },
     /// Two apps share a consumer key.
     #[error("consumer key `{0}` appears more than once")]
@@ -274,6 +306,25 @@ mod id_string_list {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn screen_names_follow_the_networks_rule() {
+        for ok in ["a", "Jack", "user_123", "A23456789012345"] {
+            assert_eq!(check_screen_name(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_screen_name(""), Err(ScreenNameError::Empty));
+        assert_eq!(
+            check_screen_name("A234567890123456"),
+            Err(ScreenNameError::TooLong)
+        );
+        for bad in ["@jack", "no-dashes", " jack", "jack ", "café"] {
+            assert_eq!(
+                check_screen_name(bad),
+                Err(ScreenNameError::BadChar),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn debug_output_redacts_every_credential() {

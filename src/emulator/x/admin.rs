@@ -1,0 +1,92 @@
+//! What the X emulator shows on the core's admin routes: its state view (accounts, blocked
+//! sets, user count, counters), its request log and its knobs.
+//!
+//! The view names accounts by user ID and screen name and never shows a credential.
+
+use serde::{Deserialize, Serialize};
+
+use super::Emulator;
+use super::config::Config;
+use super::route::Endpoint;
+use super::seed::AccessLevel;
+use crate::emulator::admin::Admin;
+use crate::emulator::log::{LoggedRequest, Stats};
+
+/// One account in `GET /admin/state`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// The owner's user ID.
+    pub user_id: String,
+    /// The owner's screen name.
+    pub screen_name: String,
+    /// How many users the account blocks.
+    pub blocked_count: usize,
+    /// The blocked IDs, ascending.
+    pub blocked: Vec<String>,
+    /// What the token may do.
+    pub access_level: AccessLevel,
+    /// Whether the app tier includes v1.1.
+    pub v1_access: bool,
+    /// Whether the token was revoked.
+    pub revoked: bool,
+}
+
+/// The body of `GET /admin/state`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateView {
+    /// Every account.
+    pub accounts: Vec<AccountView>,
+    /// How many users exist.
+    pub users: usize,
+    /// The counters.
+    pub stats: Stats,
+}
+
+/// Builds the state view.
+pub fn state_view(emulator: &Emulator) -> StateView {
+    emulator.with(|s| StateView {
+        accounts: s
+            .accounts
+            .iter()
+            .map(|a| AccountView {
+                user_id: a.user_id.to_string(),
+                screen_name: s
+                    .users
+                    .get(&a.user_id)
+                    .map(|u| u.screen_name.clone())
+                    .unwrap_or_default(),
+                blocked_count: a.blocked.len(),
+                blocked: a.blocked.iter().map(u64::to_string).collect(),
+                access_level: a.access_level,
+                v1_access: a.v1_access,
+                revoked: a.revoked,
+            })
+            .collect(),
+        users: s.users.len(),
+        stats: s.stats(),
+    })
+}
+
+impl Admin for Emulator {
+    type Endpoint = Endpoint;
+    type StateView = StateView;
+    type Config = Config;
+
+    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Endpoint>> {
+        self.with(|s| s.log.since(seq).to_vec())
+    }
+
+    fn state_view(&self) -> StateView {
+        state_view(self)
+    }
+
+    fn config(&self) -> Config {
+        Emulator::config(self)
+    }
+
+    fn replace_config(&self, next: Config) -> Result<(), String> {
+        next.validate().map_err(|e| e.to_string())?;
+        self.update_config(|c| *c = next);
+        Ok(())
+    }
+}

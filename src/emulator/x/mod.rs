@@ -1,0 +1,141 @@
+//! An emulator of the part of the X/Twitter API that bulk-unblock uses, served over real HTTP
+//! on loopback.
+//!
+//! It is an independent model of the server, written from the API reference rather than from
+//! the client: it verifies OAuth 1.0a signatures itself, keeps per-account blocked sets, counts
+//! fixed rate windows per token and endpoint, and can inject the faults a long run meets
+//! (latency, 503/500, a response lost after the action happened, stalls, revoked tokens). Tests
+//! drive the real binary against it and then assert on what it received and what it holds.
+//!
+//! It is built on the network-neutral core in [`crate::emulator`] (the state store, rate
+//! windows, fault dice, request log, serving and admin routes) and adds everything that is X's
+//! own. Layout: [`seed`] (starting data), [`config`] (knobs), [`route`] (which endpoint),
+//! [`oauth`] (verifier), `pipeline` (the per-request steps), `v1` and `v2` (endpoints),
+//! `render` and `reply` (bodies), `cursor` (paging), `admin` (its state view), `server` (HTTP
+//! glue), [`cli`] (its side of `bulk-unblock emulator`).
+
+mod admin;
+pub mod cli;
+pub mod config;
+mod cursor;
+pub mod oauth;
+mod pipeline;
+mod render;
+mod reply;
+pub mod route;
+pub mod seed;
+mod server;
+mod state;
+mod v1;
+mod v2;
+
+#[cfg(test)]
+mod tests;
+
+use axum::Router;
+
+pub use admin::{AccountView, StateView};
+pub use config::{
+    AuthConfig, Config, EndpointLimit, HeaderMode, Limits, NotBlockedReply, Replies, SuspendedReply,
+};
+pub use route::Endpoint;
+pub use seed::{AccessLevel, Seed, SeedAccount, SeedApp, SeedError, SeedUser, UserState};
+
+use crate::emulator::log::Stats;
+use crate::emulator::store::Store;
+
+/// One request as the X emulator saw it.
+pub type LoggedRequest = crate::emulator::log::LoggedRequest<Endpoint>;
+
+/// An X emulator served on loopback; dropping it stops the server.
+pub type Running = crate::emulator::serve::Running<Emulator>;
+
+/// A running emulated X network. Cheap to clone: clones share the state.
+#[derive(Clone, Debug)]
+pub struct Emulator {
+    /// The state, behind the core's one lock.
+    store: Store<state::State>,
+}
+
+impl Emulator {
+    /// Builds an emulator, checking the seed's references.
+    pub fn new(seed: Seed, config: Config) -> Result<Emulator, SeedError> {
+        Ok(Emulator {
+            store: Store::new(state::State::new(seed, config)?),
+        })
+    }
+
+    /// Runs `f` under the state lock (short and synchronous: never across an await).
+    fn with<R>(&self, f: impl FnOnce(&mut state::State) -> R) -> R {
+        self.store.with(f)
+    }
+
+    /// The axum router serving the emulated API and the admin views.
+    pub fn router(&self) -> Router {
+        server::router(self.clone())
+    }
+
+    /// Changes knobs at runtime; the next request sees them.
+    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
+        self.with(|s| {
+            f(&mut s.config);
+            s.config_changed();
+        });
+    }
+
+    /// The current knobs.
+    pub fn config(&self) -> Config {
+        self.with(|s| s.config.clone())
+    }
+
+    /// Every request received, in arrival order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.with(|s| s.log.entries().to_vec())
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.with(|s| s.stats())
+    }
+
+    /// An account's current blocked set, ascending (empty for an unknown account).
+    pub fn blocked(&self, account_id: u64) -> Vec<u64> {
+        self.with(|s| s.blocked(account_id))
+    }
+
+    /// Replaces an account's blocked set. IDs with no user get a synthesized active user, so a
+    /// test can block 12,000 made-up IDs without listing users.
+    pub fn set_blocked(&self, account_id: u64, ids: impl IntoIterator<Item = u64>) {
+        self.with(|s| s.set_blocked(account_id, ids));
+    }
+
+    /// Adds users, or replaces those with the same ID (e.g. to suspend someone mid-test).
+    pub fn add_users(&self, users: impl IntoIterator<Item = SeedUser>) {
+        self.with(|s| s.add_users(users));
+    }
+
+    /// Revokes an access token: from now on it gets 401 code 89.
+    pub fn revoke_token(&self, access_token: &str) {
+        self.with(|s| s.revoke_token(access_token));
+    }
+
+    /// Re-enables a revoked access token, as if the user had issued a new one with the same
+    /// values (tests of "fix the credentials, then resume").
+    pub fn restore_token(&self, access_token: &str) {
+        self.with(|s| s.restore_token(access_token));
+    }
+
+    /// The admin state view (accounts, blocked sets, user count, counters).
+    pub fn state_view(&self) -> StateView {
+        admin::state_view(self)
+    }
+}
+
+/// The name of the X emulator's one server in [`Running`].
+pub const SERVER: &str = "api";
+
+/// Binds `127.0.0.1:0` and serves `emulator` on the current runtime.
+pub async fn spawn(emulator: Emulator) -> std::io::Result<Running> {
+    let router = emulator.router();
+    Running::on_loopback(emulator, [(SERVER, router)]).await
+}
