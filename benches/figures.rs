@@ -22,9 +22,9 @@ use bulk_unblock::emulator::x::config::{Config, HeaderMode};
 use bulk_unblock::emulator::x::seed::{Seed, SeedAccount, SeedApp};
 use bulk_unblock::emulator::x::{Emulator, Endpoint, LoggedRequest, Running, spawn};
 use bulk_unblock::journal::{FORMAT_NAME, FORMAT_VERSION, Header, Journal, Record};
+use bulk_unblock::network::NetworkId;
 use bulk_unblock::network::x::oauth::{self, Credentials, Secret};
 use bulk_unblock::outcome::{Action, Outcome};
-use bulk_unblock::target::TargetKind;
 
 /// The binary measured.
 const BIN: &str = env!("CARGO_BIN_EXE_bulk-unblock");
@@ -623,6 +623,7 @@ fn header(account: &SeedAccount) -> Header {
     Header {
         journal: FORMAT_NAME.to_owned(),
         version: FORMAT_VERSION,
+        network: NetworkId::X,
         account_id: account.user_id.to_string(),
         account_screen_name: None,
         action: Action::Unblock,
@@ -634,7 +635,7 @@ fn record(id: u64, outcome: Outcome) -> Record {
     let failed = outcome == Outcome::Failed;
     Record {
         target: id.to_string(),
-        by: TargetKind::UserId,
+        by: "user_id".to_owned(),
         outcome,
         user_id: Some(id.to_string()),
         screen_name: None,

@@ -12,14 +12,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::display::{self, Verbosity};
 use crate::error::Error;
-use crate::network::Network;
+use crate::network::{Network, NetworkId};
 use crate::pace::{Pacer, Rate};
 use crate::retry::{self, Retry};
 use crate::target::Target;
@@ -46,9 +45,9 @@ pub struct Partial {
     /// `None` for a list kept in memory only (`--dry-run --check`).
     file: Option<File>,
     /// The IDs fetched so far, in order, without repeats.
-    pub ids: Vec<u64>,
-    /// Screen names the pages gave with their IDs.
-    pub names: HashMap<u64, String>,
+    pub ids: Vec<String>,
+    /// Names the pages gave with their IDs.
+    pub names: HashMap<String, String>,
     /// Where the next page starts: `Some(None)` = the first page, `None` = the list is complete.
     pub next: Option<Option<String>>,
 }
@@ -111,17 +110,17 @@ impl Partial {
     /// Appends one page durably.
     fn push(
         &mut self,
-        ids: &[u64],
-        names: HashMap<u64, String>,
+        ids: &[String],
+        names: HashMap<String, String>,
         next: Option<String>,
     ) -> Result<(), Error> {
         let line = PageLine {
             account: self.account.clone(),
-            ids: ids.iter().map(u64::to_string).collect(),
+            ids: ids.to_vec(),
             next: next.clone(),
             names: names
                 .iter()
-                .map(|(id, n)| (id.to_string(), n.clone()))
+                .map(|(id, n)| (id.clone(), n.clone()))
                 .collect(),
         };
         if let Some(file) = self.file.as_mut() {
@@ -159,8 +158,8 @@ pub fn partial_path(out: &Path) -> PathBuf {
 /// What a partial file holds: the IDs (deduplicated, in order), the names the pages gave, where
 /// to go on, the length of the complete part, and the account it belongs to.
 type PartialState = (
-    Vec<u64>,
-    HashMap<u64, String>,
+    Vec<String>,
+    HashMap<String, String>,
     Option<Option<String>>,
     usize,
     Option<String>,
@@ -181,21 +180,15 @@ fn replay_partial(bytes: &[u8]) -> PartialState {
         let Ok(page) = serde_json::from_slice::<PageLine>(line) else {
             break;
         };
-        let Ok(page_ids) = page
-            .ids
-            .iter()
-            .map(|s| s.parse::<u64>())
-            .collect::<Result<Vec<_>, _>>()
-        else {
+        if page.ids.iter().any(|id| id.trim().is_empty()) {
             break;
-        };
-        ids.extend(page_ids.into_iter().filter(|id| seen.insert(*id)));
-        // A name under an ID that does not parse is dropped: the lookup will name that user.
-        names.extend(
-            page.names
-                .into_iter()
-                .filter_map(|(id, name)| Some((id.parse::<u64>().ok()?, name))),
-        );
+        }
+        for id in page.ids {
+            if seen.insert(id.clone()) {
+                ids.push(id);
+            }
+        }
+        names.extend(page.names);
         next = page.next.map(Some);
         account = page.account.or(account);
         complete += line.len();
@@ -210,12 +203,9 @@ fn io_error(path: &Path, what: &str, source: std::io::Error) -> Error {
     }
 }
 
-/// The pace of user lookups: their own limit (900 per 15 minutes), or the list pace if faster.
-pub fn lookup_rate(list_rate: Rate) -> Rate {
-    let lookups = Rate {
-        count: 900,
-        period: Duration::from_secs(15 * 60),
-    };
+/// The pace of lookups: their own limit (the network's default), or the list pace if faster.
+pub fn lookup_rate(network: NetworkId, list_rate: Rate) -> Rate {
+    let lookups = network.defaults().lookup_rate;
     if list_rate.per_second() > lookups.per_second() {
         list_rate
     } else {
@@ -255,29 +245,31 @@ pub async fn fetch<N: Network>(
     }
     // Duplicates across pages (a list changing while read) are dropped.
     let mut seen = HashSet::new();
-    partial.ids.retain(|id| seen.insert(*id));
+    partial.ids.retain(|id| seen.insert(id.clone()));
     Ok(())
 }
 
-/// Resolves screen names for `ids`, `LOOKUP_BATCH` at a time. Users the server leaves out
-/// (suspended, deactivated) get no name.
+/// Looks up the names of the accounts `ids`, as many a request as the network allows. Accounts the server
+/// leaves out (suspended, deactivated) get no name.
 pub async fn names<N: Network>(
     network: &N,
     pacer: &Pacer,
-    ids: &[u64],
+    ids: &[String],
     cancel: &CancellationToken,
-) -> Result<std::collections::HashMap<u64, String>, Error> {
-    let mut names = std::collections::HashMap::new();
-    for batch in ids.chunks(N::LOOKUP_BATCH.max(1)) {
-        let targets: Vec<Target> = batch.iter().copied().map(Target::Id).collect();
+) -> Result<HashMap<String, String>, Error> {
+    let identities = network.network().identities();
+    let mut names = HashMap::new();
+    for batch in ids.chunks(network.lookup_batch().max(1)) {
+        let targets: Vec<Target> = batch
+            .iter()
+            .filter_map(|id| identities.account(id))
+            .collect();
         let users = retry::read(pacer, cancel, "looking users up", Retry::DEFAULT, || {
             network.lookup(&targets)
         })
         .await?;
         for user in users {
-            if let (Some(id), Some(name)) =
-                (user.user_id.and_then(|i| i.parse().ok()), user.screen_name)
-            {
+            if let (Some(id), Some(name)) = (user.user_id, user.screen_name) {
                 names.insert(id, name);
             }
         }
@@ -285,12 +277,13 @@ pub async fn names<N: Network>(
     Ok(names)
 }
 
-/// Writes the list as CSV (`user_id`, and `screen_name` when given) through a temporary file
-/// renamed into place.
+/// Writes the list as CSV (the network's account column, and its name column when names are
+/// given) through a temporary file renamed into place.
 pub fn write_csv(
     out: &Path,
-    ids: &[u64],
-    names: Option<&std::collections::HashMap<u64, String>>,
+    columns: [&str; 2],
+    ids: &[String],
+    names: Option<&HashMap<String, String>>,
 ) -> Result<(), Error> {
     let mut tmp_name = out.as_os_str().to_owned();
     tmp_name.push(".tmp");
@@ -299,16 +292,16 @@ pub fn write_csv(
         let mut w = csv::Writer::from_writer(File::create(&tmp)?);
         match names {
             Some(names) => {
-                w.write_record(["user_id", "screen_name"])?;
+                w.write_record(columns)?;
                 for id in ids {
                     let name = names.get(id).map_or("", String::as_str);
-                    w.write_record([id.to_string().as_str(), name])?;
+                    w.write_record([id.as_str(), name])?;
                 }
             }
             None => {
-                w.write_record(["user_id"])?;
+                w.write_record(&columns[..1])?;
                 for id in ids {
-                    w.write_record([id.to_string()])?;
+                    w.write_record([id])?;
                 }
             }
         }
@@ -343,20 +336,21 @@ pub async fn to_file<N: Network>(
     fetch(network, &pages, &mut partial, cancel, verbosity).await?;
     let names = if with_names {
         // Only users the pages did not name are looked up (all of them on v1.1, none on v2).
-        let unnamed: Vec<u64> = partial
+        let unnamed: Vec<String> = partial
             .ids
             .iter()
-            .copied()
-            .filter(|id| !partial.names.contains_key(id))
+            .filter(|id| !partial.names.contains_key(*id))
+            .cloned()
             .collect();
-        let lookups = Pacer::new(lookup_rate(rate), clock.clone());
+        let lookups = Pacer::new(lookup_rate(network.network(), rate), clock.clone());
         let mut found = names(network, &lookups, &unnamed, cancel).await?;
         found.extend(partial.names.drain());
         Some(found)
     } else {
         None
     };
-    write_csv(out, &partial.ids, names.as_ref())?;
+    let columns = network.network().identities().export_columns();
+    write_csv(out, columns, &partial.ids, names.as_ref())?;
     let count = partial.ids.len();
     partial.remove()?;
     Ok(count)
@@ -371,7 +365,7 @@ pub async fn read_list<N: Network>(
     rate: Rate,
     cancel: &CancellationToken,
     verbosity: Verbosity,
-) -> Result<Vec<u64>, Error> {
+) -> Result<Vec<String>, Error> {
     let mut list = Partial::in_memory();
     let pages = Pacer::new(rate, clock.clone());
     fetch(network, &pages, &mut list, cancel, verbosity).await?;
@@ -381,12 +375,14 @@ pub async fn read_list<N: Network>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
 
     #[test]
     fn a_partial_file_resumes_from_its_last_complete_page() {
         let bytes = b"{\"ids\":[\"1\",\"2\"],\"next\":\"c1\"}\n{\"ids\":[\"2\",\"3\"],\"next\":\"c2\"}\n{\"ids\":[\"4\"";
         let (ids, names, next, len, _) = replay_partial(bytes);
-        assert_eq!(ids, vec![1, 2, 3]);
+        assert_eq!(ids, ["1", "2", "3"]);
         assert!(names.is_empty());
         assert_eq!(next, Some(Some("c2".to_owned())));
         assert_eq!(len, bytes.len() - br#"{"ids":["4""#.len());
@@ -395,9 +391,20 @@ mod tests {
         );
         assert_eq!(
             (ids, next, account),
-            (vec![9, 10], None, Some("7".to_owned()))
+            (
+                vec!["9".to_owned(), "10".to_owned()],
+                None,
+                Some("7".to_owned())
+            )
         );
-        assert_eq!(names, HashMap::from([(9, "nine".to_owned())]));
+        assert_eq!(
+            names,
+            HashMap::from([
+                ("9".to_owned(), "nine".to_owned()),
+                ("x".to_owned(), "bad".to_owned())
+            ]),
+            "names are kept as given: a lookup would not tell more"
+        );
         let (ids, names, next, len, account) = replay_partial(b"");
         assert_eq!(
             (ids, names, next, len, account),
@@ -412,8 +419,8 @@ mod tests {
         let mut p = Partial::open(&out, "42").unwrap();
         assert_eq!(p.next, Some(None));
         p.push(
-            &[5, 6],
-            HashMap::from([(6, "six".to_owned())]),
+            &["5".to_owned(), "6".to_owned()],
+            HashMap::from([("6".to_owned(), "six".to_owned())]),
             Some("next-1".into()),
         )
         .unwrap();
@@ -427,17 +434,17 @@ mod tests {
         drop(f);
         assert!(Partial::open(&out, "43").is_err(), "another account's list");
         let mut p = Partial::open(&out, "42").unwrap();
-        assert_eq!(p.ids, vec![5, 6]);
+        assert_eq!(p.ids, ["5", "6"]);
         assert_eq!(
             p.names,
-            HashMap::from([(6, "six".to_owned())]),
+            HashMap::from([("6".to_owned(), "six".to_owned())]),
             "names survive too"
         );
         assert_eq!(p.next, Some(Some("next-1".into())));
-        p.push(&[7], HashMap::new(), None).unwrap();
+        p.push(&["7".to_owned()], HashMap::new(), None).unwrap();
         assert_eq!(p.next, None);
-        let names = [(5u64, "five".to_owned())].into_iter().collect();
-        write_csv(&out, &p.ids, Some(&names)).unwrap();
+        let names = [("5".to_owned(), "five".to_owned())].into_iter().collect();
+        write_csv(&out, ["user_id", "screen_name"], &p.ids, Some(&names)).unwrap();
         p.remove().unwrap();
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),

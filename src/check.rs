@@ -14,7 +14,7 @@ use crate::display::Verbosity;
 use crate::error::Error;
 use crate::network::Network;
 use crate::pace::Pacer;
-use crate::target::{Target, TargetKey};
+use crate::target::{Space, Target, TargetKey};
 
 /// How many names the report lists at most per group.
 const LISTED: usize = 20;
@@ -22,30 +22,31 @@ const LISTED: usize = 20;
 /// What the check found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Findings {
-    /// Targets blocked now (would be unblocked).
-    pub blocked: Vec<(Target, u64)>,
+    /// Targets blocked now (would be unblocked), with the ID they resolved to.
+    pub blocked: Vec<(Target, String)>,
     /// Targets that exist but are not blocked now.
-    pub not_blocked: Vec<(Target, u64)>,
-    /// Screen names no user answers to (unknown, suspended or deactivated).
+    pub not_blocked: Vec<(Target, String)>,
+    /// Names no account answers to (unknown, suspended or deactivated).
     pub unresolved: Vec<Target>,
     /// The size of the block list.
     pub list_size: usize,
 }
 
-/// Compares `targets` with the block list `blocked`, given the IDs resolved for screen names. Pure.
+/// Compares `targets` with the block list `blocked` (its entries' IDs), given the IDs resolved
+/// for names. Pure.
 pub fn compare(
     targets: &[Target],
-    blocked: &HashSet<u64>,
-    resolved: &HashMap<TargetKey, u64>,
+    blocked: &HashSet<String>,
+    resolved: &HashMap<TargetKey, String>,
 ) -> Findings {
     let mut findings = Findings {
         list_size: blocked.len(),
         ..Findings::default()
     };
     for target in targets {
-        let id = match target {
-            Target::Id(id) => Some(*id),
-            Target::ScreenName(_) => resolved.get(&target.key()).copied(),
+        let id = match target.space() {
+            Space::Name => resolved.get(&target.key()).cloned(),
+            Space::Id | Space::Other => Some(target.text().to_owned()),
         };
         match id {
             Some(id) if blocked.contains(&id) => findings.blocked.push((target.clone(), id)),
@@ -68,23 +69,23 @@ pub async fn check<N: Network>(
 ) -> Result<Findings, Error> {
     let mut list = Partial::in_memory();
     blocklist::fetch(network, pages, &mut list, cancel, verbosity).await?;
-    let blocked: HashSet<u64> = list.ids.iter().copied().collect();
+    let blocked: HashSet<String> = list.ids.iter().cloned().collect();
     let resolved = crate::resolve::resolve(network, lookups, targets, cancel, verbosity).await?;
     let findings = compare(targets, &blocked, &resolved);
     print(&findings, targets.len());
     Ok(findings)
 }
 
-fn describe(target: &Target, id: u64) -> String {
-    match target {
-        Target::Id(_) => id.to_string(),
-        Target::ScreenName(name) => format!("@{name} ({id})"),
+fn describe(target: &Target, id: &str) -> String {
+    match target.space() {
+        Space::Name => format!("@{target} ({id})"),
+        Space::Id | Space::Other => id.to_owned(),
     }
 }
 
 fn print(f: &Findings, total: usize) {
     println!(
-        "Checked against the server (read-only; the account blocks {} users now):",
+        "Checked against the server (read-only; the account blocks {} now):",
         f.list_size
     );
     println!(
@@ -94,19 +95,19 @@ fn print(f: &Findings, total: usize) {
     for (target, id) in f
         .blocked
         .iter()
-        .filter(|(t, _)| matches!(t, Target::ScreenName(_)))
+        .filter(|(t, _)| t.space() == Space::Name)
         .take(LISTED)
     {
-        println!("    {}", describe(target, *id));
+        println!("    {}", describe(target, id));
     }
     println!("  not blocked now:                 {}", f.not_blocked.len());
     for (target, id) in f.not_blocked.iter().take(LISTED) {
-        println!("    {}", describe(target, *id));
+        println!("    {}", describe(target, id));
     }
     if f.not_blocked.len() > LISTED {
         println!("    … and {} more", f.not_blocked.len() - LISTED);
     }
-    println!("  screen names nobody answers to:  {}", f.unresolved.len());
+    println!("  names nobody answers to:         {}", f.unresolved.len());
     for target in f.unresolved.iter().take(LISTED) {
         println!("    @{target}");
     }
@@ -115,31 +116,28 @@ fn print(f: &Findings, total: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
 
     #[test]
     fn targets_are_sorted_by_what_the_server_holds() {
-        let targets = vec![
-            Target::Id(1),
-            Target::Id(2),
-            Target::ScreenName("Alice".into()),
-            Target::ScreenName("ghost".into()),
-            Target::ScreenName("bob".into()),
-        ];
-        let blocked: HashSet<u64> = [1, 10, 99].into_iter().collect();
-        let resolved: HashMap<TargetKey, u64> =
-            [(TargetKey::name("alice"), 10), (TargetKey::name("BOB"), 11)]
-                .into_iter()
-                .collect();
+        let targets = vec![id(1), id(2), name("Alice"), name("ghost"), name("bob")];
+        let blocked: HashSet<String> = ["1", "10", "99"].map(String::from).into();
+        let resolved: HashMap<TargetKey, String> = [
+            (TargetKey::name("alice"), "10".to_owned()),
+            (TargetKey::name("BOB"), "11".to_owned()),
+        ]
+        .into();
         let f = compare(&targets, &blocked, &resolved);
         assert_eq!(f.list_size, 3);
         assert_eq!(
             f.blocked,
-            vec![(Target::Id(1), 1), (Target::ScreenName("Alice".into()), 10)]
+            vec![(id(1), "1".to_owned()), (name("Alice"), "10".to_owned())]
         );
         assert_eq!(
             f.not_blocked,
-            vec![(Target::Id(2), 2), (Target::ScreenName("bob".into()), 11)]
+            vec![(id(2), "2".to_owned()), (name("bob"), "11".to_owned())]
         );
-        assert_eq!(f.unresolved, vec![Target::ScreenName("ghost".into())]);
+        assert_eq!(f.unresolved, vec![name("ghost")]);
     }
 }

@@ -5,28 +5,39 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::network::Api;
-use crate::network::x::DEFAULT_API_BASE;
+use crate::network::{Api, NetworkId};
 use crate::pace::Rate;
 
-const EXIT_CODES: &str = "\
+/// The exit codes and where credentials come from, after every command's help.
+fn exit_codes() -> String {
+    let mut text = "\
 Exit codes:
-  0    every target ended terminal (unblocked, not_found, suspended)
+  0    every target ended terminal (unblocked, not_blocked, not_found, suspended)
   1    some targets failed: rerun the same command to retry them (or the credentials could
        not be checked: the server stayed unreachable)
   2    usage, input or journal error: nothing was sent (unless the journal failed mid-run)
   3    credentials rejected: fix them and rerun the same command
   130  interrupted (Ctrl-C, SIGTERM): rerun the same command to resume
 
-Credentials (OAuth 1.0a user context) come from the environment:
-  TWITTER_CONSUMER_KEY, TWITTER_CONSUMER_SECRET,
-  TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET
-or, for the variables that are not set, from the TOML file given with --credentials FILE.";
+Credentials come from the environment or, for the variables that are not set, from the TOML
+file given with --credentials FILE:"
+        .to_owned();
+    for network in <NetworkId as clap::ValueEnum>::value_variants() {
+        let spec = network.credentials();
+        let vars: Vec<&str> = spec.vars.iter().map(|v| v.env).collect();
+        text.push_str(&format!(
+            "\n  --network {network}: {} ({})",
+            vars.join(", "),
+            spec.what
+        ));
+    }
+    text
+}
 
-/// Remove blocks from an X/Twitter account in bulk, inside the rate limit, resumable across
-/// restarts.
+/// Remove blocks from an account in bulk (X/Twitter, Bluesky, Mastodon), inside the rate
+/// limit, resumable across restarts.
 #[derive(Debug, Parser)]
-#[command(name = "bulk-unblock", version, after_help = EXIT_CODES)]
+#[command(name = "bulk-unblock", version, after_help = exit_codes())]
 pub struct Cli {
     /// More detail on stderr (-v: each target, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
@@ -58,7 +69,7 @@ pub enum Command {
 
 /// `bulk-unblock run`.
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = exit_codes())]
 pub struct RunArgs {
     /// Files listing the accounts: CSV with a header, a newline list of IDs, @names or profile
     /// links, or the data archive's block.js. `-` reads standard input.
@@ -96,13 +107,16 @@ pub struct RunArgs {
     /// Go on when some input lines are unusable, and report them in the summary.
     #[arg(long)]
     pub skip_invalid: bool,
-    /// Local pace, N requests per PERIOD, spread evenly (for example 50/15m or 2/s). Server rate
-    /// headers and 429s can only slow it further.
-    #[arg(long, value_name = "N/PERIOD", default_value = "50/15m")]
-    pub rate: Rate,
-    /// Pace of block-list pages for --all and --check (the list endpoint admits 15 per 15 minutes).
-    #[arg(long, value_name = "N/PERIOD", default_value = "15/15m")]
-    pub list_rate: Rate,
+    /// Local pace, N per PERIOD, spread evenly (for example 50/15m or 2/s): requests, or
+    /// points where the network charges them. Server rate headers and 429s can only slow it
+    /// further. [default: the network's published limit: 50/15m on X, 5000/1h on Bluesky,
+    /// 300/5m on Mastodon]
+    #[arg(long, value_name = "N/PERIOD")]
+    pub rate: Option<Rate>,
+    /// Pace of block-list pages for --all and --check. [default: 15/15m on X, 1500/5m on
+    /// Bluesky, 300/15m on Mastodon]
+    #[arg(long, value_name = "N/PERIOD")]
+    pub list_rate: Option<Rate>,
     /// Requests per account at most before it is recorded `failed`, and tries of the credentials
     /// check (429s do not count).
     #[arg(long, value_name = "N", default_value_t = 8,
@@ -113,24 +127,29 @@ pub struct RunArgs {
 /// How to reach the API: shared by the commands that talk to it.
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// The API's base URL (the tool appends /1.1/blocks/destroy.json and so on).
-    #[arg(long, value_name = "URL", default_value = DEFAULT_API_BASE)]
-    pub api_base: String,
-    /// Which API version to use.
+    /// The network [default: x; undo: the journal's]
+    #[arg(long, value_enum)]
+    pub network: Option<NetworkId>,
+    /// The API's base URL: where to log in. [default: https://api.x.com on X,
+    /// https://bsky.social on Bluesky; on Mastodon, your instance (or MASTODON_INSTANCE)]
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+    /// Which X API version to use.
     #[arg(long, value_enum, default_value_t = Api::V1)]
     pub api: Api,
     /// Timeout for one request (for example 30s or 2m).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// A TOML file with consumer_key, consumer_secret, access_token and access_token_secret,
-    /// for values the TWITTER_* environment variables do not set. Keep it private (chmod 600).
+    /// A TOML file with the credentials the environment does not set (on X consumer_key,
+    /// consumer_secret, access_token, access_token_secret; on Bluesky identifier and
+    /// app_password; on Mastodon instance and access_token). Keep it private (chmod 600).
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
 }
 
 /// `bulk-unblock export`.
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = exit_codes())]
 pub struct ExportArgs {
     /// The CSV file to write (`user_id`, and `screen_name` with --with-names). It appears only
     /// when complete; an interrupted export resumes from FILE.partial.
@@ -139,9 +158,10 @@ pub struct ExportArgs {
     /// Also resolve each account's screen name (100 per lookup request).
     #[arg(long)]
     pub with_names: bool,
-    /// Pace of block-list pages (the endpoint admits 15 per 15 minutes).
-    #[arg(long, value_name = "N/PERIOD", default_value = "15/15m")]
-    pub rate: Rate,
+    /// Pace of block-list pages. [default: 15/15m on X, 1500/5m on Bluesky, 300/15m on
+    /// Mastodon]
+    #[arg(long, value_name = "N/PERIOD")]
+    pub rate: Option<Rate>,
     /// Where and how to reach the API.
     #[command(flatten)]
     pub net: NetArgs,
@@ -163,7 +183,7 @@ pub struct ReportArgs {
 
 /// `bulk-unblock undo`.
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = exit_codes())]
 pub struct UndoArgs {
     /// The journal of the run to undo: every account it records `unblocked` is blocked again.
     #[arg(value_name = "JOURNAL")]
@@ -178,9 +198,9 @@ pub struct UndoArgs {
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// Local pace, N requests per PERIOD, spread evenly.
-    #[arg(long, value_name = "N/PERIOD", default_value = "50/15m")]
-    pub rate: Rate,
+    /// Local pace, N per PERIOD, spread evenly. [default: the network's, as for run]
+    #[arg(long, value_name = "N/PERIOD")]
+    pub rate: Option<Rate>,
     /// Requests per account at most before it is recorded `failed`, and tries of the credentials
     /// check (429s do not count).
     #[arg(long, value_name = "N", default_value_t = 8,
@@ -194,6 +214,9 @@ pub struct UndoArgs {
 /// `bulk-unblock demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// The network to show.
+    #[arg(long, value_enum, default_value_t = NetworkId::X)]
+    pub network: NetworkId,
     /// Keep the demo's journal here (default: a new file in the temporary directory).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -258,8 +281,8 @@ mod tests {
         assert_eq!(run.log, PathBuf::from("j.jsonl"));
         assert!(run.dry_run && run.skip_invalid);
         assert_eq!(run.concurrency, 8);
-        assert_eq!(run.net.api_base, "http://127.0.0.1:9");
-        assert_eq!(run.rate, "2/s".parse().unwrap());
+        assert_eq!(run.net.api_base.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(run.rate, Some("2/s".parse().unwrap()));
         assert_eq!(run.net.timeout, Duration::from_secs(5));
         assert_eq!(run.max_attempts, 3);
     }
@@ -270,10 +293,11 @@ mod tests {
             panic!("not run")
         };
         assert_eq!(run.concurrency, 4);
-        assert_eq!(run.rate, Rate::DEFAULT);
+        assert_eq!(run.rate, None, "the network's default");
         assert_eq!(run.net.timeout, Duration::from_secs(30));
         assert_eq!(run.max_attempts, 8);
-        assert_eq!(run.net.api_base, DEFAULT_API_BASE);
+        assert_eq!(run.net.api_base, None);
+        assert_eq!(run.net.network, None);
         assert_eq!(run.net.api, Api::V1);
         assert!(!run.all && !run.check);
     }
@@ -350,5 +374,6 @@ mod tests {
         let help = parse(&["run", "--help"]).unwrap_err().to_string();
         assert!(help.contains("130  interrupted"), "{help}");
         assert!(help.contains("TWITTER_ACCESS_TOKEN_SECRET"), "{help}");
+        assert!(help.contains("--network x"), "{help}");
     }
 }

@@ -1,26 +1,19 @@
 //! Settings from the command line and the environment, gathered into one place.
 //!
 //! The only module that reads the environment. Credentials are read only when a run needs them,
-//! so `--dry-run` works before any key is set up.
+//! so `--dry-run` works before any key is set up. Which variables and file keys hold them is
+//! the network's ([`CredentialSpec`]); how they are read, checked and kept secret is here.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::RunArgs;
+use crate::cli::{NetArgs, RunArgs};
 use crate::display::Verbosity;
 use crate::error::Error;
 use crate::executor::Settings;
-use crate::network::Api;
-use crate::network::x::oauth::{Credentials, Secret};
+use crate::network::{Api, CredentialSpec, NetworkId};
 use crate::pace::Rate;
-
-/// The environment variables holding the OAuth 1.0a user-context credentials, in order.
-pub const CREDENTIAL_VARS: [&str; 4] = [
-    "TWITTER_CONSUMER_KEY",
-    "TWITTER_CONSUMER_SECRET",
-    "TWITTER_ACCESS_TOKEN",
-    "TWITTER_ACCESS_TOKEN_SECRET",
-];
+use crate::secret::Secret;
 
 /// Everything `run` needs, validated.
 #[derive(Clone, Debug)]
@@ -39,20 +32,42 @@ pub struct RunConfig {
     pub backup: Option<PathBuf>,
     /// With `dry_run`: compare with the server (read-only).
     pub check: bool,
-    /// Which API.
-    pub api: Api,
-    /// The API base URL as given.
-    pub api_base: String,
     /// The local pace.
     pub rate: Rate,
     /// The pace of block-list pages.
     pub list_rate: Rate,
+    /// How to reach the network.
+    pub net: Net,
+    /// Executor settings.
+    pub settings: Settings,
+}
+
+/// How to reach a network, before the credentials are read.
+#[derive(Clone, Debug)]
+pub struct Net {
+    /// Which network.
+    pub network: NetworkId,
+    /// Which X API.
+    pub api: Api,
+    /// `--api-base` as given.
+    pub api_base: Option<String>,
     /// A TOML file with credentials the environment does not set.
     pub credentials_file: Option<PathBuf>,
     /// Timeout per request.
     pub timeout: Duration,
-    /// Executor settings.
-    pub settings: Settings,
+}
+
+impl Net {
+    /// The flags, for `network` (the flag's, or the journal's for undo).
+    pub fn from_args(args: NetArgs, network: NetworkId) -> Net {
+        Net {
+            network,
+            api: args.api,
+            api_base: args.api_base,
+            credentials_file: args.credentials,
+            timeout: args.timeout,
+        }
+    }
 }
 
 impl RunConfig {
@@ -66,6 +81,8 @@ impl RunConfig {
                 "--check goes with --dry-run (it previews against the server)".into(),
             ));
         }
+        let network = args.net.network.unwrap_or_default();
+        let defaults = network.defaults();
         Ok(RunConfig {
             inputs: args.inputs,
             log: args.log,
@@ -74,12 +91,9 @@ impl RunConfig {
             all: args.all,
             backup: args.backup,
             check: args.check,
-            api: args.net.api,
-            api_base: args.net.api_base,
-            rate: args.rate,
-            list_rate: args.list_rate,
-            credentials_file: args.net.credentials,
-            timeout: args.net.timeout,
+            rate: args.rate.unwrap_or(defaults.rate),
+            list_rate: args.list_rate.unwrap_or(defaults.list_rate),
+            net: Net::from_args(args.net, network),
             settings: Settings {
                 concurrency: usize::from(args.concurrency),
                 max_attempts: args.max_attempts,
@@ -99,33 +113,86 @@ pub fn verbosity(verbose: u8, quiet: bool) -> Verbosity {
     }
 }
 
-/// The keys of a `--credentials` file, in the order of [`CREDENTIAL_VARS`].
-pub const CREDENTIAL_KEYS: [&str; 4] = [
-    "consumer_key",
-    "consumer_secret",
-    "access_token",
-    "access_token_secret",
-];
-
-/// A `--credentials` file (TOML). Unknown keys are refused, so a typo is not silently ignored.
-#[derive(Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CredentialsFile {
-    consumer_key: Option<String>,
-    consumer_secret: Option<String>,
-    access_token: Option<String>,
-    access_token_secret: Option<String>,
+/// A network's credentials, read, and the API base they go to.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The values, in the order of the network's [`CredentialSpec::vars`].
+    pub secrets: Vec<Secret>,
+    /// The API base: `--api-base`, else the network's other source (Mastodon's instance),
+    /// else its default.
+    pub api_base: String,
 }
 
-/// Reads the credentials from the environment (through `get`) and, for what the environment
-/// does not set, from the optional TOML file. A file readable by group or others gets a warning.
-pub fn load_credentials(
-    file: Option<&Path>,
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Credentials, Error> {
-    let Some(path) = file else {
-        return credentials(get);
+/// Reads a network's credentials from the environment (through `get`) and, for what the
+/// environment does not set, from the optional TOML file; and the API base. Every missing value
+/// is named, no value ever appears in an error, and a file readable by group or others gets a
+/// warning.
+pub fn load_credentials(net: &Net, get: impl Fn(&str) -> Option<String>) -> Result<Loaded, Error> {
+    let spec = net.network.credentials();
+    let file = net
+        .credentials_file
+        .as_deref()
+        .map(|path| read_credentials_file(path, spec))
+        .transpose()?;
+    let value = |env: &str, key: &str| {
+        get(env)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                file.as_ref()?
+                    .get(key)
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+            })
     };
+    let values: Vec<Option<String>> = spec.vars.iter().map(|v| value(v.env, v.key)).collect();
+    let missing: Vec<&str> = spec
+        .vars
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(var, _)| var.env)
+        .collect();
+    if !missing.is_empty() {
+        let keys: Vec<&str> = spec.vars.iter().map(|v| v.key).collect();
+        return Err(Error::Usage(format!(
+            "missing credentials: set {} ({}){}; nothing was sent",
+            missing.join(", "),
+            spec.what,
+            match &net.credentials_file {
+                Some(path) => format!(" (or the keys {} in `{}`)", keys.join(", "), path.display()),
+                None => String::new(),
+            }
+        )));
+    }
+    let api_base = net
+        .api_base
+        .clone()
+        .or_else(|| spec.base.and_then(|b| value(b.env, b.key)))
+        .or_else(|| net.network.defaults().api_base.map(str::to_owned))
+        .ok_or_else(|| {
+            let base = spec
+                .base
+                .map(|b| format!(" or set {}", b.env))
+                .unwrap_or_default();
+            Error::Usage(format!(
+                "no API base for {}: give --api-base URL{base}; nothing was sent",
+                net.network
+            ))
+        })?;
+    Ok(Loaded {
+        secrets: values.into_iter().flatten().map(Secret::new).collect(),
+        api_base,
+    })
+}
+
+/// Reads a `--credentials` file: its keys and string values. Unknown keys are refused, so a
+/// typo is not silently ignored, and the file's text never appears in an error (a line may
+/// hold a secret).
+fn read_credentials_file(
+    path: &Path,
+    spec: &CredentialSpec,
+) -> Result<std::collections::HashMap<String, String>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
         context: format!("cannot read the credentials file `{}`", path.display()),
         source: e,
@@ -138,40 +205,42 @@ pub fn load_credentials(
             crate::shell::shell_quote(&path.to_string_lossy())
         ));
     }
-    let parsed: CredentialsFile = toml::from_str(&text).map_err(|e| {
+    let keys: Vec<&str> = spec
+        .vars
+        .iter()
+        .chain(spec.base.iter())
+        .map(|v| v.key)
+        .collect();
+    let refuse = |line: Option<usize>, reason: &str| {
+        Error::Usage(format!(
+            "the credentials file `{}` is not valid{}: {reason} (expected the keys {})",
+            path.display(),
+            line.map(|l| format!(" at line {l}")).unwrap_or_default(),
+            keys.join(", ")
+        ))
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
         // The error's own text quotes the offending line, which may hold a secret: give only
         // the position and the reason.
         let line = e
             .span()
             .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-        Error::Usage(format!(
-            "the credentials file `{}` is not valid TOML{}: {} (expected the keys {})",
-            path.display(),
-            line.map(|l| format!(" at line {l}")).unwrap_or_default(),
-            e.message().lines().next().unwrap_or("syntax error"),
-            CREDENTIAL_KEYS.join(", ")
-        ))
+        refuse(line, e.message().lines().next().unwrap_or("syntax error"))
     })?;
-    let from_file = [
-        parsed.consumer_key,
-        parsed.consumer_secret,
-        parsed.access_token,
-        parsed.access_token_secret,
-    ];
-    credentials(|name| {
-        get(name).filter(|v| !v.trim().is_empty()).or_else(|| {
-            let index = CREDENTIAL_VARS.iter().position(|v| *v == name)?;
-            from_file[index].clone()
-        })
-    })
-    .map_err(|e| match e {
-        Error::Usage(m) => Error::Usage(format!(
-            "{m} (or the keys {} in `{}`)",
-            CREDENTIAL_KEYS.join(", "),
-            path.display()
-        )),
-        other => other,
-    })
+    let mut values = std::collections::HashMap::new();
+    for (key, value) in table {
+        if !keys.contains(&key.as_str()) {
+            return Err(refuse(
+                None,
+                &format!("unknown key `{}`", crate::display::shorten(&key, 40)),
+            ));
+        }
+        let toml::Value::String(value) = value else {
+            return Err(refuse(None, &format!("`{key}` is not a string")));
+        };
+        values.insert(key, value);
+    }
+    Ok(values)
 }
 
 /// The file's mode when group or others may read it.
@@ -187,40 +256,6 @@ fn loose_permissions(path: &Path) -> Option<u32> {
         let _ = path;
         None
     }
-}
-
-/// Reads the credentials through `get` (the environment in real runs). Every missing or empty
-/// variable is named; the values never appear in the error.
-pub fn credentials(get: impl Fn(&str) -> Option<String>) -> Result<Credentials, Error> {
-    let values: Vec<Option<String>> = CREDENTIAL_VARS
-        .iter()
-        .map(|name| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        })
-        .collect();
-    let missing: Vec<&str> = CREDENTIAL_VARS
-        .iter()
-        .zip(&values)
-        .filter(|(_, v)| v.is_none())
-        .map(|(name, _)| *name)
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::Usage(format!(
-            "missing credentials: set {} (OAuth 1.0a user context, from the app's Keys and \
-             tokens page); nothing was sent",
-            missing.join(", ")
-        )));
-    }
-    let mut values = values.into_iter().flatten().map(Secret::new);
-    let mut next = || values.next().unwrap_or_else(|| Secret::new(""));
-    Ok(Credentials {
-        consumer_key: next(),
-        consumer_secret: next(),
-        access_token: next(),
-        access_token_secret: next(),
-    })
 }
 
 #[cfg(test)]
@@ -250,6 +285,20 @@ mod tests {
     }
     use std::collections::HashMap;
 
+    fn x(file: Option<&Path>) -> Net {
+        Net {
+            network: NetworkId::X,
+            api: Api::V1,
+            api_base: None,
+            credentials_file: file.map(Path::to_path_buf),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn values(loaded: &Loaded) -> Vec<&str> {
+        loaded.secrets.iter().map(Secret::expose).collect()
+    }
+
     #[test]
     fn missing_credentials_are_named_and_values_are_not() {
         let env: HashMap<&str, &str> = [
@@ -257,7 +306,7 @@ mod tests {
             ("TWITTER_ACCESS_TOKEN", "  "),
         ]
         .into();
-        let err = credentials(|k| env.get(k).map(|v| v.to_string()))
+        let err = load_credentials(&x(None), |k| env.get(k).map(|v| v.to_string()))
             .unwrap_err()
             .to_string();
         assert!(err.contains("TWITTER_CONSUMER_SECRET"), "{err}");
@@ -281,10 +330,13 @@ mod tests {
         )
         .unwrap();
         let env: HashMap<&str, &str> = [("TWITTER_ACCESS_TOKEN", "env-at")].into();
-        let c = load_credentials(Some(&path), |k| env.get(k).map(|v| v.to_string())).unwrap();
-        assert_eq!(c.consumer_key.expose(), "file-ck");
-        assert_eq!(c.access_token.expose(), "env-at", "the environment wins");
-        assert_eq!(c.access_token_secret.expose(), "file-ats");
+        let c = load_credentials(&x(Some(&path)), |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            values(&c),
+            ["file-ck", "file-cs", "env-at", "file-ats"],
+            "the environment wins"
+        );
+        assert_eq!(c.api_base, "https://api.x.com", "the network's default");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -299,29 +351,19 @@ mod tests {
     fn a_broken_credentials_file_never_echoes_its_contents() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("creds.toml");
-        std::fs::write(
-            &path,
-            "consumer_key = \"ck\"\nconsumer_secret = s3cr3t-value\n",
-        )
-        .unwrap();
-        let err = load_credentials(Some(&path), |_| None)
-            .unwrap_err()
-            .to_string();
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            load_credentials(&x(Some(&path)), |_| None)
+                .unwrap_err()
+                .to_string()
+        };
+        let err = load("consumer_key = \"ck\"\nconsumer_secret = s3cr3t-value\n");
         assert!(err.contains("line 2"), "{err}");
         assert!(!err.contains("s3cr3t-value"), "{err}");
-        std::fs::write(
-            &path,
-            "consumer_key = \"ck\"\nconsumer_sercet = \"typo-secret\"\n",
-        )
-        .unwrap();
-        let err = load_credentials(Some(&path), |_| None)
-            .unwrap_err()
-            .to_string();
+        let err = load("consumer_key = \"ck\"\nconsumer_sercet = \"typo-secret\"\n");
         assert!(!err.contains("typo-secret"), "{err}");
-        std::fs::write(&path, "consumer_key = \"ck\"\n").unwrap();
-        let err = load_credentials(Some(&path), |_| None)
-            .unwrap_err()
-            .to_string();
+        assert!(err.contains("consumer_sercet"), "the key is named: {err}");
+        let err = load("consumer_key = \"ck\"\n");
         assert!(
             err.contains("TWITTER_CONSUMER_SECRET") && err.contains("creds.toml"),
             "{err}"
@@ -330,11 +372,8 @@ mod tests {
 
     #[test]
     fn complete_credentials_load_in_order() {
-        let c = credentials(|k| Some(format!("{k}-v"))).unwrap();
-        assert_eq!(c.consumer_key.expose(), "TWITTER_CONSUMER_KEY-v");
-        assert_eq!(
-            c.access_token_secret.expose(),
-            "TWITTER_ACCESS_TOKEN_SECRET-v"
-        );
+        let c = load_credentials(&x(None), |k| Some(format!("{k}-v"))).unwrap();
+        assert_eq!(values(&c)[0], "TWITTER_CONSUMER_KEY-v");
+        assert_eq!(values(&c)[3], "TWITTER_ACCESS_TOKEN_SECRET-v");
     }
 }

@@ -270,6 +270,8 @@ impl<N: Network> Worker<'_, N> {
 mod tests {
     use super::*;
     use crate::clock::ServerClock;
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
     use crate::network::{Account, RateInfo, Reply};
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -295,7 +297,13 @@ mod tests {
     }
 
     impl Network for Script {
-        const LOOKUP_BATCH: usize = 100;
+        fn network(&self) -> crate::network::NetworkId {
+            crate::network::NetworkId::X
+        }
+
+        fn lookup_batch(&self) -> usize {
+            100
+        }
 
         async fn blocked_page(
             &self,
@@ -384,7 +392,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn never_exceeds_the_concurrency_bound() {
-        let targets: Vec<Target> = (1..=40).map(Target::Id).collect();
+        let targets: Vec<Target> = (1..=40).map(id).collect();
         let script = Script::new(targets.iter().map(|t| (t.clone(), vec![ok()])));
         let settings = Settings {
             concurrency: 3,
@@ -397,8 +405,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_faults_are_retried_then_recorded_failed() {
-        let flaky = Target::Id(1);
-        let dead = Target::Id(2);
+        let flaky = id(1);
+        let dead = id(2);
         let script = Script::new([
             (flaky.clone(), vec![fault(), fault(), ok()]),
             (dead.clone(), vec![fault()]),
@@ -420,7 +428,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_429_is_sent_again_and_not_counted_as_a_fault() {
-        let t = Target::Id(9);
+        let t = id(9);
         let limited = Verdict::RateLimited {
             retry_after: Some(Duration::from_secs(2)),
         };
@@ -442,7 +450,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn rejected_credentials_stop_scheduling_and_mark_nothing_untried() {
-        let targets: Vec<Target> = (1..=50).map(Target::Id).collect();
+        let targets: Vec<Target> = (1..=50).map(id).collect();
         let rejected = Verdict::Rejected {
             error_code: Some(89.into()),
             message: "Invalid or expired token.".into(),
@@ -458,7 +466,7 @@ mod tests {
         let (events, s) = run(Script::new(script), targets, settings).await;
         let done = finished(&events);
         assert!(done.iter().all(|f| f.outcome == Outcome::Unblocked));
-        assert!(done.iter().all(|f| f.target != Target::Id(6)));
+        assert!(done.iter().all(|f| f.target != id(6)));
         // At most the requests already in flight finish after the rejection.
         assert!(
             s.sent.load(Ordering::SeqCst) <= 6 + 4,

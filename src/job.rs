@@ -12,21 +12,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::blocklist;
 use crate::clock::ServerClock;
+use crate::config::{Loaded, Net};
 use crate::display::{self, Progress, Verbosity};
 use crate::error::{Error, Exit};
 use crate::executor::Settings;
+use crate::input::Identities;
 use crate::input::{InvalidLine, Parsed};
 use crate::journal::{self, FORMAT_NAME, FORMAT_VERSION, Header, Journal};
-use crate::network::x::XSettings;
-use crate::network::x::oauth::Credentials;
-use crate::network::{Api, Client, Network};
+use crate::network::Network;
 use crate::outcome::{Action, Outcome};
 use crate::pace::{Pacer, Rate};
 use crate::plan::{self, Plan};
 use crate::retry::Retry;
-use crate::session;
+use crate::session::Session;
 use crate::signals::Signals;
-use crate::target::Target;
 use crate::writer::{self, Tally};
 
 /// Invalid lines printed before the rest are only counted.
@@ -61,12 +60,10 @@ pub struct Job {
     pub list_rate: Rate,
     /// Executor settings (including the action).
     pub settings: Settings,
-    /// Which API.
-    pub api: Api,
-    /// The API base URL.
-    pub api_base: String,
-    /// Timeout per request.
-    pub timeout: std::time::Duration,
+    /// How to reach the network.
+    pub net: Net,
+    /// How the network's targets are written (the inputs were read by these too).
+    pub identities: &'static dyn Identities,
     /// The command that resumes this job, shown when it stops early.
     pub resume_hint: String,
     /// The account the credentials must act for (an undo acts for the account it reverses).
@@ -88,7 +85,7 @@ pub fn default_backup(log: &Path) -> PathBuf {
 pub async fn execute(
     job: Job,
     verbosity: Verbosity,
-    credentials: impl FnOnce() -> Result<Credentials, Error>,
+    credentials: impl FnOnce() -> Result<Loaded, Error>,
 ) -> Result<Exit, Error> {
     // Take the targets out of the job: a million of them are not worth copying.
     let mut job = job;
@@ -102,7 +99,7 @@ pub async fn execute(
                     backup.display()
                 ));
             }
-            (Some(read_backup(&backup)?), Some(backup))
+            (Some(read_backup(&backup, job.identities)?), Some(backup))
         }
         Source::AllBlocks { backup } => (None, Some(backup)),
     };
@@ -122,30 +119,21 @@ pub async fn execute(
         && let Some(targets) = targets
     {
         let replay = journal::read(&job.log)?;
+        replay.check_network(&job.log, job.net.network)?;
         let plan = plan::plan(targets, &replay);
         print_dry_run(&plan, &invalid, &job.rate, &job.log);
         return Ok(Exit::Success);
     }
 
     // Everything past this point talks to the server.
-    let credentials = credentials()?;
+    let loaded = credentials()?;
     let (journal, replay) = if job.dry_run {
         (None, journal::read(&job.log)?)
     } else {
         let (journal, replay) = Journal::open(&job.log)?;
         (Some(journal), replay)
     };
-    let clock = Arc::new(ServerClock::new());
-    let network = Client::new(
-        job.api,
-        XSettings {
-            api_base: job.api_base.clone(),
-            credentials,
-            timeout: job.timeout,
-        },
-        clock.clone(),
-    )
-    .map_err(|e| Error::Usage(e.to_string()))?;
+    replay.check_network(&job.log, job.net.network)?;
     // Watch for Ctrl-C from the first request on, so a stop during the check exits 130 too.
     let signals = Signals::watch();
     let retry = Retry {
@@ -153,7 +141,11 @@ pub async fn execute(
         base: job.settings.retry_base,
         cap: job.settings.retry_cap,
     };
-    let account = session::verify(&network, &clock, retry, &signals.cancel).await?;
+    let Session {
+        client: network,
+        clock,
+        account,
+    } = Session::open(&job.net, loaded, retry, &signals.cancel).await?;
     if let Some(expected) = job
         .expect_account
         .as_deref()
@@ -174,6 +166,7 @@ pub async fn execute(
             journal.write_header(&Header {
                 journal: FORMAT_NAME.to_owned(),
                 version: FORMAT_VERSION,
+                network: job.net.network,
                 account_id: account.user_id.clone(),
                 account_screen_name: account.screen_name.clone(),
                 action: job.settings.action,
@@ -195,7 +188,9 @@ pub async fn execute(
                     verbosity,
                 )
                 .await?;
-                ids.into_iter().map(Target::Id).collect()
+                ids.iter()
+                    .filter_map(|id| job.identities.parse_token(id).ok())
+                    .collect()
             } else {
                 export_backup(
                     &network,
@@ -207,7 +202,7 @@ pub async fn execute(
                     verbosity,
                 )
                 .await?;
-                let fresh = read_backup(backup)?;
+                let fresh = read_backup(backup, job.identities)?;
                 check_inputs(&fresh, job.skip_invalid, true)?;
                 invalid = fresh.invalid;
                 if fresh.targets.is_empty() {
@@ -238,7 +233,10 @@ pub async fn execute(
     let Some(journal) = journal else {
         if job.check {
             let pages = Pacer::new(job.list_rate, clock.clone());
-            let lookups = Pacer::new(blocklist::lookup_rate(job.list_rate), clock);
+            let lookups = Pacer::new(
+                blocklist::lookup_rate(job.net.network, job.list_rate),
+                clock,
+            );
             crate::check::check(
                 &network,
                 &pages,
@@ -269,7 +267,10 @@ pub async fn execute(
     }
     if network.acts_by_id() {
         // Screen names are resolved first, 100 a lookup and paced apart from the action.
-        let lookups = Pacer::new(blocklist::lookup_rate(job.list_rate), clock.clone());
+        let lookups = Pacer::new(
+            blocklist::lookup_rate(job.net.network, job.list_rate),
+            clock.clone(),
+        );
         crate::resolve::resolve(&network, &lookups, &plan.todo, &signals.cancel, verbosity).await?;
     }
     let pacer = Arc::new(Pacer::new(job.rate, clock));
@@ -325,8 +326,8 @@ fn verb(action: Action) -> &'static str {
 }
 
 /// Reads a backup written by `export` (a CSV with `user_id`).
-fn read_backup(backup: &Path) -> Result<Parsed, Error> {
-    Ok(crate::input::read(&[backup.to_path_buf()])?)
+fn read_backup(backup: &Path, identities: &dyn Identities) -> Result<Parsed, Error> {
+    Ok(crate::input::read(&[backup.to_path_buf()], identities)?)
 }
 
 /// Exports the block list (with names) to `backup`, resuming an interrupted export.

@@ -9,10 +9,8 @@
 //! this tool, or one written for another account or action: those are someone else's data.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,9 +18,11 @@ use std::time::{Duration, Instant};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::input::Identities;
 use crate::network::ErrorCode;
+use crate::network::NetworkId;
 use crate::outcome::{Action, Outcome};
-use crate::target::{MAX_SCREEN_NAME_LEN, Target, TargetKey, TargetKind};
+use crate::target::{KeyMap, Space, Target, TargetKey};
 
 /// The journal format version written in the header record.
 pub const FORMAT_VERSION: u32 = 1;
@@ -37,6 +37,10 @@ pub struct Header {
     pub journal: String,
     /// The format version, [`FORMAT_VERSION`] when written by this build.
     pub version: u32,
+    /// The network the journal's targets belong to; `x` when absent (journals written before
+    /// there were other networks).
+    #[serde(default)]
+    pub network: NetworkId,
     /// The authenticating account's user ID: a journal is never reused for another account.
     pub account_id: String,
     /// The authenticating account's screen name, for people reading the file.
@@ -51,10 +55,11 @@ pub struct Header {
 /// One finished target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    /// The normalised ID string, or the screen name without `@`.
+    /// The target as the network normalised it (an ID, a name without `@`, a list's at-URI…).
     pub target: String,
-    /// How `target` names the user, so the screen name "123" is not read back as an ID.
-    pub by: TargetKind,
+    /// How `target` names its subject (the network's kind: `user_id`, `screen_name`, `did`,
+    /// …), so the screen name "123" is not read back as an ID.
+    pub by: String,
     /// What happened.
     pub outcome: Outcome,
     /// The user's ID, when known (from the target or the response).
@@ -110,7 +115,7 @@ pub struct Replay {
     /// The file did not end with `'\n'` and its last line was unparsable: a run was killed
     /// while writing it. The line is ignored, so its target is tried again.
     pub torn_tail: bool,
-    index: Index,
+    index: KeyMap<Outcome>,
     problem: Option<HeaderProblem>,
 }
 
@@ -134,157 +139,27 @@ enum HeaderProblem {
     Damaged(String),
 }
 
-/// The latest outcome per target, kept compact: a million records with their aliases fit in
-/// a few tens of megabytes, where a `HashMap<TargetKey, Outcome>` would need several times that.
-#[derive(Clone, Debug, Default)]
-struct Index {
-    ids: HashMap<u64, Outcome, KeyHasher>,
-    names: HashMap<NameKey, Outcome, KeyHasher>,
-}
-
-/// A screen name folded to lowercase, inline and zero-padded. Valid screen names are ASCII
-/// and at most [`MAX_SCREEN_NAME_LEN`] bytes, so no heap allocation is needed per name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct NameKey([u8; MAX_SCREEN_NAME_LEN]);
-
-impl Hash for NameKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        let mut words = [0u8; 16];
-        words[..MAX_SCREEN_NAME_LEN].copy_from_slice(&self.0);
-        state.write_u128(u128::from_le_bytes(words));
-    }
-}
-
-/// Hashes the index's keys with a folded multiply per word. The standard SipHash resists
-/// crafted keys, which a journal this tool wrote for the user does not need, and it was the
-/// largest cost of replaying a big journal after parsing. The plan dedups the user's own
-/// input with it too.
-pub(crate) type KeyHasher = BuildHasherDefault<FoldHasher>;
-
-/// The state of [`KeyHasher`].
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct FoldHasher(u64);
-
-impl Hasher for FoldHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        const K: u64 = 0x9E37_79B9_7F4A_7C15;
-        let full = u128::from(self.0 ^ word) * u128::from(K);
-        self.0 = (full as u64) ^ ((full >> 64) as u64);
-    }
-
-    fn write_u128(&mut self, words: u128) {
-        self.write_u64(words as u64);
-        self.write_u64((words >> 64) as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl NameKey {
-    /// `None` for a name no valid target can have (too long), which therefore matches nothing.
-    fn new(name: &str) -> Option<NameKey> {
-        let bytes = name.as_bytes();
-        if bytes.len() > MAX_SCREEN_NAME_LEN {
-            return None;
-        }
-        let mut key = [0u8; MAX_SCREEN_NAME_LEN];
-        for (k, b) in key.iter_mut().zip(bytes) {
-            *k = b.to_ascii_lowercase();
-        }
-        Some(NameKey(key))
-    }
-}
-
-impl Index {
-    fn get(&self, key: &TargetKey) -> Option<Outcome> {
-        match key {
-            TargetKey::Id(id) => self.ids.get(id).copied(),
-            TargetKey::Name(name) => NameKey::new(name).and_then(|k| self.names.get(&k).copied()),
-        }
-    }
-}
-
-/// Collects the index's entries in file order (with their hashes), then builds the maps at
-/// once: see [`fill`].
+/// Collects the index's entries in file order, then builds the map at once (see
+/// [`KeyMap::from_ordered`]).
 #[derive(Default)]
 struct IndexBuilder {
-    ids: Vec<(u64, u64, Outcome)>,
-    names: Vec<(u64, NameKey, Outcome)>,
+    entries: Vec<(TargetKey, Outcome)>,
 }
 
 impl IndexBuilder {
-    fn set(&mut self, target: &Target, outcome: Outcome) {
-        match target {
-            Target::Id(id) => self.set_id(*id, outcome),
-            Target::ScreenName(name) => {
-                if let Some(key) = NameKey::new(name) {
-                    self.set_name(key, outcome);
-                }
-            }
-        }
+    fn set(&mut self, key: TargetKey, outcome: Outcome) {
+        self.entries.push((key, outcome));
     }
 
-    fn set_id(&mut self, id: u64, outcome: Outcome) {
-        self.ids
-            .push((KeyHasher::default().hash_one(id), id, outcome));
+    fn finish(self) -> KeyMap<Outcome> {
+        KeyMap::from_ordered(self.entries)
     }
-
-    fn set_name(&mut self, key: NameKey, outcome: Outcome) {
-        self.names
-            .push((KeyHasher::default().hash_one(key), key, outcome));
-    }
-
-    fn finish(self) -> Index {
-        Index {
-            ids: fill(self.ids),
-            names: fill(self.names),
-        }
-    }
-}
-
-/// Builds a map from `(hash, key, outcome)` entries in file order; the later entry of a key wins.
-///
-/// Inserted in file order, a million keys land all over a table of tens of megabytes, and
-/// waiting on memory was most of the replay's time. Sorted by the slot each key hashes to, the
-/// table fills front to back. The sort is stable and equal keys have equal hashes, so the
-/// entries of one key end up side by side in file order, and folding them into the last one
-/// sizes the table for the distinct keys only. If the slot guess below does not match the
-/// table's layout, only speed suffers.
-fn fill<K: Hash + Eq>(mut entries: Vec<(u64, K, Outcome)>) -> HashMap<K, Outcome, KeyHasher> {
-    // A table has a power-of-two number of slots, filled to at most 7/8, and a key's slot is
-    // its hash's low bits. Rotated to the top, they sort in slot order, for a table of this
-    // size or any smaller one (the distinct keys may be fewer than the entries).
-    let slots = (entries.len() as u64 * 8 / 7 + 1).next_power_of_two();
-    let rotate = 64 - slots.trailing_zeros();
-    entries.sort_by_key(|(hash, _, _)| hash.rotate_left(rotate));
-    entries.dedup_by(|later, earlier| {
-        let same = later.1 == earlier.1;
-        if same {
-            earlier.2 = later.2;
-        }
-        same
-    });
-    let mut map = HashMap::with_capacity_and_hasher(entries.len(), KeyHasher::default());
-    for (_, key, outcome) in entries {
-        map.insert(key, outcome);
-    }
-    map
 }
 
 impl Replay {
     /// The latest outcome recorded for this key, directly or through an alias the API revealed.
     pub fn latest(&self, key: &TargetKey) -> Option<Outcome> {
-        self.index.get(key)
+        self.index.get(key).copied()
     }
 
     /// Whether the target's latest outcome is terminal, so a rerun must not send it again.
@@ -304,6 +179,18 @@ impl Replay {
             return Ok(());
         };
         check_header_fits(path, header, account_id, action)
+    }
+
+    /// Refuses a journal written for another network.
+    pub fn check_network(&self, path: &Path, network: NetworkId) -> Result<(), JournalError> {
+        match &self.header {
+            Some(header) if header.network != network => Err(JournalError::OtherNetwork {
+                path: path.to_path_buf(),
+                journal_network: header.network,
+                network,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses what is not a journal of this tool, or one written by a newer version.
@@ -330,10 +217,7 @@ impl Replay {
     /// Approximate heap use of the index, to check it stays small on very large journals.
     #[cfg(test)]
     fn index_bytes(&self) -> usize {
-        // hashbrown keeps one control byte per bucket beside each entry.
-        let ids = self.index.ids.capacity() * (size_of::<(u64, Outcome)>() + 1);
-        let names = self.index.names.capacity() * (size_of::<(NameKey, Outcome)>() + 1);
-        ids + names
+        self.index.heap_bytes()
     }
 
     fn skip(&mut self, line: u64, reason: String) {
@@ -388,6 +272,8 @@ pub fn replay(bytes: &[u8]) -> Replay {
 struct Replayer {
     out: Replay,
     index: IndexBuilder,
+    /// The identities of the header's network, once line 1 was read.
+    ids: Option<&'static dyn Identities>,
 }
 
 impl Replayer {
@@ -396,7 +282,10 @@ impl Replayer {
         let out = &mut self.out;
         if line.number == 1 {
             match parse_header(line.bytes) {
-                Ok(header) => out.header = Some(header),
+                Ok(header) => {
+                    self.ids = Some(header.network.identities());
+                    out.header = Some(header);
+                }
                 Err(_) if line.torn && is_torn_header(line.bytes) => out.torn_tail = true,
                 Err(problem) => out.problem = Some(problem),
             }
@@ -405,7 +294,10 @@ impl Replayer {
         if line.is_blank() {
             return true;
         }
-        match index_record(&mut self.index, line.bytes) {
+        let Some(ids) = self.ids else {
+            return false;
+        };
+        match index_record(&mut self.index, ids, line.bytes) {
             Ok(()) => out.records += 1,
             Err(_) if line.torn => out.torn_tail = true,
             Err(reason) => out.skip(line.number, reason),
@@ -429,7 +321,8 @@ impl Replayer {
 struct RecordView<'a> {
     #[serde(borrow)]
     target: Str<'a>,
-    by: TargetKind,
+    #[serde(borrow)]
+    by: Str<'a>,
     outcome: Outcome,
     #[serde(default, borrow)]
     user_id: Option<Str<'a>>,
@@ -470,29 +363,39 @@ impl<'de> Deserialize<'de> for AnyStr {
     }
 }
 
-fn index_record(index: &mut IndexBuilder, line: &[u8]) -> Result<(), String> {
+fn index_record(index: &mut IndexBuilder, ids: &dyn Identities, line: &[u8]) -> Result<(), String> {
     let view: RecordView<'_> = serde_json::from_str(utf8(line)?).map_err(|e| json_reason(&e))?;
-    let target = Target::from_journal(&view.target.0, view.by)
+    let kind = ids
+        .kind(&view.by.0)
+        .ok_or_else(|| shorten(format!("not a valid target: unknown kind `{}`", view.by.0)))?;
+    let key = ids
+        .journal_key(kind, &view.target.0)
         .map_err(|e| shorten(format!("not a valid target: {e}")))?;
-    index.set(&target, view.outcome);
-    // Aliases are hints from the response: one that is not a valid ID or name can match no
-    // target, so it is dropped rather than costing the record. Usually it is the target itself.
-    if let Some(Ok(Target::Id(id))) = view
-        .user_id
-        .filter(|s| s.0 != view.target.0)
-        .map(|s| Target::parse_id(&s.0))
+    index.set(key, view.outcome);
+    // Aliases are hints from the response: one that is not a valid ID can match no target, so
+    // it is dropped rather than costing the record. Usually it is the target itself, already
+    // set and not parsed again.
+    if let Some(user_id) = view.user_id.filter(|s| s.0 != view.target.0)
+        && let Some(kind) = ids.kinds().iter().find(|k| k.space == Space::Id)
+        && let Ok(alias) = ids.journal_key(kind, &user_id.0)
     {
-        // Usually the target itself, already set.
-        if target != Target::Id(id) {
-            index.set_id(id, view.outcome);
-        }
+        index.set(alias, view.outcome);
     }
-    // The screen name is stored as the API returned it, not validated (which would cost an
-    // allocation per record): a malformed one sits in the index where no valid target looks.
-    if let Some(key) = view.screen_name.and_then(|s| NameKey::new(&s.0)) {
-        index.set_name(key, view.outcome);
+    // The name is stored as the API returned it, not validated: a malformed one sits in the
+    // index where no valid target looks.
+    if let Some(name) = view.screen_name {
+        index.set(TargetKey::name(&name.0), view.outcome);
     }
     Ok(())
+}
+
+/// A record's target, read back by its network's rules.
+fn journal_target(ids: &dyn Identities, text: &str, by: &str) -> Result<Target, String> {
+    let kind = ids
+        .kind(by)
+        .ok_or_else(|| shorten(format!("not a valid target: unknown kind `{by}`")))?;
+    ids.read_journal(kind, text)
+        .map_err(|e| shorten(format!("not a valid target: {e}")))
 }
 
 fn parse_header(line: &[u8]) -> Result<Header, HeaderProblem> {
@@ -613,19 +516,26 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = Line<'_>> {
 pub enum Entry {
     /// Line 1.
     Header(Header),
-    /// Any later line.
-    Record(Record),
+    /// Any later line: the record, and its target read back by its network's rules.
+    Record {
+        /// The record as written.
+        record: Record,
+        /// Its target.
+        target: Target,
+    },
 }
 
 /// Streams a journal line by line: the header, then each record or the reason a line was
 /// skipped. Blank lines after the header are passed over; a torn last line is reported as such.
 pub fn records(bytes: &[u8]) -> impl Iterator<Item = (u64, Result<Entry, SkippedLine>)> + '_ {
-    lines(bytes).filter_map(|line| {
+    let mut ids: Option<&'static dyn Identities> = None;
+    lines(bytes).filter_map(move |line| {
         if line.number > 1 && line.is_blank() {
             return None;
         }
         let parsed = if line.number == 1 {
             parse_header(line.bytes)
+                .inspect(|header| ids = Some(header.network.identities()))
                 .map(Entry::Header)
                 .map_err(|problem| match problem {
                     HeaderProblem::Foreign(reason) | HeaderProblem::Damaged(reason) => reason,
@@ -637,9 +547,9 @@ pub fn records(bytes: &[u8]) -> impl Iterator<Item = (u64, Result<Entry, Skipped
             serde_json::from_slice::<Record>(line.bytes)
                 .map_err(|e| json_reason(&e))
                 .and_then(|record| {
-                    Target::from_journal(&record.target, record.by)
-                        .map(|_| Entry::Record(record))
-                        .map_err(|e| shorten(format!("not a valid target: {e}")))
+                    let ids = ids.ok_or("no journal header before this record")?;
+                    let target = journal_target(ids, &record.target, &record.by)?;
+                    Ok(Entry::Record { record, target })
                 })
         };
         let parsed = parsed.map_err(|reason| SkippedLine {
@@ -1100,6 +1010,20 @@ pub enum JournalError {
         /// The authenticating account's ID.
         account: String,
     },
+    /// The journal was written for another network.
+    #[error(
+        "journal {} belongs to a {journal_network} run, but this run is on {network}; use \
+         another journal",
+        path.display()
+    )]
+    OtherNetwork {
+        /// The journal.
+        path: PathBuf,
+        /// The network in its header.
+        journal_network: NetworkId,
+        /// The network of this run.
+        network: NetworkId,
+    },
     /// The journal was written by a run doing the other action.
     #[error(
         "journal {} records a `{}` run, but this run would `{}`; use another journal",
@@ -1128,11 +1052,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
 
     fn header(account_id: &str, action: Action) -> Header {
         Header {
             journal: FORMAT_NAME.into(),
             version: FORMAT_VERSION,
+            network: NetworkId::X,
             account_id: account_id.into(),
             account_screen_name: Some("me".into()),
             action,
@@ -1143,7 +1070,7 @@ mod tests {
     fn record(target: &Target, outcome: Outcome) -> Record {
         Record {
             target: target.to_string(),
-            by: target.kind(),
+            by: target.kind().name.to_owned(),
             outcome,
             user_id: None,
             screen_name: None,
@@ -1155,8 +1082,11 @@ mod tests {
         }
     }
 
-    fn name(s: &str) -> Target {
-        Target::ScreenName(s.into())
+    /// The entry `records` gives for `record`.
+    fn entry(record: Record) -> Entry {
+        let ids = NetworkId::X.identities();
+        let target = journal_target(ids, &record.target, &record.by).expect("a valid target");
+        Entry::Record { record, target }
     }
 
     fn line_of<T: Serialize>(value: &T) -> Vec<u8> {
@@ -1182,12 +1112,12 @@ mod tests {
     fn round_trip_keeps_the_latest_outcome_and_the_aliases_the_api_revealed() {
         let mut by_name = record(&name("Bob"), Outcome::Unblocked);
         by_name.user_id = Some("20".into());
-        let mut by_id = record(&Target::Id(30), Outcome::NotFound);
+        let mut by_id = record(&id(30), Outcome::NotFound);
         by_id.screen_name = Some("Zed".into());
         by_id.message = Some("User not found.\n\"quoted\" é".into());
         let records = [
-            record(&Target::Id(1), Outcome::Failed),
-            record(&Target::Id(1), Outcome::Unblocked),
+            record(&id(1), Outcome::Failed),
+            record(&id(1), Outcome::Unblocked),
             by_name,
             by_id,
             record(&name("Eve"), Outcome::Unblocked),
@@ -1199,20 +1129,26 @@ mod tests {
         assert_eq!(replay.header, Some(header("1", Action::Unblock)));
         assert_eq!(replay.records, 6);
         assert!(replay.skipped.is_empty() && !replay.torn_tail);
-        assert_eq!(replay.latest(&TargetKey::Id(1)), Some(Outcome::Unblocked));
+        assert_eq!(
+            replay.latest(&TargetKey::id(&(1).to_string())),
+            Some(Outcome::Unblocked)
+        );
         assert_eq!(
             replay.latest(&TargetKey::name("bob")),
             Some(Outcome::Unblocked)
         );
-        assert!(replay.is_done(&Target::Id(20)), "alias from user_id");
+        assert!(replay.is_done(&id(20)), "alias from user_id");
         assert!(replay.is_done(&name("ZED")), "alias from screen_name");
-        assert_eq!(replay.latest(&TargetKey::Id(30)), Some(Outcome::NotFound));
+        assert_eq!(
+            replay.latest(&TargetKey::id(&(30).to_string())),
+            Some(Outcome::NotFound)
+        );
         assert_eq!(
             replay.latest(&TargetKey::name("eve")),
             Some(Outcome::Failed)
         );
         assert!(!replay.is_done(&name("eve")));
-        assert_eq!(replay.latest(&TargetKey::Id(2)), None);
+        assert_eq!(replay.latest(&TargetKey::id(&(2).to_string())), None);
         assert_eq!(
             replay.latest(&TargetKey::name("20")),
             None,
@@ -1227,7 +1163,7 @@ mod tests {
             (1, Ok(Entry::Header(header("1", Action::Unblock))))
         );
         for (i, r) in records.iter().enumerate() {
-            assert_eq!(entries[i + 1], (i as u64 + 2, Ok(Entry::Record(r.clone()))));
+            assert_eq!(entries[i + 1], (i as u64 + 2, Ok(entry(r.clone()))));
         }
 
         // Reopening resumes: the header is not written twice, new records follow.
@@ -1250,7 +1186,7 @@ mod tests {
 
     #[test]
     fn every_record_writes_status_code_and_message_as_null_when_there_is_none() {
-        let mut bare = record(&Target::Id(7), Outcome::Failed);
+        let mut bare = record(&id(7), Outcome::Failed);
         bare.http_status = None;
         let (_dir, path) = written(&[bare.clone(), record(&name("ann"), Outcome::Unblocked)]);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -1264,7 +1200,7 @@ mod tests {
         );
         let written_back = read(&path).unwrap();
         assert_eq!((written_back.records, written_back.skipped_total), (2, 0));
-        assert_eq!(records_of(&path)[1].1, Ok(Entry::Record(bare.clone())));
+        assert_eq!(records_of(&path)[1].1, Ok(entry(bare.clone())));
 
         // Journals written before the fields were always present still read, both ways.
         let mut old = line_of(&header("1", Action::Unblock));
@@ -1272,12 +1208,12 @@ mod tests {
         old.push(b'\n');
         let old_replay = replay(&old);
         assert_eq!((old_replay.records, old_replay.skipped_total), (1, 0));
-        assert!(old_replay.is_done(&Target::Id(7)));
+        assert!(old_replay.is_done(&id(7)));
         let mut expected = bare;
         expected.outcome = Outcome::Unblocked;
         assert_eq!(
             records(&old).nth(1).map(|(_, e)| e),
-            Some(Ok(Entry::Record(expected)))
+            Some(Ok(entry(expected)))
         );
     }
 
@@ -1287,7 +1223,7 @@ mod tests {
 
     #[test]
     fn records_lists_every_line_in_order_with_its_number() {
-        let first = record(&Target::Id(5), Outcome::Unblocked);
+        let first = record(&id(5), Outcome::Unblocked);
         let second = record(&name("x_y"), Outcome::Suspended);
         let mut bytes = line_of(&header("1", Action::Unblock));
         bytes.extend(line_of(&first));
@@ -1304,8 +1240,8 @@ mod tests {
             entries[0].1,
             Ok(Entry::Header(header("1", Action::Unblock)))
         );
-        assert_eq!(entries[1].1, Ok(Entry::Record(first)));
-        assert_eq!(entries[3].1, Ok(Entry::Record(second)));
+        assert_eq!(entries[1].1, Ok(entry(first)));
+        assert_eq!(entries[3].1, Ok(entry(second)));
         for (n, entry) in [&entries[2], &entries[4], &entries[5]] {
             let skipped = entry.as_ref().unwrap_err();
             assert_eq!(skipped.line, *n);
@@ -1347,10 +1283,10 @@ mod tests {
     #[test]
     fn a_record_torn_at_any_byte_costs_only_itself_and_the_next_one_starts_a_new_line() {
         let kept = [
-            record(&Target::Id(1), Outcome::Unblocked),
+            record(&id(1), Outcome::Unblocked),
             record(&name("two"), Outcome::NotFound),
         ];
-        let last = record(&Target::Id(3), Outcome::Unblocked);
+        let last = record(&id(3), Outcome::Unblocked);
         let mut all = kept.to_vec();
         all.push(last.clone());
         let (dir, path) = written(&all);
@@ -1366,22 +1302,23 @@ mod tests {
             assert_eq!(replay.records, 2 + u64::from(complete), "cut at {cut}");
             assert_eq!(replay.torn_tail, torn, "cut at {cut}");
             assert!(replay.skipped.is_empty(), "cut at {cut}");
-            assert!(replay.is_done(&Target::Id(1)) && replay.is_done(&name("TWO")));
-            assert_eq!(replay.is_done(&Target::Id(3)), complete, "cut at {cut}");
+            assert!(replay.is_done(&id(1)) && replay.is_done(&name("TWO")));
+            assert_eq!(replay.is_done(&id(3)), complete, "cut at {cut}");
 
             let copy = dir.path().join("cut.jsonl");
             std::fs::write(&copy, damaged).unwrap();
             let (mut journal, opened) = Journal::open(&copy).unwrap();
             assert_eq!(opened.records, replay.records);
             journal.write_header(&header("1", Action::Unblock)).unwrap();
-            journal
-                .append(&record(&Target::Id(4), Outcome::Blocked))
-                .unwrap();
+            journal.append(&record(&id(4), Outcome::Blocked)).unwrap();
             drop(journal);
 
             let after = read(&copy).unwrap();
             assert_eq!(after.records, 3 + u64::from(complete), "cut at {cut}");
-            assert_eq!(after.latest(&TargetKey::Id(4)), Some(Outcome::Blocked));
+            assert_eq!(
+                after.latest(&TargetKey::id(&(4).to_string())),
+                Some(Outcome::Blocked)
+            );
             assert!(!after.torn_tail);
             // The torn line is now an ordinary skipped line of its own.
             let skipped: Vec<u64> = after.skipped.iter().map(|s| s.line).collect();
@@ -1401,9 +1338,7 @@ mod tests {
 
             let (mut journal, _) = Journal::open(&path).unwrap();
             journal.write_header(&header("1", Action::Unblock)).unwrap();
-            journal
-                .append(&record(&Target::Id(8), Outcome::Unblocked))
-                .unwrap();
+            journal.append(&record(&id(8), Outcome::Unblocked)).unwrap();
             drop(journal);
             let replay = read(&path).unwrap();
             assert_eq!(
@@ -1474,7 +1409,7 @@ mod tests {
 
     #[test]
     fn a_journal_of_another_account_or_action_is_refused_naming_both() {
-        let (_dir, path) = written(&[record(&Target::Id(1), Outcome::Unblocked)]);
+        let (_dir, path) = written(&[record(&id(1), Outcome::Unblocked)]);
         let replay = read(&path).unwrap();
         let shown = path.display().to_string();
         assert!(replay.check_account(&path, "1", Action::Unblock).is_ok());
@@ -1521,7 +1456,7 @@ mod tests {
 
         let (mut journal, _) = Journal::open(&path).unwrap();
         let err = journal
-            .append(&record(&Target::Id(1), Outcome::Unblocked))
+            .append(&record(&id(1), Outcome::Unblocked))
             .unwrap_err();
         assert!(matches!(err, JournalError::NoHeader { .. }));
         drop(journal);
@@ -1537,7 +1472,7 @@ mod tests {
         };
         let mut journal = Journal::over(file, path, Some(header("1", Action::Unblock)));
         let err = journal
-            .append(&record(&Target::Id(1), Outcome::Unblocked))
+            .append(&record(&id(1), Outcome::Unblocked))
             .unwrap_err();
         assert!(
             matches!(&err, JournalError::Write { source, .. } if source.raw_os_error() == Some(28)),
@@ -1553,12 +1488,10 @@ mod tests {
         content.extend(br#"{"target":"1","by":"user_id","outc"#);
         std::fs::write(&real, &content).unwrap();
         journal.file = OpenOptions::new().append(true).open(&real).unwrap();
-        journal
-            .append(&record(&Target::Id(2), Outcome::Unblocked))
-            .unwrap();
+        journal.append(&record(&id(2), Outcome::Unblocked)).unwrap();
         let replay = read(&real).unwrap();
         assert_eq!(replay.records, 1);
-        assert!(replay.is_done(&Target::Id(2)));
+        assert!(replay.is_done(&id(2)));
         assert_eq!(
             replay.skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
             [2]
@@ -1587,14 +1520,14 @@ mod tests {
         // Enough entries for the index's slot-ordered build to use a real sort, not the
         // insertion sort short slices get.
         let mut bytes = line_of(&header("1", Action::Unblock));
-        let mut expected = HashMap::new();
+        let mut expected = std::collections::HashMap::new();
         for i in 0..20_000u64 {
-            let id = (i * 7919) % 1000 + 1;
-            let outcome = Outcome::ALL[(i / 1000 % 5) as usize];
-            let mut r = record(&Target::Id(id), outcome);
-            r.screen_name = Some(format!("N{}", id % 300));
-            expected.insert(TargetKey::Id(id), outcome);
-            expected.insert(TargetKey::name(&format!("n{}", id % 300)), outcome);
+            let n = (i * 7919) % 1000 + 1;
+            let outcome = Outcome::ALL[(i / 1000 % Outcome::ALL.len() as u64) as usize];
+            let mut r = record(&id(n), outcome);
+            r.screen_name = Some(format!("N{}", n % 300));
+            expected.insert(TargetKey::id(&n.to_string()), outcome);
+            expected.insert(TargetKey::name(&format!("n{}", n % 300)), outcome);
             bytes.extend(line_of(&r));
         }
         let replay = replay(&bytes);
@@ -1602,10 +1535,7 @@ mod tests {
         for (key, outcome) in &expected {
             assert_eq!(replay.latest(key), Some(*outcome), "{key:?}");
         }
-        assert_eq!(
-            replay.index.ids.len() + replay.index.names.len(),
-            expected.len()
-        );
+        assert_eq!(replay.index.len(), expected.len());
     }
 
     #[test]
@@ -1614,7 +1544,7 @@ mod tests {
         for _ in 0..MAX_LISTED_SKIPS + 5 {
             bytes.extend(b"x\n");
         }
-        bytes.extend(line_of(&record(&Target::Id(1), Outcome::Unblocked)));
+        bytes.extend(line_of(&record(&id(1), Outcome::Unblocked)));
         let replay = replay(&bytes);
         assert_eq!(replay.skipped.len(), MAX_LISTED_SKIPS);
         assert_eq!(replay.skipped_total, MAX_LISTED_SKIPS as u64 + 5);
@@ -1624,11 +1554,11 @@ mod tests {
     #[test]
     fn a_line_of_invalid_utf8_is_skipped_with_its_reason_and_costs_nothing_else() {
         let mut bytes = line_of(&header("1", Action::Unblock));
-        bytes.extend(line_of(&record(&Target::Id(1), Outcome::Unblocked)));
-        let mut bad = line_of(&record(&Target::Id(2), Outcome::Unblocked));
+        bytes.extend(line_of(&record(&id(1), Outcome::Unblocked)));
+        let mut bad = line_of(&record(&id(2), Outcome::Unblocked));
         bad[3] = 0xff;
         bytes.extend(bad);
-        bytes.extend(line_of(&record(&Target::Id(3), Outcome::NotFound)));
+        bytes.extend(line_of(&record(&id(3), Outcome::NotFound)));
         let replay = replay(&bytes);
         assert_eq!(replay.records, 2);
         assert_eq!(replay.skipped.len(), 1);
@@ -1640,8 +1570,8 @@ mod tests {
             "{:?}",
             replay.skipped[0]
         );
-        assert!(replay.is_done(&Target::Id(1)) && replay.is_done(&Target::Id(3)));
-        assert!(!replay.is_done(&Target::Id(2)));
+        assert!(replay.is_done(&id(1)) && replay.is_done(&id(3)));
+        assert!(!replay.is_done(&id(2)));
     }
 
     // --- damage anywhere, as a property -------------------------------------------------------
@@ -1654,7 +1584,7 @@ mod tests {
 
     fn target() -> impl Strategy<Value = Target> {
         prop_oneof![
-            (1u64..10).prop_map(Target::Id),
+            (1u64..10).prop_map(id),
             prop::sample::select(vec!["ann", "Bob", "c_3", "12"]).prop_map(name),
         ]
     }
@@ -1704,11 +1634,12 @@ mod tests {
     /// The latest outcome of `key` among `records`, by a plain backwards scan.
     fn model_latest(records: &[&Record], key: &TargetKey) -> Option<Outcome> {
         records.iter().rev().find_map(|r| {
-            let own = Target::from_journal(&r.target, r.by).ok().map(|t| t.key());
+            let ids = NetworkId::X.identities();
+            let own = journal_target(ids, &r.target, &r.by).ok().map(|t| t.key());
             let by_id = r
                 .user_id
                 .as_deref()
-                .and_then(|u| Target::parse_id(u).ok())
+                .and_then(|u| ids.account(u))
                 .map(|t| t.key());
             let by_name = r.screen_name.as_deref().map(TargetKey::name);
             [own, by_id, by_name]
@@ -1718,7 +1649,9 @@ mod tests {
     }
 
     fn all_keys() -> Vec<TargetKey> {
-        let mut keys: Vec<TargetKey> = (1..10).map(TargetKey::Id).collect();
+        let mut keys: Vec<TargetKey> = (1..10)
+            .map(|n: u64| TargetKey::id(&n.to_string()))
+            .collect();
         keys.extend(["ann", "bob", "c_3", "12", "dee"].map(TargetKey::name));
         keys
     }
@@ -1774,13 +1707,13 @@ mod tests {
             std::fs::write(&path, damaged).unwrap();
             let (mut journal, before) = Journal::open(&path).unwrap();
             journal.write_header(&header("1", Action::Unblock)).unwrap();
-            let next = record(&Target::Id(999), Outcome::Failed);
+            let next = record(&id(999), Outcome::Failed);
             journal.append(&next).unwrap();
             drop(journal);
             let after = read(&path).unwrap();
             prop_assert!(!after.torn_tail);
             prop_assert_eq!(after.records, before.records + 1);
-            prop_assert_eq!(after.latest(&TargetKey::Id(999)), Some(Outcome::Failed));
+            prop_assert_eq!(after.latest(&TargetKey::id(&(999).to_string())), Some(Outcome::Failed));
             for key in all_keys() {
                 prop_assert_eq!(after.latest(&key), before.latest(&key));
             }
@@ -1795,7 +1728,7 @@ mod tests {
     fn a_million_records_replay_quickly_and_compactly() {
         let mut bytes = line_of(&header("1", Action::Unblock));
         for i in 1..=1_000_000u64 {
-            let mut r = record(&Target::Id(i), Outcome::Unblocked);
+            let mut r = record(&id(i), Outcome::Unblocked);
             r.user_id = Some(i.to_string());
             r.screen_name = Some(format!("user_{i}"));
             r.message = Some("ok".into());
@@ -1815,7 +1748,7 @@ mod tests {
             replay.index_bytes() / 1_000_000
         );
         assert_eq!(replay.records, 1_000_000);
-        assert!(replay.is_done(&name("USER_777")) && replay.is_done(&Target::Id(777)));
+        assert!(replay.is_done(&name("USER_777")) && replay.is_done(&id(777)));
         assert!(took < Duration::from_secs(1), "{took:?}");
         assert!(replay.index_bytes() < 100_000_000);
     }

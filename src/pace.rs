@@ -64,11 +64,10 @@ pub struct RateError {
 }
 
 impl Rate {
-    /// The conservative default: 50 per 15 minutes, the only published figure for unblocking.
-    pub const DEFAULT: Rate = Rate {
-        count: 50,
-        period: Duration::from_secs(15 * 60),
-    };
+    /// `count` per `period` (a constant for defaults; parsed rates are checked by `FromStr`).
+    pub const fn new(count: u32, period: Duration) -> Rate {
+        Rate { count, period }
+    }
 
     /// Requests per second.
     pub fn per_second(&self) -> f64 {
@@ -580,14 +579,7 @@ impl Pacer {
         let now = Instant::now();
         let limited = reply.verdict.rate_limited();
         let rate_limited = limited.is_some();
-        let mut info = reply.rate;
-        let server_now = reply.server_date.unwrap_or_else(|| self.clock.server_now());
-        for w in [&mut info.window, &mut info.day] {
-            if w.is_some_and(|w| !crate::network::x::response::plausible_reset(w.reset, server_now))
-            {
-                *w = None;
-            }
-        }
+        let info = reply.rate;
         let mut budget = lock(&self.budget);
         budget.finish(now, &info, |t| self.to_local(t), rate_limited);
         let mut tally = lock(&self.tally);
@@ -706,15 +698,18 @@ mod tests {
         for bad in ["50", "0/15m", "x/15m", "5/0s", "5/fortnight", "-1/s", ""] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
-        assert_eq!(Rate::DEFAULT.interval(), Duration::from_secs(18));
-        assert_eq!(Rate::DEFAULT.duration_for(51), Duration::from_secs(900));
+        let fifty: Rate = "50/15m".parse().unwrap();
+        assert_eq!(fifty.interval(), Duration::from_secs(18));
+        assert_eq!(fifty.duration_for(51), Duration::from_secs(900));
     }
 
     #[test]
     fn the_quota_spaces_requests_evenly_without_burst() {
         let clock = FakeRelativeClock::default();
-        let limiter =
-            RateLimiter::direct_with_clock(quota(Rate::DEFAULT.per_second()), clock.clone());
+        let limiter = RateLimiter::direct_with_clock(
+            quota(Rate::new(50, Duration::from_secs(900)).per_second()),
+            clock.clone(),
+        );
         assert!(limiter.check().is_ok());
         assert!(limiter.check().is_err(), "no burst");
         clock.advance(Duration::from_secs(17));

@@ -5,10 +5,8 @@
 //! never sent again") can be property-tested against a model, and so that a dry run shows
 //! exactly what a real run would send.
 
-use std::collections::HashSet;
-
-use crate::journal::{KeyHasher, Replay};
-use crate::target::{Target, TargetKey};
+use crate::journal::Replay;
+use crate::target::{KeyMap, Space, Target};
 
 /// The work of one run, with the counts the summary shows before it starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -17,8 +15,8 @@ pub struct Plan {
     pub todo: Vec<Target>,
     /// Distinct targets in the input.
     pub unique: usize,
-    /// Exact duplicates dropped: the same ID, or the same screen name ignoring case. A screen
-    /// name and an ID are never duplicates of each other: nothing says they are the same user.
+    /// Exact duplicates dropped: the same identity of the same kind (names ignoring case). An
+    /// ID and a name are never duplicates of each other: nothing says they are the same user.
     pub duplicates: usize,
     /// Skipped because their latest journal record is terminal.
     pub done: usize,
@@ -28,29 +26,16 @@ pub struct Plan {
 
 /// Plans a run: drops duplicates, skips what the journal records as finished.
 pub fn plan(targets: Vec<Target>, journal: &Replay) -> Plan {
-    // IDs and names are remembered apart, each only as large as it needs: a set of a million
-    // IDs is a fifth of the size of one holding every key as a `TargetKey`, and the hasher is
-    // the journal index's (SipHash was a tenth of planning a million targets).
-    let ids = targets
-        .iter()
-        .filter(|t| matches!(t, Target::Id(_)))
-        .count();
-    let mut seen_ids: HashSet<u64, KeyHasher> =
-        HashSet::with_capacity_and_hasher(ids, KeyHasher::default());
-    let mut seen_names: HashSet<Box<str>, KeyHasher> =
-        HashSet::with_capacity_and_hasher(targets.len() - ids, KeyHasher::default());
+    // The set is sized once; account IDs, the usual case, are kept as numbers (see `KeyMap`).
+    let ids = targets.iter().filter(|t| t.space() == Space::Id).count();
+    let mut seen: KeyMap<()> = KeyMap::with_capacity(ids, targets.len() - ids);
     let mut out = Plan::default();
     for target in targets {
         let key = target.key();
-        let first = match &key {
-            TargetKey::Id(id) => seen_ids.insert(*id),
-            TargetKey::Name(name) => !seen_names.contains(name),
-        };
-        if !first {
+        if seen.contains(&key) {
             out.duplicates += 1;
             continue;
         }
-        out.unique += 1;
         match journal.latest(&key) {
             Some(outcome) if outcome.is_terminal() => out.done += 1,
             Some(_) => {
@@ -59,9 +44,8 @@ pub fn plan(targets: Vec<Target>, journal: &Replay) -> Plan {
             }
             None => out.todo.push(target),
         }
-        if let TargetKey::Name(name) = key {
-            seen_names.insert(name);
-        }
+        out.unique += 1;
+        seen.insert(key, ());
     }
     out
 }
@@ -72,6 +56,8 @@ mod tests {
 
     use super::*;
     use crate::journal::{FORMAT_NAME, FORMAT_VERSION, Header, Record, replay};
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
     use crate::outcome::{Action, Outcome};
 
     /// Journal bytes holding a header and these (target, outcome) records, in order.
@@ -79,6 +65,7 @@ mod tests {
         let header = Header {
             journal: FORMAT_NAME.into(),
             version: FORMAT_VERSION,
+            network: crate::network::NetworkId::X,
             account_id: "1".into(),
             account_screen_name: None,
             action: Action::Unblock,
@@ -89,7 +76,7 @@ mod tests {
         for (target, outcome) in entries {
             let record = Record {
                 target: target.to_string(),
-                by: target.kind(),
+                by: target.kind().name.to_owned(),
                 outcome: *outcome,
                 user_id: None,
                 screen_name: None,
@@ -105,25 +92,11 @@ mod tests {
         bytes
     }
 
-    fn name(s: &str) -> Target {
-        Target::ScreenName(s.into())
-    }
-
     #[test]
     fn duplicates_are_dropped_keeping_the_first_spelling_and_order() {
-        let input = vec![
-            name("Bob"),
-            Target::Id(7),
-            name("bob"),
-            Target::Id(7),
-            name("7"),
-            Target::Id(3),
-        ];
+        let input = vec![name("Bob"), id(7), name("bob"), id(7), name("7"), id(3)];
         let plan = plan(input, &Replay::default());
-        assert_eq!(
-            plan.todo,
-            vec![name("Bob"), Target::Id(7), name("7"), Target::Id(3)]
-        );
+        assert_eq!(plan.todo, vec![name("Bob"), id(7), name("7"), id(3)]);
         assert_eq!((plan.unique, plan.duplicates), (4, 2));
         assert_eq!((plan.done, plan.retry), (0, 0));
     }
@@ -131,39 +104,32 @@ mod tests {
     #[test]
     fn terminal_records_are_skipped_and_failed_ones_retried() {
         let journal = replay(&journal_of(&[
-            (Target::Id(1), Outcome::Unblocked),
-            (Target::Id(2), Outcome::Failed),
+            (id(1), Outcome::Unblocked),
+            (id(2), Outcome::Failed),
             (name("Carol"), Outcome::NotFound),
-            (Target::Id(4), Outcome::Unblocked),
-            (Target::Id(4), Outcome::Failed),
-            (Target::Id(5), Outcome::Failed),
-            (Target::Id(5), Outcome::Suspended),
+            (id(4), Outcome::Unblocked),
+            (id(4), Outcome::Failed),
+            (id(5), Outcome::Failed),
+            (id(5), Outcome::Suspended),
         ]));
-        let input = vec![
-            Target::Id(1),
-            Target::Id(2),
-            name("CAROL"),
-            Target::Id(4),
-            Target::Id(5),
-            Target::Id(6),
-        ];
+        let input = vec![id(1), id(2), name("CAROL"), id(4), id(5), id(6)];
         let plan = plan(input, &journal);
-        assert_eq!(plan.todo, vec![Target::Id(2), Target::Id(4), Target::Id(6)]);
+        assert_eq!(plan.todo, vec![id(2), id(4), id(6)]);
         assert_eq!((plan.done, plan.retry, plan.unique), (3, 2, 6));
     }
 
     /// Same user for the plan: IDs by value, names ignoring ASCII case; an ID never equals a name.
     fn same(a: &Target, b: &Target) -> bool {
         match (a, b) {
-            (Target::Id(x), Target::Id(y)) => x == y,
-            (Target::ScreenName(x), Target::ScreenName(y)) => x.eq_ignore_ascii_case(y),
-            _ => false,
+            _ if a.kind() != b.kind() => false,
+            _ if a.space() == Space::Name => a.text().eq_ignore_ascii_case(b.text()),
+            _ => a.text() == b.text(),
         }
     }
 
     fn target() -> impl Strategy<Value = Target> {
         prop_oneof![
-            (1u64..12).prop_map(Target::Id),
+            (1u64..12).prop_map(id),
             (
                 prop::sample::select(vec!["ann", "bob", "c_3", "12"]),
                 any::<u8>()
@@ -181,7 +147,7 @@ mod tests {
                             }
                         })
                         .collect();
-                    Target::ScreenName(spelled)
+                    name(spelled)
                 }),
         ]
     }

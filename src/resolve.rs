@@ -14,9 +14,9 @@ use crate::error::Error;
 use crate::network::Network;
 use crate::pace::Pacer;
 use crate::retry;
-use crate::target::{Target, TargetKey};
+use crate::target::{Space, Target, TargetKey};
 
-/// Looks up the screen names among `targets`, [`Network::LOOKUP_BATCH`] a request, each request
+/// Looks up the screen names among `targets`, [`Network::lookup_batch`] a request, each request
 /// paced by `lookups` (whose window is the lookup endpoint's, not the action's): a 429 waits for
 /// the window and a fault is retried, so neither makes a target fail. Returns the IDs of the
 /// users found, by name; the client also keeps what it learnt for its later actions.
@@ -26,16 +26,16 @@ pub async fn resolve<N: Network>(
     targets: &[Target],
     cancel: &CancellationToken,
     verbosity: Verbosity,
-) -> Result<HashMap<TargetKey, u64>, Error> {
+) -> Result<HashMap<TargetKey, String>, Error> {
     let names: Vec<Target> = targets
         .iter()
-        .filter(|t| matches!(t, Target::ScreenName(_)))
+        .filter(|t| t.space() == Space::Name)
         .cloned()
         .collect();
-    let batch = N::LOOKUP_BATCH.max(1);
+    let batch = network.lookup_batch().max(1);
     if verbosity > Verbosity::Quiet && !names.is_empty() {
         display::eprint_line(&format!(
-            "Looking up {} screen names ({} a request)…",
+            "Looking up {} names ({} a request)…",
             names.len(),
             batch
         ));
@@ -51,9 +51,7 @@ pub async fn resolve<N: Network>(
         )
         .await?;
         for user in users {
-            if let (Some(id), Some(name)) =
-                (user.user_id.and_then(|i| i.parse().ok()), user.screen_name)
-            {
+            if let (Some(id), Some(name)) = (user.user_id, user.screen_name) {
                 resolved.insert(TargetKey::name(&name), id);
             }
         }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::ServerClock;
+use crate::config::{Loaded, Net};
 use crate::error::Error;
-use crate::network::{Account, Network};
+use crate::network::{Account, Client, Connect, Network};
 use crate::pace::{Pacer, Rate};
 use crate::retry::{self, Retry};
 
@@ -21,6 +22,43 @@ const VERIFY_RATE: Rate = Rate {
     count: 1,
     period: std::time::Duration::from_secs(1),
 };
+
+/// A client whose credentials were checked, the account they act for, and the clock it feeds.
+pub struct Session {
+    /// The network client.
+    pub client: Client,
+    /// The server's clock, as the client's answers told it.
+    pub clock: Arc<ServerClock>,
+    /// The account the credentials act for.
+    pub account: Account,
+}
+
+impl Session {
+    /// Builds the client for `net` with the credentials `loaded` and checks them (see
+    /// [`verify`]). Nothing else is sent.
+    pub async fn open(
+        net: &Net,
+        loaded: Loaded,
+        retry: Retry,
+        cancel: &CancellationToken,
+    ) -> Result<Session, Error> {
+        let clock = Arc::new(ServerClock::new());
+        let connect = Connect {
+            api: net.api,
+            api_base: loaded.api_base,
+            secrets: loaded.secrets,
+            timeout: net.timeout,
+        };
+        let client = Client::new(net.network, connect, clock.clone())
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let account = verify(&client, &clock, retry, cancel).await?;
+        Ok(Session {
+            client,
+            clock,
+            account,
+        })
+    }
+}
 
 /// Checks the credentials, nothing being sent first. Faults (5xx, timeouts, lost connections)
 /// are sent again with the executor's backoff, up to `retry.max_attempts`; a 429 waits for the
@@ -75,7 +113,13 @@ mod tests {
     }
 
     impl Network for Checks {
-        const LOOKUP_BATCH: usize = 100;
+        fn network(&self) -> crate::network::NetworkId {
+            crate::network::NetworkId::X
+        }
+
+        fn lookup_batch(&self) -> usize {
+            100
+        }
 
         async fn verify(&self) -> Reply<Result<Account, Verdict>> {
             self.arrivals

@@ -16,7 +16,7 @@ use crate::executor::{Event, Finished};
 use crate::journal::Record;
 use crate::pace::{PaceState, Pacer};
 use crate::retry::Rejection;
-use crate::target::Target;
+use crate::target::Space;
 
 /// Where records go. The journal in a real run; a vector in tests.
 pub trait Sink {
@@ -67,13 +67,15 @@ pub struct Tally {
 
 /// Builds the journal record of a finished target.
 pub fn record(f: &Finished) -> Record {
-    let (own_id, own_name) = match &f.target {
-        Target::Id(id) => (Some(id.to_string()), None),
-        Target::ScreenName(name) => (None, Some(name.clone())),
+    let own = || Some(f.target.text().to_owned());
+    let (own_id, own_name) = match f.target.space() {
+        Space::Id => (own(), None),
+        Space::Name => (None, own()),
+        Space::Other => (None, None),
     };
     Record {
         target: f.target.to_string(),
-        by: f.target.kind(),
+        by: f.target.kind().name.to_owned(),
         outcome: f.outcome,
         user_id: f.user.user_id.clone().or(own_id),
         screen_name: f.user.screen_name.clone().or(own_name),
@@ -201,6 +203,8 @@ mod tests {
     use crate::clock::ServerClock;
     use crate::display::Verbosity;
     use crate::network::UserRef;
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
     use crate::outcome::Outcome;
 
     /// A sink that fails after `ok` records, like a disk that fills up.
@@ -225,13 +229,13 @@ mod tests {
         }
     }
 
-    fn finished(id: u64) -> Event {
+    fn finished(n: u64) -> Event {
         Event::Finished(Finished {
-            target: Target::Id(id),
+            target: id(n),
             outcome: Outcome::Unblocked,
             user: UserRef {
                 user_id: None,
-                screen_name: Some(format!("user{id}")),
+                screen_name: Some(format!("user{n}")),
             },
             http_status: Some(200),
             error_code: None,
@@ -292,7 +296,7 @@ mod tests {
                 .iter()
                 .map(|f| f.target.clone())
                 .collect::<Vec<_>>(),
-            vec![Target::Id(3), Target::Id(4)]
+            vec![id(3), id(4)]
         );
         assert!(
             tally

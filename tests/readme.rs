@@ -8,7 +8,8 @@ mod common;
 
 use std::path::Path;
 
-use bulk_unblock::config::CREDENTIAL_VARS;
+use bulk_unblock::network::NetworkId;
+
 use common::{Harness, show};
 
 fn readme_commands() -> Vec<String> {
@@ -66,7 +67,16 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
         match words.first().copied() {
             Some("export") => {
                 let name = words[1].split('=').next().unwrap();
-                assert!(CREDENTIAL_VARS.contains(&name), "README exports `{name}`");
+                let known = <NetworkId as clap::ValueEnum>::value_variants()
+                    .iter()
+                    .flat_map(|n| {
+                        n.credentials()
+                            .vars
+                            .iter()
+                            .chain(n.credentials().base.iter())
+                    })
+                    .any(|v| v.env == name);
+                assert!(known, "README exports `{name}`");
             }
             Some("bulk-unblock") => {
                 let mut command = h.command();

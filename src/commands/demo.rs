@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::DemoArgs;
+use crate::config::{Loaded, Net};
 use crate::display::Verbosity;
 use crate::emulator::x::config::{Config, HeaderMode};
 use crate::emulator::x::seed::Seed;
@@ -16,9 +17,9 @@ use crate::emulator::x::{Emulator, spawn};
 use crate::error::{Error, Exit};
 use crate::executor::Settings;
 use crate::job::{Job, Source, execute};
-use crate::network::Api;
-use crate::network::x::oauth::{Credentials, Secret};
+use crate::network::{Api, NetworkId};
 use crate::pace::Rate;
+use crate::secret::Secret;
 
 /// The sample account's data-archive file, as a user would download it.
 const SAMPLE_BLOCK_JS: &[u8] = include_bytes!("../../sample-data/block.js");
@@ -56,7 +57,8 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
         Some(path) => path,
         None => fresh_journal_path(),
     };
-    let parsed = crate::input::parse("sample-data/block.js", SAMPLE_BLOCK_JS);
+    let identities = NetworkId::X.identities();
+    let parsed = crate::input::parse("sample-data/block.js", SAMPLE_BLOCK_JS, identities);
     let count = parsed.targets.len();
     // Spread each window's allowance over the window; the server's headers keep us honest.
     let rate = Rate {
@@ -88,25 +90,36 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
         check: false,
         rate,
         list_rate: rate,
-        api: Api::V1,
         settings: Settings {
             concurrency: 4,
             retry_base: Duration::from_millis(200),
             ..Settings::default()
         },
-        api_base: running.base_url(),
-        timeout: Duration::from_secs(10),
+        net: Net {
+            network: NetworkId::X,
+            api: Api::V1,
+            api_base: Some(running.base_url()),
+            credentials_file: None,
+            timeout: Duration::from_secs(10),
+        },
+        identities,
         resume_hint: format!(
             "bulk-unblock demo --log {}",
             crate::shell::shell_quote(&log.to_string_lossy())
         ),
         expect_account: None,
     };
-    let credentials = Credentials {
-        consumer_key: Secret::new(app.consumer_key),
-        consumer_secret: Secret::new(app.consumer_secret),
-        access_token: Secret::new(account.access_token),
-        access_token_secret: Secret::new(account.access_token_secret),
+    let credentials = Loaded {
+        secrets: [
+            app.consumer_key,
+            app.consumer_secret,
+            account.access_token,
+            account.access_token_secret,
+        ]
+        .into_iter()
+        .map(Secret::new)
+        .collect(),
+        api_base: running.base_url(),
     };
     let exit = execute(job, verbosity, || Ok(credentials)).await?;
     let stats = emulator.stats();

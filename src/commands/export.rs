@@ -1,13 +1,12 @@
 //! `bulk-unblock export`: the account's whole block list to a CSV file, resumably.
 
-use std::sync::Arc;
-
 use crate::blocklist;
 use crate::cli::ExportArgs;
-use crate::clock::ServerClock;
+use crate::config::Net;
 use crate::display::Verbosity;
 use crate::error::{Error, Exit};
 use crate::retry::Retry;
+use crate::session::Session;
 use crate::signals::Signals;
 
 /// `bulk-unblock export`.
@@ -16,26 +15,22 @@ pub async fn command(
     verbosity: Verbosity,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Exit, Error> {
-    let credentials = crate::config::load_credentials(args.net.credentials.as_deref(), &env)?;
-    let clock = Arc::new(ServerClock::new());
-    let network = crate::network::Client::new(
-        args.net.api,
-        crate::network::x::XSettings {
-            api_base: args.net.api_base.clone(),
-            credentials,
-            timeout: args.net.timeout,
-        },
-        clock.clone(),
-    )
-    .map_err(|e| Error::Usage(e.to_string()))?;
+    let network = args.net.network.unwrap_or_default();
+    let rate = args.rate.unwrap_or(network.defaults().list_rate);
+    let net = Net::from_args(args.net, network);
+    let loaded = crate::config::load_credentials(&net, &env)?;
     let signals = Signals::watch();
-    let account = crate::session::verify(&network, &clock, Retry::DEFAULT, &signals.cancel).await?;
+    let Session {
+        client,
+        clock,
+        account,
+    } = Session::open(&net, loaded, Retry::DEFAULT, &signals.cancel).await?;
     let count = blocklist::to_file(
-        &network,
+        &client,
         &account.user_id,
         &clock,
         &args.out,
-        args.rate,
+        rate,
         args.with_names,
         &signals.cancel,
         verbosity,

@@ -15,16 +15,17 @@ use serde::Serialize;
 use crate::cli::ReportArgs;
 use crate::error::{Error, Exit};
 use crate::journal::{self, Entry, Header, Record};
+use crate::network::NetworkId;
 use crate::outcome::Outcome;
-use crate::target::{Target, TargetKey};
+use crate::target::TargetKey;
 
 /// A failed target and its last error.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Failure {
     /// The target as recorded.
     pub target: String,
-    /// `user_id` or `screen_name`.
-    pub by: crate::target::TargetKind,
+    /// How the target names its subject (`user_id`, `screen_name`, `did`, …).
+    pub by: String,
     /// HTTP status of the last attempt.
     pub http_status: Option<u16>,
     /// API error code of the last attempt.
@@ -38,6 +39,8 @@ pub struct Failure {
 /// The summary of one journal.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
+    /// The network the journal belongs to.
+    pub network: Option<NetworkId>,
     /// The account the journal belongs to.
     pub account_id: Option<String>,
     /// What the run did (`unblock`, `block`).
@@ -72,19 +75,18 @@ pub fn summarize(bytes: &[u8]) -> Summary {
     for (_, entry) in journal::records(bytes) {
         match entry {
             Ok(Entry::Header(Header {
-                account_id, action, ..
+                network,
+                account_id,
+                action,
+                ..
             })) => {
+                summary.network = Some(network);
                 summary.account_id = Some(account_id);
                 summary.action = Some(action);
             }
-            Ok(Entry::Record(record)) => {
-                // `records` already refuses a record whose target is unusable; the target is
-                // read again for its key, and before anything is counted, so that such a line
-                // is only ever a skipped line, never also a record with a time in the span.
-                let Ok(target) = Target::from_journal(&record.target, record.by) else {
-                    summary.skipped_lines += 1;
-                    continue;
-                };
+            // `records` refuses a record whose target is unusable, so such a line is only
+            // ever a skipped line, never also a record with a time in the span.
+            Ok(Entry::Record { record, target }) => {
                 summary.records += 1;
                 if let Ok(at) = humantime::parse_rfc3339(&record.at) {
                     first = Some(first.map_or(at, |f| f.min(at)));
@@ -110,7 +112,7 @@ pub fn summarize(bytes: &[u8]) -> Summary {
         if record.outcome == Outcome::Failed {
             summary.failed.push(Failure {
                 target: record.target.clone(),
-                by: record.by,
+                by: record.by.clone(),
                 http_status: record.http_status,
                 error_code: record.error_code.clone(),
                 message: record.message.clone(),
@@ -130,19 +132,21 @@ pub fn summarize(bytes: &[u8]) -> Summary {
     summary
 }
 
-/// The failed targets as an input file: IDs bare, screen names with `@`.
+/// The failed targets as an input file, each written as its network's list reader reads it
+/// back (on X: IDs bare, screen names with `@`).
 pub fn retry_list(summary: &Summary, journal: &Path) -> String {
     let mut text = format!(
         "# targets whose latest record in {} is `failed`\n",
         journal.display()
     );
+    let ids = summary.network.unwrap_or_default().identities();
     for f in &summary.failed {
-        match f.by {
-            crate::target::TargetKind::UserId => text.push_str(&f.target),
-            crate::target::TargetKind::ScreenName => {
-                text.push('@');
-                text.push_str(&f.target);
-            }
+        match ids
+            .kind(&f.by)
+            .and_then(|kind| ids.read_journal(kind, &f.target).ok())
+        {
+            Some(target) => text.push_str(&ids.list_token(&target)),
+            None => text.push_str(&f.target),
         }
         text.push('\n');
     }
@@ -235,6 +239,8 @@ pub fn human(s: &Summary, journal: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
 
     const JOURNAL: &str = concat!(
         r#"{"journal":"bulk-unblock","version":1,"account_id":"9","action":"unblock","created_at":"2026-01-01T00:00:00Z"}"#,
@@ -303,12 +309,13 @@ mod tests {
     fn the_retry_list_reads_back_as_the_same_targets() {
         let s = summarize(JOURNAL.as_bytes());
         let list = retry_list(&s, Path::new("j.jsonl"));
-        let parsed = crate::input::parse("retry.txt", list.as_bytes());
-        assert!(parsed.invalid.is_empty(), "{:?}", parsed.invalid);
-        assert_eq!(
-            parsed.targets,
-            vec![Target::Id(3), Target::ScreenName("123".into())]
+        let parsed = crate::input::parse(
+            "retry.txt",
+            list.as_bytes(),
+            crate::network::NetworkId::X.identities(),
         );
+        assert!(parsed.invalid.is_empty(), "{:?}", parsed.invalid);
+        assert_eq!(parsed.targets, vec![id(3), name("123")]);
     }
 
     #[test]

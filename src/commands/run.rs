@@ -20,7 +20,7 @@ pub async fn run(
                 .unwrap_or_else(|| job::default_backup(&config.log)),
         },
         false => {
-            let parsed = crate::input::read(&config.inputs)?;
+            let parsed = crate::input::read(&config.inputs, config.net.network.identities())?;
             for notice in &parsed.notices {
                 tracing::warn!("{notice}");
             }
@@ -36,15 +36,13 @@ pub async fn run(
         rate: config.rate,
         list_rate: config.list_rate,
         settings: config.settings,
-        api: config.api,
-        api_base: config.api_base,
-        timeout: config.timeout,
+        identities: config.net.network.identities(),
+        net: config.net.clone(),
         resume_hint: resume_command(),
         expect_account: None,
     };
-    let file = config.credentials_file;
     job::execute(job, verbosity, || {
-        crate::config::load_credentials(file.as_deref(), &env)
+        crate::config::load_credentials(&config.net, &env)
     })
     .await
 }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::cli::UndoArgs;
+use crate::config::Net;
 use crate::display::Verbosity;
 use crate::error::{Error, Exit};
 use crate::executor::Settings;
@@ -15,23 +16,27 @@ use crate::job::{Job, Source, execute};
 use crate::journal::{self, Entry};
 use crate::outcome::{Action, Outcome};
 use crate::shell::resume_command;
-use crate::target::{Target, TargetKey};
+use crate::target::{Space, Target, TargetKey};
 
-/// The accounts a journal's latest records say were unblocked, in journal order, by ID where
-/// known. Pure.
+/// The subjects a journal's latest records say were unblocked, in journal order, by account
+/// ID where the record knows it (a name may have changed hands since). Pure.
 pub fn unblocked(bytes: &[u8]) -> Vec<Target> {
+    let mut ids = None;
     let mut latest: HashMap<TargetKey, (usize, Outcome, Target)> = HashMap::new();
     for (index, (_, entry)) in journal::records(bytes).enumerate() {
-        let Ok(Entry::Record(record)) = entry else {
-            continue;
-        };
-        let Ok(listed) = Target::from_journal(&record.target, record.by) else {
-            continue;
+        let (record, listed) = match entry {
+            Ok(Entry::Header(header)) => {
+                ids = Some(header.network.identities());
+                continue;
+            }
+            Ok(Entry::Record { record, target }) => (record, target),
+            Err(_) => continue,
         };
         let by_id = record
             .user_id
             .as_deref()
-            .and_then(|id| Target::parse_id(id).ok())
+            .filter(|_| listed.space() != Space::Other)
+            .and_then(|id| ids?.account(id))
             .unwrap_or_else(|| listed.clone());
         let slot = latest
             .entry(listed.key())
@@ -77,6 +82,14 @@ pub async fn command(
             args.journal.display()
         )));
     }
+    let network = header.network;
+    if let Some(asked) = args.net.network.filter(|n| *n != network) {
+        return Err(Error::Usage(format!(
+            "`{}` is the journal of a {network} run, not {asked}; leave --network out or make \
+             it match",
+            args.journal.display()
+        )));
+    }
     let targets = unblocked(&bytes);
     if targets.is_empty() {
         return Err(Error::Input(format!(
@@ -93,23 +106,22 @@ pub async fn command(
         log: args.log,
         dry_run: args.dry_run,
         check: false,
-        rate: args.rate,
-        list_rate: args.rate,
+        rate: args.rate.unwrap_or(network.defaults().rate),
+        list_rate: network.defaults().list_rate,
         settings: Settings {
             action: Action::Block,
             concurrency: usize::from(args.concurrency),
             max_attempts: args.max_attempts,
             ..Settings::default()
         },
-        api: args.net.api,
-        api_base: args.net.api_base,
-        timeout: args.net.timeout,
+        identities: network.identities(),
+        net: Net::from_args(args.net, network),
         resume_hint: resume_command(),
         expect_account: Some(header.account_id),
     };
-    let file = args.net.credentials.clone();
+    let net = job.net.clone();
     execute(job, verbosity, || {
-        crate::config::load_credentials(file.as_deref(), &env)
+        crate::config::load_credentials(&net, &env)
     })
     .await
 }
@@ -117,6 +129,8 @@ pub async fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
 
     #[test]
     fn only_the_latest_unblocked_records_are_reversed_by_id() {
@@ -136,11 +150,7 @@ mod tests {
         );
         assert_eq!(
             unblocked(journal.as_bytes()),
-            vec![
-                Target::Id(22),
-                Target::Id(5),
-                Target::ScreenName("bob".into())
-            ]
+            vec![id(22), id(5), name("bob")]
         );
     }
 }

@@ -451,8 +451,8 @@ impl Harness {
     /// [`Harness::command`] with none of the credential variables set.
     pub fn command_without_credentials(&self) -> Command {
         let mut cmd = self.command();
-        for var in bulk_unblock::config::CREDENTIAL_VARS {
-            cmd.env_remove(var);
+        for var in bulk_unblock::network::NetworkId::X.credentials().vars {
+            cmd.env_remove(var.env);
         }
         cmd
     }

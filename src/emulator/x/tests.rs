@@ -1678,7 +1678,27 @@ mod sample_data {
     use std::collections::BTreeSet;
 
     use crate::emulator::x::Seed;
-    use crate::target::Target;
+
+    /// A user as the sample files name them.
+    enum Target {
+        Id(u64),
+        ScreenName(String),
+    }
+
+    impl Target {
+        fn parse_id(text: &str) -> Result<Target, String> {
+            text.parse()
+                .map(Target::Id)
+                .map_err(|e| format!("{text}: {e}"))
+        }
+
+        fn parse_screen_name(text: &str) -> Result<Target, String> {
+            let name = text.strip_prefix('@').unwrap_or(text);
+            crate::emulator::x::seed::check_screen_name(name)
+                .map(|()| Target::ScreenName(name.to_owned()))
+                .map_err(|e| format!("{text}: {e}"))
+        }
+    }
 
     const CSV: &str = include_str!("../../../sample-data/blocked.csv");
     const TXT: &str = include_str!("../../../sample-data/blocked.txt");

@@ -8,6 +8,10 @@
 //! [`v2`] holds the API v2 client. Both clients send through the same private transport, so
 //! signing, timeouts and clock feeding are one piece of code.
 
+pub mod archive;
+pub mod identity;
+#[cfg(test)]
+mod input_tests;
 pub mod oauth;
 pub mod response;
 mod transport;
@@ -17,8 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ServerClock;
-use crate::network::{Account, BlockPage, Network, Reply, UserRef, Verdict};
+use crate::network::{
+    Account, BlockPage, CredentialSpec, CredentialVar, Network, NetworkId, Reply, UserRef, Verdict,
+};
 use crate::outcome::{Action, Outcome};
+use crate::pace::Rate;
 use crate::target::Target;
 use oauth::Credentials;
 use transport::{Exchange, Transport};
@@ -26,6 +33,39 @@ pub use transport::{install_tls_provider, normalize_base};
 
 /// The default API host.
 pub const DEFAULT_API_BASE: &str = "https://api.x.com";
+
+/// X's credentials: OAuth 1.0a user context, four values from the app's Keys and tokens page.
+pub static CREDENTIALS: CredentialSpec = CredentialSpec {
+    vars: &[
+        CredentialVar {
+            env: "TWITTER_CONSUMER_KEY",
+            key: "consumer_key",
+        },
+        CredentialVar {
+            env: "TWITTER_CONSUMER_SECRET",
+            key: "consumer_secret",
+        },
+        CredentialVar {
+            env: "TWITTER_ACCESS_TOKEN",
+            key: "access_token",
+        },
+        CredentialVar {
+            env: "TWITTER_ACCESS_TOKEN_SECRET",
+            key: "access_token_secret",
+        },
+    ],
+    base: None,
+    what: "OAuth 1.0a user context, from the app's Keys and tokens page",
+};
+
+/// X's defaults. 50 unblocks per 15 minutes is the only published figure for unblocking; the
+/// block list admits 15 pages per 15 minutes and lookups 900.
+pub const DEFAULTS: crate::network::Defaults = crate::network::Defaults {
+    api_base: Some(DEFAULT_API_BASE),
+    rate: Rate::new(50, Duration::from_secs(15 * 60)),
+    list_rate: Rate::new(15, Duration::from_secs(15 * 60)),
+    lookup_rate: Rate::new(900, Duration::from_secs(15 * 60)),
+};
 
 /// Settings for [`XClient`] and [`v2::XV2Client`].
 #[derive(Clone, Debug)]
@@ -38,13 +78,7 @@ pub struct XSettings {
     pub timeout: Duration,
 }
 
-/// A base URL that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid --api-base `{url}`: {reason}")]
-pub struct BaseUrlError {
-    url: String,
-    reason: String,
-}
+pub use crate::network::BaseUrlError;
 
 /// The X API v1.1 client.
 pub struct XClient {
@@ -143,11 +177,17 @@ fn parse_ids_page(status: u16, body: &[u8]) -> Result<BlockPage, String> {
         .ids
         .iter()
         .map(|v| match v {
-            serde_json::Value::String(s) => s.parse::<u64>().map_err(|e| e.to_string()),
-            serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| format!("bad ID {n}")),
+            serde_json::Value::String(s) => identity::parse_id(s)
+                .map(|t| t.text().to_owned())
+                .map_err(|e| e.to_string()),
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .filter(|id| *id > 0)
+                .map(|id| id.to_string())
+                .ok_or_else(|| format!("bad ID {n}")),
             other => Err(format!("bad ID {other}")),
         })
-        .collect::<Result<Vec<u64>, String>>()?;
+        .collect::<Result<Vec<String>, String>>()?;
     let next = page
         .next_cursor_str
         .or_else(|| page.next_cursor.map(|n| n.to_string()))
@@ -172,7 +212,13 @@ fn parse_lookup(status: u16, body: &[u8]) -> Result<Vec<UserRef>, String> {
 }
 
 impl Network for XClient {
-    const LOOKUP_BATCH: usize = 100;
+    fn network(&self) -> NetworkId {
+        NetworkId::X
+    }
+
+    fn lookup_batch(&self) -> usize {
+        100
+    }
 
     async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
         let cursor = cursor.unwrap_or("-1");
@@ -188,7 +234,7 @@ impl Network for XClient {
         let join = |want_id: bool| {
             targets
                 .iter()
-                .filter(|t| matches!(t, Target::Id(_)) == want_id)
+                .filter(|t| t.is(&identity::USER_ID) == want_id)
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(",")
@@ -267,9 +313,10 @@ impl Network for XClient {
             Action::Block => "/1.1/blocks/create.json",
         };
         let value = target.to_string();
-        let key = match target {
-            Target::Id(_) => "user_id",
-            Target::ScreenName(_) => "screen_name",
+        let key = if target.is(&identity::USER_ID) {
+            "user_id"
+        } else {
+            "screen_name"
         };
         let params = [(key, value.as_str()), ("skip_status", "1")];
         match self.send(reqwest::Method::POST, path, &params).await {
@@ -332,7 +379,7 @@ mod tests {
             br#"{"ids":["1072250532645998596","12"],"next_cursor":1374004777531007833,"next_cursor_str":"1374004777531007833","previous_cursor":0,"previous_cursor_str":"0","total_count":null}"#,
         )
         .unwrap();
-        assert_eq!(page.ids, vec![1072250532645998596, 12]);
+        assert_eq!(page.ids, vec!["1072250532645998596", "12"]);
         assert_eq!(page.next.as_deref(), Some("1374004777531007833"));
         let last = parse_ids_page(200, br#"{"ids":[],"next_cursor_str":"0"}"#).unwrap();
         assert_eq!(last, BlockPage::default());

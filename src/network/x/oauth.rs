@@ -4,33 +4,12 @@
 //! byte for byte and a client whose clock is off can sign with the server's time instead.
 //! Credentials live in [`Secret`]s, whose `Debug` never shows the value.
 
-use std::fmt;
 use std::num::NonZeroU64;
 
 use oauth1_request as oauth;
 use rand::Rng;
 
-/// A credential value that must never be printed: `Debug` redacts it, and it has no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a credential value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value itself, for signing only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
+pub use crate::secret::Secret;
 
 /// The four values of OAuth 1.0a user context. The consumer key is an identifier, but it is
 /// treated as secret too: together with a leaked secret it is what an attacker needs.
@@ -47,6 +26,19 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The four values in the order of [`super::CREDENTIALS`]: consumer key, consumer secret,
+    /// access token, access token secret.
+    pub fn from_secrets(secrets: Vec<Secret>) -> Credentials {
+        let mut values = secrets.into_iter();
+        let mut next = || values.next().unwrap_or_else(|| Secret::new(""));
+        Credentials {
+            consumer_key: next(),
+            consumer_secret: next(),
+            access_token: next(),
+            access_token_secret: next(),
+        }
+    }
+
     /// Every credential value, for scrubbing them out of text that may echo them.
     pub fn values(&self) -> [&str; 4] {
         [

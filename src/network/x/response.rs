@@ -16,16 +16,21 @@ use crate::outcome::{Action, Outcome};
 const MAX_RESET_AHEAD: Duration = Duration::from_secs(25 * 3600);
 
 /// Reads `x-rate-limit-*` and the 24-hour `x-user-limit-24hour-*` / `x-app-limit-24hour-*` headers.
+/// A window whose reset is further than a day from the server's `Date` (or the local clock
+/// without one) is garbage, not a window: it is left out.
 pub fn rate_info(headers: &HeaderMap) -> RateInfo {
+    let now = server_date(headers).unwrap_or_else(SystemTime::now);
+    let plausible = |w: &RateWindow| plausible_reset(w.reset, now);
     let day = [
         window(headers, "x-user-limit-24hour"),
         window(headers, "x-app-limit-24hour"),
     ]
     .into_iter()
     .flatten()
+    .filter(plausible)
     .min_by_key(|w| w.remaining);
     RateInfo {
-        window: window(headers, "x-rate-limit"),
+        window: window(headers, "x-rate-limit").filter(plausible),
         day,
     }
 }
@@ -276,13 +281,12 @@ mod tests {
             assert_eq!(rate_info(&h).window, None, "{rem} {reset}");
         }
         assert_eq!(rate_info(&HeaderMap::new()), RateInfo::default());
-        // A huge but numeric reset parses, and is then judged implausible.
+        // A huge but numeric reset parses, and is then judged implausible: no window.
         let h = headers(&[
             ("x-rate-limit-remaining", "1"),
             ("x-rate-limit-reset", "18446744073"),
         ]);
-        let w = rate_info(&h).window.unwrap();
-        assert!(!plausible_reset(w.reset, SystemTime::now()));
+        assert_eq!(rate_info(&h).window, None);
     }
 
     #[test]
@@ -468,8 +472,12 @@ mod tests {
                 let _ = server_date(&h);
                 // A window is known exactly when both numbers are plain non-negative integers.
                 let plain = |s: &str| s.trim().parse::<u64>().ok();
+                let now = server_date(&h).unwrap_or_else(SystemTime::now);
                 let expected = plain(&remaining).zip(plain(&reset)).and_then(|(rem, secs)| {
-                    UNIX_EPOCH.checked_add(Duration::from_secs(secs)).map(|_| rem)
+                    UNIX_EPOCH
+                        .checked_add(Duration::from_secs(secs))
+                        .filter(|at| plausible_reset(*at, now))
+                        .map(|_| rem)
                 });
                 prop_assert_eq!(info.window.map(|w| w.remaining), expected);
                 if let Some(w) = info.window {

@@ -17,11 +17,12 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use reqwest::Method;
 
+use super::identity::{SCREEN_NAME, USER_ID};
 use super::transport::{Exchange, Transport};
 use super::{BaseUrlError, XSettings};
 use crate::clock::ServerClock;
 use crate::network::x::response::{rate_info, server_date};
-use crate::network::{Account, BlockPage, Network, RateInfo, Reply, UserRef, Verdict};
+use crate::network::{Account, BlockPage, Network, NetworkId, RateInfo, Reply, UserRef, Verdict};
 use crate::outcome::{Action, Outcome};
 use crate::target::Target;
 use response::{Lookup, Problem};
@@ -239,23 +240,21 @@ impl XV2Client {
     /// lookup itself failed). Names are normally resolved before the run; one that was not is
     /// looked up alone, and the answer cached for the client's lifetime.
     async fn resolve(&self, target: &Target) -> Result<UserRef, Reply> {
-        let name = match target {
-            Target::Id(id) => {
-                let id = id.to_string();
-                let screen_name = self.known().names.get(&id).cloned();
-                return Ok(UserRef {
-                    user_id: Some(id),
-                    screen_name,
-                });
-            }
-            Target::ScreenName(name) => name,
-        };
+        if target.is(&USER_ID) {
+            let id = target.text().to_owned();
+            let screen_name = self.known().names.get(&id).cloned();
+            return Ok(UserRef {
+                user_id: Some(id),
+                screen_name,
+            });
+        }
+        let name = target.text();
         let key = name.to_lowercase();
         let cached = self.known().by_name.get(&key).cloned();
         let (resolved, http_status, server_date) = match cached {
             Some(resolved) => (Some(resolved), None, None),
             None => {
-                let answer = self.lookup_names(&[name.as_str()]).await;
+                let answer = self.lookup_names(&[name]).await;
                 // The lookup's rate window is not the action's: keep only its status and date.
                 if let Err(verdict) = answer.verdict {
                     // A 429 or a fault stays what it is: the target is sent again, not failed.
@@ -285,7 +284,7 @@ impl XV2Client {
                 outcome,
                 user: UserRef {
                     user_id: None,
-                    screen_name: Some(name.clone()),
+                    screen_name: Some(name.to_owned()),
                 },
                 error_code: None,
                 message: Some(message),
@@ -306,22 +305,29 @@ impl XV2Client {
 }
 
 impl Network for XV2Client {
-    const LOOKUP_BATCH: usize = BATCH;
+    fn network(&self) -> NetworkId {
+        NetworkId::X
+    }
+
+    fn lookup_batch(&self) -> usize {
+        BATCH
+    }
 
     fn acts_by_id(&self) -> bool {
         true
     }
 
     fn settled(&self, target: &Target) -> Option<Verdict> {
-        let Target::ScreenName(name) = target else {
+        if !target.is(&SCREEN_NAME) {
             return None;
-        };
+        }
+        let name = target.text();
         match self.known().by_name.get(&name.to_lowercase())? {
             Resolved::Gone { outcome, message } => Some(Verdict::Done {
                 outcome: *outcome,
                 user: UserRef {
                     user_id: None,
-                    screen_name: Some(name.clone()),
+                    screen_name: Some(name.to_owned()),
                 },
                 error_code: None,
                 message: Some(message.clone()),
@@ -461,17 +467,13 @@ impl Network for XV2Client {
     async fn lookup(&self, targets: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
         let names: Vec<&str> = targets
             .iter()
-            .filter_map(|t| match t {
-                Target::ScreenName(name) => Some(name.as_str()),
-                Target::Id(_) => None,
-            })
+            .filter(|t| t.is(&SCREEN_NAME))
+            .map(Target::text)
             .collect();
         let ids: Vec<String> = targets
             .iter()
-            .filter_map(|t| match t {
-                Target::Id(id) => Some(id.to_string()),
-                Target::ScreenName(_) => None,
-            })
+            .filter(|t| t.is(&USER_ID))
+            .map(|t| t.text().to_owned())
             .collect();
         let mut users = Vec::new();
         let mut last = None;
@@ -511,6 +513,8 @@ mod tests {
     use crate::emulator::x::{
         self as emulator, Config, Emulator, Endpoint, Running, Seed, SeedUser, UserState,
     };
+    #[allow(unused_imports)]
+    use crate::network::x::identity::testing::{id, name};
     use crate::network::x::oauth::{Credentials, Secret};
 
     /// The builtin seed's first account, served on loopback, and a v2 client acting for it.
@@ -632,7 +636,7 @@ mod tests {
         let active = f.blocked_in(UserState::Active);
         let (by_id, by_name) = (&active[0], &active[1]);
 
-        let reply = f.client.act(Action::Unblock, &Target::Id(by_id.id)).await;
+        let reply = f.client.act(Action::Unblock, &id(by_id.id)).await;
         let (outcome, user) = outcome_and_user(&reply);
         assert_eq!(outcome, Outcome::Unblocked);
         assert_eq!(user.user_id, Some(by_id.id.to_string()));
@@ -642,7 +646,7 @@ mod tests {
 
         // Names are case-insensitive; the server's spelling is what gets recorded.
         let written = by_name.screen_name.to_uppercase();
-        let target = Target::ScreenName(written);
+        let target = name(written);
         let reply = f.client.act(Action::Unblock, &target).await;
         let (outcome, user) = outcome_and_user(&reply);
         assert_eq!(outcome, Outcome::Unblocked);
@@ -664,7 +668,7 @@ mod tests {
     async fn a_block_recreates_the_block() {
         let f = fixture().await;
         let user = f.blocked_in(UserState::Active)[0].clone();
-        let target = Target::Id(user.id);
+        let target = id(user.id);
         let undone = f.client.act(Action::Unblock, &target).await;
         assert_eq!(outcome_and_user(&undone).0, Outcome::Unblocked);
         assert!(!f.blocked().contains(&user.id));
@@ -676,13 +680,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_names_are_not_found_without_an_unblock() {
         let f = fixture().await;
-        let reply = f
-            .client
-            .act(
-                Action::Unblock,
-                &Target::ScreenName("no_such_user_x".into()),
-            )
-            .await;
+        let reply = f.client.act(Action::Unblock, &name("no_such_user_x")).await;
         let (outcome, user) = outcome_and_user(&reply);
         assert_eq!(outcome, Outcome::NotFound);
         assert_eq!(user.screen_name.as_deref(), Some("no_such_user_x"));
@@ -694,11 +692,11 @@ mod tests {
     #[tokio::test]
     async fn one_lookup_of_names_answers_every_later_act() {
         let f = fixture().await;
-        let name = |users: Vec<SeedUser>| Target::ScreenName(users[0].screen_name.clone());
-        let active = name(f.blocked_in(UserState::Active));
-        let suspended = name(f.blocked_in(UserState::Suspended));
-        let deactivated = name(f.blocked_in(UserState::Deactivated));
-        let unknown = Target::ScreenName("no_such_user_x".into());
+        let first = |users: Vec<SeedUser>| name(&users[0].screen_name);
+        let active = first(f.blocked_in(UserState::Active));
+        let suspended = first(f.blocked_in(UserState::Suspended));
+        let deactivated = first(f.blocked_in(UserState::Deactivated));
+        let unknown = name("no_such_user_x");
         let targets = [active, suspended, deactivated, unknown];
         f.client.lookup(&targets).await.verdict.expect("a lookup");
         let mut outcomes = Vec::new();
@@ -725,22 +723,13 @@ mod tests {
         let suspended = f.blocked_in(UserState::Suspended);
         let deactivated = f.blocked_in(UserState::Deactivated);
         assert!(!suspended.is_empty() && !deactivated.is_empty());
-        let reply = f
-            .client
-            .act(Action::Unblock, &Target::Id(suspended[0].id))
-            .await;
+        let reply = f.client.act(Action::Unblock, &id(suspended[0].id)).await;
         assert_eq!(outcome_and_user(&reply).0, Outcome::Suspended);
         assert_eq!(reply.http_status, Some(403));
-        let reply = f
-            .client
-            .act(Action::Unblock, &Target::Id(deactivated[0].id))
-            .await;
+        let reply = f.client.act(Action::Unblock, &id(deactivated[0].id)).await;
         assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
         assert_eq!(f.sent_to(Endpoint::V2Users), 2);
-        let reply = f
-            .client
-            .act(Action::Unblock, &Target::Id(999_999_999_999))
-            .await;
+        let reply = f.client.act(Action::Unblock, &id(999_999_999_999)).await;
         assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
     }
 
@@ -764,6 +753,7 @@ mod tests {
             assert!(sizes.len() < 10, "the pages never end");
         }
         assert_eq!(sizes, [1000, 1000, 500]);
+        let mut seen: Vec<u64> = seen.iter().map(|id| id.parse().unwrap()).collect();
         seen.sort_unstable();
         assert_eq!(seen, ids);
         let asked: Vec<_> = f
@@ -783,10 +773,10 @@ mod tests {
         let active = f.blocked_in(UserState::Active);
         let suspended = f.blocked_in(UserState::Suspended);
         let targets = [
-            Target::Id(active[0].id),
-            Target::Id(suspended[0].id),
-            Target::ScreenName(active[1].screen_name.clone()),
-            Target::ScreenName("no_such_user_x".into()),
+            id(active[0].id),
+            id(suspended[0].id),
+            name(active[1].screen_name.clone()),
+            name("no_such_user_x"),
         ];
         let reply = f.client.lookup(&targets).await;
         let mut found: Vec<_> = reply
@@ -800,13 +790,7 @@ mod tests {
         expected.sort();
         assert_eq!(found, expected);
         // What the lookup learnt spares the unblock a second lookup.
-        let reply = f
-            .client
-            .act(
-                Action::Unblock,
-                &Target::ScreenName("no_such_user_x".into()),
-            )
-            .await;
+        let reply = f.client.act(Action::Unblock, &name("no_such_user_x")).await;
         assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
         assert_eq!(f.sent_to(Endpoint::V2UsersBy), 1);
     }
@@ -818,7 +802,7 @@ mod tests {
             .emulator
             .update_config(|c| c.replies.v2_blocks_forbidden = true);
         let before = f.blocked();
-        let target = Target::Id(f.blocked_in(UserState::Active)[0].id);
+        let target = id(f.blocked_in(UserState::Active)[0].id);
         let reply = f.client.act(Action::Unblock, &target).await;
         match reply.verdict {
             Verdict::Rejected {

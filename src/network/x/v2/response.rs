@@ -278,14 +278,14 @@ pub fn parse_blocking_page(body: &[u8]) -> Result<BlockPage, String> {
     let mut ids = Vec::with_capacity(page.data.len());
     let mut names = HashMap::new();
     for user in page.data {
-        let id = user
-            .id
-            .parse::<u64>()
-            .map_err(|_| format!("bad user ID `{}`", user.id))?;
-        ids.push(id);
+        let id = crate::network::x::identity::parse_id(&user.id)
+            .map_err(|_| format!("bad user ID `{}`", user.id))?
+            .text()
+            .to_owned();
         if let Some(name) = user.username.filter(|n| !n.is_empty()) {
-            names.insert(id, name);
+            names.insert(id.clone(), name);
         }
+        ids.push(id);
     }
     let next = page
         .meta
@@ -634,11 +634,11 @@ mod tests {
             br#"{"data":[{"id":"17874544","name":"Twitter Support","username":"TwitterSupport"},{"id":"12","name":"j","username":"jack"},{"id":"13","name":"no handle"}],"meta":{"result_count":3,"next_token":"1710819323648428707"}}"#,
         )
         .unwrap();
-        assert_eq!(page.ids, vec![17874544, 12, 13]);
+        assert_eq!(page.ids, vec!["17874544", "12", "13"]);
         assert_eq!(page.next.as_deref(), Some("1710819323648428707"));
-        let names: HashMap<u64, String> = [
-            (17874544, "TwitterSupport".to_owned()),
-            (12, "jack".to_owned()),
+        let names: HashMap<String, String> = [
+            ("17874544".to_owned(), "TwitterSupport".to_owned()),
+            ("12".to_owned(), "jack".to_owned()),
         ]
         .into_iter()
         .collect();
