@@ -249,8 +249,8 @@ pub async fn fetch<N: Network>(
     Ok(())
 }
 
-/// Looks up the names of the accounts `ids`, as many a request as the network allows. Accounts the server
-/// leaves out (suspended, deactivated) get no name.
+/// Looks up the names of the accounts `ids`, as many a request as the network allows.
+/// Accounts the server leaves out (suspended, deactivated) get no name.
 pub async fn names<N: Network>(
     network: &N,
     pacer: &Pacer,
@@ -258,23 +258,12 @@ pub async fn names<N: Network>(
     cancel: &CancellationToken,
 ) -> Result<HashMap<String, String>, Error> {
     let identities = network.network().identities();
-    let mut names = HashMap::new();
-    for batch in ids.chunks(network.lookup_batch().max(1)) {
-        let targets: Vec<Target> = batch
-            .iter()
-            .filter_map(|id| identities.account(id))
-            .collect();
-        let users = retry::read(pacer, cancel, "looking users up", Retry::DEFAULT, || {
-            network.lookup(&targets)
-        })
-        .await?;
-        for user in users {
-            if let (Some(id), Some(name)) = (user.user_id, user.screen_name) {
-                names.insert(id, name);
-            }
-        }
-    }
-    Ok(names)
+    let targets: Vec<Target> = ids.iter().filter_map(|id| identities.account(id)).collect();
+    let users = crate::resolve::look_up(network, pacer, &targets, cancel, Verbosity::Quiet).await?;
+    Ok(users
+        .into_iter()
+        .filter_map(|user| Some((user.user_id?, user.screen_name?)))
+        .collect())
 }
 
 /// Writes the list as CSV (the network's account column, and its name column when names are

@@ -13,7 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::time::Instant;
 
 use crate::outcome::Outcome;
-use crate::pace::PaceState;
+use crate::pace::{Announced, PaceState};
+use crate::reply::{Span, Unit};
 
 /// `text` cut to `max` characters with an ellipsis, so a message about a long run of garbage
 /// (a line, a header value, a server's answer) stays readable.
@@ -41,7 +42,7 @@ pub enum Verbosity {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Targets finished per outcome, in [`Outcome::ALL`] order.
-    pub outcomes: [u64; 5],
+    pub outcomes: [u64; Outcome::ALL.len()],
     /// Requests sent.
     pub sent: u64,
     /// Retries after transient faults.
@@ -243,15 +244,11 @@ pub fn estimate(left: u64, done: u64, elapsed: Duration, pace: &PaceState) -> Op
     }
     let mut eta = Duration::try_from_secs_f64(left as f64 / per_second).ok()?;
     // A burst into a fresh window makes the achieved pace look fast: the holds bound it below.
-    let holds = [
-        (pace.window, pace.resets_in),
-        (pace.day, pace.day_resets_in),
-    ];
-    for (known, resets_in) in holds {
-        if let (Some((remaining, _)), Some(reset)) = (known, resets_in)
-            && left > remaining
-        {
-            eta = eta.max(reset);
+    // (A window counting points holds more than one target's worth each; counting targets
+    // against it errs on the side of a longer wait.)
+    for window in pace.windows.iter().flatten() {
+        if left > window.remaining {
+            eta = eta.max(window.resets_in);
         }
     }
     Some(eta.max(pace.paused_for.unwrap_or_default()))
@@ -264,33 +261,36 @@ pub fn status_line(counts: &Counts, pace: &PaceState, eta: Option<Duration>) -> 
     if pace.rate + 1e-9 < pace.base_rate {
         let _ = write!(s, " (lowered from {})", per_minute(pace.base_rate));
     }
-    let day_spent = pace.day.is_some_and(|(remaining, _)| remaining == 0);
+    // The longest spent window holds everything: the shorter ones do not matter until it
+    // resets.
+    let spent = Span::ALL.into_iter().rev().find_map(|span| {
+        pace.window(span)
+            .filter(|w| w.remaining == 0)
+            .map(|w| (span, w))
+    });
     if let Some(paused) = pace.paused_for {
         let _ = write!(s, " | paused by the server for {}", clock(paused));
-    } else if day_spent {
-        // The 24-hour cap holds everything: the short window does not matter until it resets.
-        let _ = write!(s, " | 24-hour cap spent");
-        if let Some(r) = pace.day_resets_in.filter(|r| !r.is_zero()) {
-            let _ = write!(s, ", resets in {}", clock(r));
+    } else if let Some((span, window)) = spent.filter(|(span, _)| *span != Span::Short) {
+        let _ = write!(s, " | {} spent", name(span));
+        if !window.resets_in.is_zero() {
+            let _ = write!(s, ", resets in {}", clock(window.resets_in));
         }
-    } else if let Some((remaining, limit)) = pace.window {
-        let _ = match limit {
-            Some(l) => write!(s, " | window {remaining}/{l} left"),
-            None => write!(s, " | window {remaining} left"),
-        };
-        if let Some(r) = pace.resets_in.filter(|r| !r.is_zero()) {
-            let _ = write!(s, ", resets in {}", clock(r));
+    } else if let Some(window) = pace.window(Span::Short) {
+        let _ = write!(s, " | window {}", left(window));
+        if !window.resets_in.is_zero() {
+            let _ = write!(s, ", resets in {}", clock(window.resets_in));
         }
     }
-    if let Some((remaining, limit)) = pace.day
-        && !day_spent
-        && pace.window.is_none_or(|(w, _)| remaining < w)
-    {
-        // Shown only when it is the tighter limit, to keep the line short.
-        let _ = match limit {
-            Some(l) => write!(s, " | 24-hour cap {remaining}/{l} left"),
-            None => write!(s, " | 24-hour cap {remaining} left"),
-        };
+    if spent.is_none_or(|(span, _)| span == Span::Short) {
+        // A longer window is shown only when it is the tighter limit, to keep the line short.
+        let short = pace.window(Span::Short).map(|w| w.remaining);
+        for span in [Span::Hour, Span::Day] {
+            if let Some(window) = pace.window(span)
+                && short.is_none_or(|short| window.remaining < short)
+            {
+                let _ = write!(s, " | {} {}", name(span), left(window));
+            }
+        }
     }
     if counts.retries > 0 || counts.rate_limited > 0 {
         let _ = write!(
@@ -303,6 +303,27 @@ pub fn status_line(counts: &Counts, pace: &PaceState, eta: Option<Duration>) -> 
         let _ = write!(s, " | ETA {}", clock(eta));
     }
     s
+}
+
+/// What a window of `span` is called on the status line.
+fn name(span: Span) -> &'static str {
+    match span {
+        Span::Short => "window",
+        Span::Hour => "hourly budget",
+        Span::Day => "24-hour cap",
+    }
+}
+
+/// `12/50 left`, or `4800/5000 points left` for a window counting points.
+fn left(window: Announced) -> String {
+    let unit = match window.unit {
+        Unit::Requests => "",
+        Unit::Cost => " points",
+    };
+    match window.limit {
+        Some(limit) => format!("{}/{limit}{unit} left", window.remaining),
+        None => format!("{}{unit} left", window.remaining),
+    }
 }
 
 /// `4.0/min`, or `/s` when faster than one a second.
@@ -341,6 +362,21 @@ mod tests {
         );
     }
 
+    /// Windows with `(remaining, limit, resets in seconds)` for the short window and the
+    /// daily cap.
+    fn windows(
+        short: Option<(u64, u64, u64)>,
+        day: Option<(u64, u64, u64)>,
+    ) -> [Option<Announced>; 3] {
+        let announced = |(remaining, limit, secs)| Announced {
+            unit: Unit::Requests,
+            remaining,
+            limit: Some(limit),
+            resets_in: Duration::from_secs(secs),
+        };
+        [short.map(announced), None, day.map(announced)]
+    }
+
     #[test]
     fn the_status_line_shows_window_state_and_eta() {
         let mut counts = Counts::default();
@@ -352,8 +388,7 @@ mod tests {
         let pace = PaceState {
             rate: 50.0 / 900.0,
             base_rate: 50.0 / 900.0,
-            window: Some((12, Some(50))),
-            resets_in: Some(Duration::from_secs(702)),
+            windows: windows(Some((12, 50, 702)), None),
             ..PaceState::default()
         };
         let line = status_line(&counts, &pace, Some(Duration::from_secs(3600)));
@@ -379,10 +414,7 @@ mod tests {
         let held = PaceState {
             rate: 10.0,
             base_rate: 10.0,
-            window: Some((10, Some(40))),
-            resets_in: Some(Duration::from_secs(1)),
-            day: Some((0, Some(30))),
-            day_resets_in: Some(Duration::from_secs(23 * 3600 + 59 * 60 + 50)),
+            windows: windows(Some((10, 40, 1)), Some((0, 30, 23 * 3600 + 59 * 60 + 50))),
             ..PaceState::default()
         };
         let line = status_line(&counts, &held, None);
@@ -393,7 +425,7 @@ mod tests {
         assert!(!line.contains("window 10/40"), "{line}");
         // Not spent but tighter than the short window: shown beside it.
         let tight = PaceState {
-            day: Some((3, Some(30))),
+            windows: windows(Some((10, 40, 1)), Some((3, 30, 86_000))),
             ..held
         };
         let line = status_line(&counts, &tight, None);
@@ -403,7 +435,7 @@ mod tests {
         );
         // Looser than the short window: not shown.
         let loose = PaceState {
-            day: Some((25, Some(30))),
+            windows: windows(Some((10, 40, 1)), Some((25, 30, 86_000))),
             ..held
         };
         assert!(!status_line(&counts, &loose, None).contains("24-hour"));
@@ -421,8 +453,7 @@ mod tests {
         assert!(quick < Duration::from_secs(1), "{quick:?}");
         // The 24-hour cap is spent: nothing happens before it resets.
         let day = PaceState {
-            day: Some((0, Some(30))),
-            day_resets_in: Some(Duration::from_secs(86_000)),
+            windows: windows(None, Some((0, 30, 86_000))),
             ..pace
         };
         assert_eq!(
@@ -431,8 +462,7 @@ mod tests {
         );
         // The short window admits 25 more: 20 left fit, so its reset does not matter.
         let window = PaceState {
-            window: Some((25, Some(40))),
-            resets_in: Some(Duration::from_secs(600)),
+            windows: windows(Some((25, 40, 600)), None),
             ..pace
         };
         assert_eq!(
@@ -452,6 +482,43 @@ mod tests {
         assert_eq!(
             estimate(0, 0, Duration::ZERO, &PaceState::default()),
             Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn a_points_budget_is_shown_in_points_when_it_binds() {
+        let hour = Announced {
+            unit: Unit::Cost,
+            remaining: 400,
+            limit: Some(5000),
+            resets_in: Duration::from_secs(1200),
+        };
+        let pace = PaceState {
+            rate: 1.0,
+            base_rate: 1.0,
+            windows: [windows(Some((2900, 3000, 250)), None)[0], Some(hour), None],
+            ..PaceState::default()
+        };
+        let line = status_line(&Counts::default(), &pace, None);
+        assert!(
+            line.contains("| hourly budget 400/5000 points left"),
+            "{line}"
+        );
+        let spent = PaceState {
+            windows: [
+                pace.windows[0],
+                Some(Announced {
+                    remaining: 0,
+                    ..hour
+                }),
+                None,
+            ],
+            ..pace
+        };
+        let line = status_line(&Counts::default(), &spent, None);
+        assert!(
+            line.contains("| hourly budget spent, resets in 20:00"),
+            "{line}"
         );
     }
 }

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::network::{ErrorCode, Network, UserRef, Verdict};
+use crate::network::{Batch, ErrorCode, Network, Settled, UserRef};
 use crate::outcome::{Action, Outcome};
 use crate::pace::Pacer;
 use crate::retry::{self, Ended, GaveUp, InFlight, Observe, Rejection, Request, Retry};
@@ -100,8 +100,10 @@ pub enum Event {
     },
 }
 
-/// Runs every target through the network, at most `settings.concurrency` at a time, and stops
-/// scheduling as soon as `cancel` fires. Returns when every started target has settled.
+/// Runs every target through the network, at most `settings.concurrency` requests at a time,
+/// and stops scheduling as soon as `cancel` fires. Targets the network can settle without a
+/// request are recorded at once; the rest go in batches where the network takes them
+/// ([`Network::batch`]). Returns when every started target has settled.
 pub async fn execute<N: Network>(
     network: Arc<N>,
     pacer: Arc<Pacer>,
@@ -111,10 +113,20 @@ pub async fn execute<N: Network>(
     events: mpsc::UnboundedSender<Event>,
 ) {
     let concurrency = settings.concurrency.max(1);
+    let action = settings.action;
+    let limit = network.batch(action);
     let stop = cancel.clone();
-    futures::stream::iter(todo)
+    let jobs = Jobs {
+        todo: todo.into_iter(),
+        network: &*network,
+        action,
+        limit,
+        events: &events,
+        next: None,
+    };
+    futures::stream::iter(jobs)
         .take_while(move |_| std::future::ready(!stop.is_cancelled()))
-        .for_each_concurrent(concurrency, |target| {
+        .for_each_concurrent(concurrency, |job| {
             let worker = Worker {
                 network: &*network,
                 pacer: &pacer,
@@ -122,12 +134,70 @@ pub async fn execute<N: Network>(
                 cancel: &cancel,
                 events: &events,
             };
-            async move { worker.process(target).await }
+            async move { worker.process(job).await }
         })
         .await;
 }
 
-/// The borrowed context of one target's task.
+/// One request's worth of targets, and what it costs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Job {
+    targets: Vec<Target>,
+    cost: u32,
+}
+
+/// Cuts the targets into jobs as they are taken: targets known without a request are recorded
+/// on the way, the rest fill a job up to the network's batch (targets and cost).
+struct Jobs<'a, N> {
+    todo: std::vec::IntoIter<Target>,
+    network: &'a N,
+    action: Action,
+    limit: Batch,
+    events: &'a mpsc::UnboundedSender<Event>,
+    /// A target that did not fit the previous job.
+    next: Option<(Target, u32)>,
+}
+
+impl<N: Network> Iterator for Jobs<'_, N> {
+    type Item = Job;
+
+    fn next(&mut self) -> Option<Job> {
+        let mut job = Job {
+            targets: Vec::new(),
+            cost: 0,
+        };
+        loop {
+            let (target, cost) = match self.next.take() {
+                Some(next) => next,
+                None => {
+                    let Some(target) = self.todo.next() else {
+                        return (!job.targets.is_empty()).then_some(job);
+                    };
+                    if let Some(settled) = self.network.settled(self.action, &target) {
+                        // Known without a request (a name a lookup found gone): no pace slot.
+                        emit(self.events, finished(target, settled, None, 0));
+                        continue;
+                    }
+                    let cost = self.network.cost(self.action, &target).max(1);
+                    (target, cost)
+                }
+            };
+            let full = job.targets.len() >= self.limit.targets
+                || job.cost.saturating_add(cost) > self.limit.cost;
+            if full && !job.targets.is_empty() {
+                self.next = Some((target, cost));
+                return Some(job);
+            }
+            job.targets.push(target);
+            job.cost = job.cost.saturating_add(cost);
+            if job.targets.len() >= self.limit.targets {
+                return Some(job);
+            }
+        }
+    }
+}
+
+/// The borrowed context of one job's task.
 struct Worker<'a, N> {
     network: &'a N,
     pacer: &'a Pacer,
@@ -136,7 +206,7 @@ struct Worker<'a, N> {
     events: &'a mpsc::UnboundedSender<Event>,
 }
 
-/// Turns what the retry loop does into events about one target.
+/// Turns what the retry loop does into events about one job (named by its first target).
 struct Report<'a> {
     target: &'a Target,
     events: &'a mpsc::UnboundedSender<Event>,
@@ -174,33 +244,27 @@ fn emit(events: &mpsc::UnboundedSender<Event>, event: Event) {
     let _ = events.send(event);
 }
 
+/// The event of a target that finished as `settled` said.
+fn finished(target: Target, settled: Settled, http_status: Option<u16>, attempts: u32) -> Event {
+    Event::Finished(Finished {
+        target,
+        outcome: settled.outcome,
+        user: settled.user,
+        http_status,
+        error_code: settled.error_code,
+        message: settled.message,
+        attempts,
+        at: SystemTime::now(),
+    })
+}
+
 impl<N: Network> Worker<'_, N> {
-    async fn process(&self, target: Target) {
-        let finished = |outcome, user, http_status, error_code, message, attempts| {
-            Event::Finished(Finished {
-                target: target.clone(),
-                outcome,
-                user,
-                http_status,
-                error_code,
-                message,
-                attempts,
-                at: SystemTime::now(),
-            })
+    /// Sends one job until it ends; a batch that fails as a whole for a reason one of its
+    /// targets may cause is sent again one target at a time.
+    async fn process(&self, job: Job) {
+        let Some(first) = job.targets.first() else {
+            return;
         };
-        // Known without a request (a v2 name its lookup found gone): no pace slot is spent.
-        if let Some(Verdict::Done {
-            outcome,
-            user,
-            error_code,
-            message,
-        }) = self.network.settled(&target)
-        {
-            return emit(
-                self.events,
-                finished(outcome, user, None, error_code, message, 0),
-            );
-        }
         let request = Request {
             pacer: self.pacer,
             cancel: self.cancel,
@@ -209,60 +273,100 @@ impl<N: Network> Worker<'_, N> {
                 base: self.settings.retry_base,
                 cap: self.settings.retry_cap,
             },
-            cost: 1,
+            cost: job.cost,
             in_flight: InFlight::Finish,
         };
         let mut report = Report {
-            target: &target,
+            target: first,
             events: self.events,
         };
-        let tried = retry::send(request, &mut report, || async {
-            self.network
-                .act(self.settings.action, &target)
-                .await
-                .map(|verdict| match verdict {
-                    done @ Verdict::Done { .. } => Ok(done),
-                    other => Err(other),
-                })
+        let tried = retry::send(request, &mut report, || {
+            self.network.act(self.settings.action, &job.targets)
         })
         .await;
-        let event = match tried.ended {
-            Ended::Answered(Verdict::Done {
-                outcome,
-                user,
-                error_code,
-                message,
-            }) => finished(
-                outcome,
-                user,
-                tried.http_status,
-                error_code,
-                message,
-                tried.attempts,
-            ),
-            // `act` answers only `Done` as a success (see the closure above).
-            Ended::Answered(_) => return,
+        let attempts = tried.attempts;
+        match tried.ended {
+            Ended::Answered(settled) if settled.len() == job.targets.len() => {
+                for (target, settled) in job.targets.into_iter().zip(settled) {
+                    emit(
+                        self.events,
+                        finished(target, settled, tried.http_status, attempts),
+                    );
+                }
+            }
+            Ended::Answered(settled) => {
+                let message = format!(
+                    "the client answered for {} of the {} targets of a request",
+                    settled.len(),
+                    job.targets.len()
+                );
+                self.fail(job.targets, None, message, tried.http_status, attempts);
+            }
+            Ended::Split { message } if job.targets.len() == 1 => {
+                self.fail(job.targets, None, message, tried.http_status, attempts);
+            }
+            Ended::Split { .. } => {
+                for target in job.targets {
+                    if self.cancel.is_cancelled() {
+                        emit(self.events, Event::Abandoned { target });
+                        continue;
+                    }
+                    let cost = self.network.cost(self.settings.action, &target).max(1);
+                    Box::pin(self.process(Job {
+                        targets: vec![target],
+                        cost,
+                    }))
+                    .await;
+                }
+            }
             Ended::GaveUp(GaveUp {
                 error_code,
                 message,
                 ..
-            }) => finished(
-                Outcome::Failed,
-                UserRef::default(),
-                tried.http_status,
+            }) => self.fail(
+                job.targets,
                 error_code,
-                Some(message),
-                tried.attempts,
+                message,
+                tried.http_status,
+                attempts,
             ),
             Ended::Rejected(rejection) => {
-                // Nothing more can succeed: stop scheduling at once. This target stays untried.
+                // Nothing more can succeed: stop scheduling at once. These targets stay untried.
                 self.cancel.cancel();
                 emit(self.events, Event::Rejected(rejection));
-                Event::Abandoned { target }
+                for target in job.targets {
+                    emit(self.events, Event::Abandoned { target });
+                }
             }
-            Ended::Cancelled => Event::Abandoned { target },
-        };
-        emit(self.events, event);
+            Ended::Cancelled => {
+                for target in job.targets {
+                    emit(self.events, Event::Abandoned { target });
+                }
+            }
+        }
+    }
+
+    /// Records every target of a job `failed` with the last error.
+    fn fail(
+        &self,
+        targets: Vec<Target>,
+        error_code: Option<ErrorCode>,
+        message: String,
+        http_status: Option<u16>,
+        attempts: u32,
+    ) {
+        for target in targets {
+            let settled = Settled {
+                outcome: Outcome::Failed,
+                user: UserRef::default(),
+                error_code: error_code.clone(),
+                message: Some(message.clone()),
+            };
+            emit(
+                self.events,
+                finished(target, settled, http_status, attempts),
+            );
+        }
     }
 }
 
@@ -272,27 +376,45 @@ mod tests {
     use crate::clock::ServerClock;
     #[allow(unused_imports)]
     use crate::network::x::identity::testing::{id, name};
-    use crate::network::{Account, RateInfo, Reply};
-    use std::collections::HashMap;
+    use crate::network::{Account, Acted, RateInfo, Reply, Verdict};
+    use std::collections::{HashMap, HashSet};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A scripted network: each target gets its list of verdicts, one per request.
+    /// A scripted network: alone, each target gets its list of answers, one per request; in a
+    /// batch, every target is unblocked unless one of them spoils the batch (a split).
     struct Script {
-        replies: Mutex<HashMap<Target, Vec<Verdict>>>,
+        replies: Mutex<HashMap<Target, Vec<Result<Settled, Verdict>>>>,
+        batch: Batch,
+        costs: HashMap<Target, u32>,
+        spoilers: HashSet<Target>,
+        known: HashMap<Target, Settled>,
         in_flight: AtomicUsize,
         peak: AtomicUsize,
         sent: AtomicUsize,
+        /// The targets of every request, in the order sent.
+        requests: Mutex<Vec<Vec<Target>>>,
     }
 
     impl Script {
-        fn new(replies: impl IntoIterator<Item = (Target, Vec<Verdict>)>) -> Script {
+        fn new(
+            replies: impl IntoIterator<Item = (Target, Vec<Result<Settled, Verdict>>)>,
+        ) -> Script {
             Script {
                 replies: Mutex::new(replies.into_iter().collect()),
+                batch: Batch::SINGLE,
+                costs: HashMap::new(),
+                spoilers: HashSet::new(),
+                known: HashMap::new(),
                 in_flight: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
                 sent: AtomicUsize::new(0),
+                requests: Mutex::new(Vec::new()),
             }
+        }
+
+        fn requests(&self) -> Vec<Vec<Target>> {
+            self.requests.lock().unwrap().clone()
         }
     }
 
@@ -323,19 +445,42 @@ mod tests {
             }))
         }
 
-        async fn act(&self, _action: Action, target: &Target) -> Reply {
+        fn batch(&self, _action: Action) -> Batch {
+            self.batch
+        }
+
+        fn cost(&self, _action: Action, target: &Target) -> u32 {
+            self.costs.get(target).copied().unwrap_or(1)
+        }
+
+        fn settled(&self, _action: Action, target: &Target) -> Option<Settled> {
+            self.known.get(target).cloned()
+        }
+
+        async fn act(&self, _action: Action, targets: &[Target]) -> Reply<Acted> {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(now, Ordering::SeqCst);
             self.sent.fetch_add(1, Ordering::SeqCst);
+            self.requests.lock().unwrap().push(targets.to_vec());
             tokio::time::sleep(Duration::from_millis(10)).await;
-            let verdict = {
-                let mut replies = self.replies.lock().unwrap();
-                let list = replies.get_mut(target).expect("scripted target");
-                if list.len() > 1 {
-                    list.remove(0)
-                } else {
-                    list[0].clone()
+            let verdict = match targets {
+                [target] => {
+                    let mut replies = self.replies.lock().unwrap();
+                    let list = replies.get_mut(target).expect("scripted target");
+                    let answer = if list.len() > 1 {
+                        list.remove(0)
+                    } else {
+                        list[0].clone()
+                    };
+                    answer.map(|settled| vec![settled])
                 }
+                many if many.iter().any(|t| self.spoilers.contains(t)) => Err(Verdict::Split {
+                    message: "Internal Server Error".into(),
+                }),
+                many => Ok(many
+                    .iter()
+                    .map(|_| Settled::bare(Outcome::Unblocked))
+                    .collect()),
             };
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             Reply {
@@ -347,20 +492,15 @@ mod tests {
         }
     }
 
-    fn ok() -> Verdict {
-        Verdict::Done {
-            outcome: Outcome::Unblocked,
-            user: UserRef::default(),
-            error_code: None,
-            message: None,
-        }
+    fn ok() -> Result<Settled, Verdict> {
+        Ok(Settled::bare(Outcome::Unblocked))
     }
 
-    fn fault() -> Verdict {
-        Verdict::Transient {
+    fn fault() -> Result<Settled, Verdict> {
+        Err(Verdict::Transient {
             error_code: Some(130.into()),
             message: "Over capacity.".into(),
-        }
+        })
     }
 
     async fn run(script: Script, todo: Vec<Target>, settings: Settings) -> (Vec<Event>, Script) {
@@ -429,9 +569,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_429_is_sent_again_and_not_counted_as_a_fault() {
         let t = id(9);
-        let limited = Verdict::RateLimited {
+        let limited = Err(Verdict::RateLimited {
             retry_after: Some(Duration::from_secs(2)),
-        };
+        });
         let script = Script::new([(t.clone(), vec![limited.clone(), limited, ok()])]);
         let settings = Settings {
             max_attempts: 1,
@@ -451,12 +591,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn rejected_credentials_stop_scheduling_and_mark_nothing_untried() {
         let targets: Vec<Target> = (1..=50).map(id).collect();
-        let rejected = Verdict::Rejected {
+        let rejected = Err(Verdict::Rejected {
             error_code: Some(89.into()),
             message: "Invalid or expired token.".into(),
             hint: "new token",
-        };
-        let mut script: Vec<(Target, Vec<Verdict>)> =
+        });
+        let mut script: Vec<(Target, Vec<Result<Settled, Verdict>>)> =
             targets.iter().map(|t| (t.clone(), vec![ok()])).collect();
         script[5].1 = vec![rejected];
         let settings = Settings {
@@ -480,5 +620,88 @@ mod tests {
                 ..
             })
         )));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn batches_fill_up_to_the_networks_count_and_cost() {
+        let targets: Vec<Target> = (1..=12).map(id).collect();
+        let mut script = Script::new(targets.iter().map(|t| (t.clone(), vec![ok()])));
+        script.batch = Batch {
+            targets: 5,
+            cost: 6,
+        };
+        // Target 3 costs 3 (several records): 1+1+3 leaves room for one more of cost 1.
+        script.costs.insert(id(3), 3);
+        let (events, script) = run(script, targets, Settings::default()).await;
+        let done = finished(&events);
+        assert_eq!(done.len(), 12);
+        assert!(done.iter().all(|f| f.outcome == Outcome::Unblocked));
+        let sizes: Vec<usize> = script.requests().iter().map(Vec::len).collect();
+        assert_eq!(
+            sizes,
+            [4, 5, 3],
+            "cost 6 cuts the first, 5 targets the second"
+        );
+        let sent = events.iter().filter(|e| matches!(e, Event::Sent)).count();
+        assert_eq!(sent, 3, "one Sent per request");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_split_batch_is_sent_again_one_target_at_a_time() {
+        let targets: Vec<Target> = (1..=4).map(id).collect();
+        let mut script = Script::new(targets.iter().map(|t| (t.clone(), vec![ok()])));
+        script.batch = Batch {
+            targets: 4,
+            cost: 200,
+        };
+        script.spoilers.insert(id(2));
+        script
+            .replies
+            .lock()
+            .unwrap()
+            .insert(id(2), vec![Ok(Settled::bare(Outcome::NotBlocked))]);
+        let (events, script) = run(script, targets.clone(), Settings::default()).await;
+        let requests = script.requests();
+        assert_eq!(requests[0], targets, "the batch first");
+        assert_eq!(&requests[1..], [[id(1)], [id(2)], [id(3)], [id(4)]]);
+        let done = finished(&events);
+        assert_eq!(done.len(), 4, "one record per target");
+        let two = done.iter().find(|f| f.target == id(2)).unwrap();
+        assert_eq!(two.outcome, Outcome::NotBlocked);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn targets_known_without_a_request_are_recorded_and_never_sent() {
+        let targets: Vec<Target> = (1..=3).map(id).collect();
+        let mut script = Script::new(targets.iter().map(|t| (t.clone(), vec![ok()])));
+        script
+            .known
+            .insert(id(2), Settled::bare(Outcome::NotBlocked));
+        let (events, script) = run(script, targets, Settings::default()).await;
+        assert_eq!(script.requests(), [[id(1)], [id(3)]]);
+        let two = finished(&events)
+            .into_iter()
+            .find(|f| f.target == id(2))
+            .cloned()
+            .unwrap();
+        assert_eq!((two.outcome, two.attempts), (Outcome::NotBlocked, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_step_done_is_sent_again_until_the_action_ends() {
+        let t = id(5);
+        let step = Err(Verdict::Progress { next_cost: 1 });
+        let script = Script::new([(t.clone(), vec![step.clone(), step, fault(), ok()])]);
+        let settings = Settings {
+            max_attempts: 2,
+            ..Settings::default()
+        };
+        let (events, _) = run(script, vec![t], settings).await;
+        let done = finished(&events);
+        assert_eq!(
+            (done[0].outcome, done[0].attempts),
+            (Outcome::Unblocked, 4),
+            "steps are not faults: one fault of two allowed"
+        );
     }
 }

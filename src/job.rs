@@ -265,15 +265,19 @@ pub async fn execute(
             job.settings.concurrency
         ));
     }
-    if network.acts_by_id() {
-        // Screen names are resolved first, 100 a lookup and paced apart from the action.
-        let lookups = Pacer::new(
-            blocklist::lookup_rate(job.net.network, job.list_rate),
-            clock.clone(),
-        );
-        crate::resolve::resolve(&network, &lookups, &plan.todo, &signals.cancel, verbosity).await?;
-    }
-    let pacer = Arc::new(Pacer::new(job.rate, clock));
+    prepare(
+        &network,
+        job.settings.action,
+        &plan.todo,
+        job.list_rate,
+        &clock,
+        &signals.cancel,
+        verbosity,
+    )
+    .await?;
+    // A request of several targets takes their cost in cells at once: the bucket holds that.
+    let burst = network.batch(job.settings.action).cost;
+    let pacer = Arc::new(Pacer::with_burst(job.rate, clock, burst));
     let mut plan = plan;
     let todo = std::mem::take(&mut plan.todo);
     let todo_len = todo.len() as u64;
@@ -323,6 +327,32 @@ fn verb(action: Action) -> &'static str {
         Action::Unblock => "unblock",
         Action::Block => "block again",
     }
+}
+
+/// Reads what the network must know before acting on `todo`: the block list (read into memory,
+/// paced as any list), then the accounts behind the targets it cannot act on yet (looked up in
+/// batches, paced by the lookups' own limit). The client keeps what the answers told.
+async fn prepare<N: Network>(
+    network: &N,
+    action: Action,
+    todo: &[crate::target::Target],
+    list_rate: Rate,
+    clock: &Arc<ServerClock>,
+    cancel: &CancellationToken,
+    verbosity: Verbosity,
+) -> Result<(), Error> {
+    if network.needs_list(action, todo) {
+        let pages = Pacer::new(list_rate, clock.clone());
+        let mut list = blocklist::Partial::in_memory();
+        blocklist::fetch(network, &pages, &mut list, cancel, verbosity).await?;
+    }
+    let unknown = network.to_resolve(action, todo);
+    if !unknown.is_empty() {
+        let rate = blocklist::lookup_rate(network.network(), list_rate);
+        let lookups = Pacer::new(rate, clock.clone());
+        crate::resolve::look_up(network, &lookups, &unknown, cancel, verbosity).await?;
+    }
+    Ok(())
 }
 
 /// Reads a backup written by `export` (a CSV with `user_id`).

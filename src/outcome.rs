@@ -35,6 +35,9 @@ pub enum Outcome {
     Unblocked,
     /// The block was (re)created; the outcome of an `undo` run.
     Blocked,
+    /// There was nothing to remove: the account is not blocked (known from the block list the
+    /// run read, or from the server's answer), so no write was needed.
+    NotBlocked,
     /// The account does not exist or was deactivated.
     NotFound,
     /// The account is suspended.
@@ -45,9 +48,10 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in display order.
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Unblocked,
         Outcome::Blocked,
+        Outcome::NotBlocked,
         Outcome::NotFound,
         Outcome::Suspended,
         Outcome::Failed,
@@ -63,6 +67,7 @@ impl Outcome {
         match self {
             Outcome::Unblocked => "unblocked",
             Outcome::Blocked => "blocked",
+            Outcome::NotBlocked => "not_blocked",
             Outcome::NotFound => "not_found",
             Outcome::Suspended => "suspended",
             Outcome::Failed => "failed",

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::ServerClock;
-use crate::network::{RateInfo, RateWindow, Reply, Signal};
+use crate::reply::{RateInfo, RateWindow, Reply, Signal, Span, Unit};
 
 /// The longest a single wait for a window may last (a garbage reset must not park the run for days).
 const MAX_WINDOW_WAIT: Duration = Duration::from_secs(25 * 3600);
@@ -131,14 +131,15 @@ impl std::fmt::Display for Rate {
     }
 }
 
-/// The governor quota for a pace in requests per second: evenly spaced, no burst (accounts have
-/// been restricted for bursts, and a burst can overrun a fixed window the server does not announce).
-pub fn quota(per_second: f64) -> Quota {
+/// The governor quota for a pace in cells (requests, or points) per second: evenly spaced, with
+/// no more burst than one request's cost needs (accounts have been restricted for bursts, and
+/// a burst can overrun a fixed window the server does not announce).
+pub fn quota(per_second: f64, burst: NonZeroU32) -> Quota {
     let interval =
         Duration::from_secs_f64(1.0 / per_second.max(1e-6)).max(Duration::from_micros(1));
     Quota::with_period(interval)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::MIN)
+        .allow_burst(burst)
 }
 
 /// A governor clock that reads `tokio::time`, so paused-time tests drive the token bucket too.
@@ -171,6 +172,7 @@ pub fn backoff(attempt: u32, base: Duration, cap: Duration, rng: &mut impl Rng) 
 /// One announced window, placed on the local monotonic clock.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Known {
+    unit: Unit,
     limit: Option<u64>,
     remaining: u64,
     /// The reset as the server stated it: identifies the window.
@@ -190,20 +192,48 @@ pub enum Hold {
     InFlight,
 }
 
-/// The server's budget as announced, plus requests in flight and the 429 gate. Pure.
+/// What the requests in flight hold of the server's budget.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Load {
+    requests: u64,
+    cost: u64,
+}
+
+impl Load {
+    /// What a request of `cost` holds, in `unit`.
+    fn of(unit: Unit, cost: u64) -> u64 {
+        match unit {
+            Unit::Requests => 1,
+            Unit::Cost => cost,
+        }
+    }
+
+    /// What the load holds, in `unit`.
+    fn in_unit(self, unit: Unit) -> u64 {
+        match unit {
+            Unit::Requests => self.requests,
+            Unit::Cost => self.cost,
+        }
+    }
+}
+
+/// The server's budget as announced, plus what is in flight and the 429 gate. Pure.
+///
+/// Each window counts in its own unit: requests (X, Mastodon, Bluesky's per-IP limit) or
+/// points (Bluesky's write budgets), and a request charges its cost to the latter.
 #[derive(Clone, Debug, Default)]
 pub struct Budget {
-    window: Option<Known>,
-    day: Option<Known>,
-    /// After a window reset whose new figures are not known yet: its limit, if announced before.
-    fresh_limit: Option<u64>,
-    in_flight: u64,
+    /// Windows by span ([`Span::index`]).
+    windows: [Option<Known>; 3],
+    /// After a short window reset whose new figures are not known yet: its limit and unit.
+    fresh: Option<(u64, Unit)>,
+    in_flight: Load,
     resume_at: Option<Instant>,
 }
 
 impl Budget {
-    /// Takes one request slot, or says what to wait for.
-    pub fn try_admit(&mut self, now: Instant) -> Result<(), Hold> {
+    /// Takes a slot for a request of `cost`, or says what to wait for.
+    pub fn try_admit(&mut self, now: Instant, cost: u64) -> Result<(), Hold> {
         if let Some(t) = self.resume_at {
             if now < t {
                 return Err(Hold::Gate(t));
@@ -211,66 +241,78 @@ impl Budget {
             self.resume_at = None;
         }
         self.expire(now);
-        for known in [self.window, self.day].into_iter().flatten() {
-            if known.remaining <= self.in_flight {
-                return Err(if known.remaining == 0 || self.in_flight == 0 {
+        for known in self.windows.iter().flatten() {
+            let held = self.in_flight.in_unit(known.unit);
+            if held + Load::of(known.unit, cost) > known.remaining {
+                return Err(if known.remaining == 0 || held == 0 {
                     Hold::Window(known.reset_at)
                 } else {
                     Hold::InFlight
                 });
             }
         }
-        if self.window.is_none() && self.fresh_limit.is_some_and(|l| l <= self.in_flight) {
-            return Err(Hold::InFlight);
+        if self.windows[Span::Short.index()].is_none()
+            && let Some((limit, unit)) = self.fresh
+        {
+            let held = self.in_flight.in_unit(unit);
+            if held > 0 && held + Load::of(unit, cost) > limit {
+                return Err(Hold::InFlight);
+            }
         }
-        self.in_flight += 1;
+        self.in_flight.requests += 1;
+        self.in_flight.cost += cost;
         Ok(())
     }
 
     /// Forgets windows that have reset: their new figures arrive with the next response.
     fn expire(&mut self, now: Instant) {
-        if let Some(w) = self.window
-            && now >= w.reset_at
-        {
-            self.fresh_limit = w.limit;
-            self.window = None;
-        }
-        if self.day.is_some_and(|d| now >= d.reset_at) {
-            self.day = None;
+        for span in Span::ALL {
+            let slot = &mut self.windows[span.index()];
+            if let Some(known) = *slot
+                && now >= known.reset_at
+            {
+                if span == Span::Short {
+                    self.fresh = known.limit.map(|l| (l, known.unit));
+                }
+                *slot = None;
+            }
         }
     }
 
-    /// Returns a slot and learns from the response. `to_local` places a server time on the local
-    /// clock; `rate_limited` says whether the response was a 429.
+    /// Returns the slot of a request of `cost` and learns from the response. `to_local` places
+    /// a server time on the local clock; `rate_limited` says whether the response was a 429.
     pub fn finish(
         &mut self,
         now: Instant,
+        cost: u64,
         info: &RateInfo,
         to_local: impl Fn(SystemTime) -> Instant,
         rate_limited: bool,
     ) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.release(cost);
         self.expire(now);
-        match info.window {
-            Some(w) => Self::learn(&mut self.window, w, &to_local),
-            None => {
+        for span in Span::ALL {
+            let slot = &mut self.windows[span.index()];
+            match info.get(span) {
+                Some(w) => Self::learn(slot, w, &to_local),
                 // The request probably counted, but the response did not say: assume it did.
-                if let Some(k) = self.window.as_mut() {
-                    k.remaining = k.remaining.saturating_sub(1);
+                // (Bluesky's headers speak of one limiter at a time: the others go on here.)
+                None => {
+                    if let Some(k) = slot.as_mut() {
+                        k.remaining = k.remaining.saturating_sub(Load::of(k.unit, cost));
+                    }
                 }
             }
         }
-        match info.day {
-            Some(d) => Self::learn(&mut self.day, d, &to_local),
-            None => {
-                if let Some(k) = self.day.as_mut() {
-                    k.remaining = k.remaining.saturating_sub(1);
-                }
-            }
-        }
-        if rate_limited && let Some(k) = self.window.as_mut() {
+        if rate_limited && let Some(k) = self.windows[Span::Short.index()].as_mut() {
             k.remaining = 0;
         }
+    }
+
+    /// Returns the slot of a request of `cost` that was never sent.
+    fn release(&mut self, cost: u64) {
+        self.in_flight.requests = self.in_flight.requests.saturating_sub(1);
+        self.in_flight.cost = self.in_flight.cost.saturating_sub(cost);
     }
 
     fn learn(slot: &mut Option<Known>, w: RateWindow, to_local: impl Fn(SystemTime) -> Instant) {
@@ -284,6 +326,7 @@ impl Budget {
             Some(k) if w.reset < k.reset_server => {}
             _ => {
                 *slot = Some(Known {
+                    unit: w.unit,
                     limit: w.limit,
                     remaining: w.remaining,
                     reset_server: w.reset,
@@ -300,23 +343,39 @@ impl Budget {
 
     /// Requests currently admitted and not finished.
     pub fn in_flight(&self) -> u64 {
-        self.in_flight
+        self.in_flight.requests
     }
 
-    /// The short window as last known: `(remaining, limit, resets at)`.
-    pub fn window(&self) -> Option<(u64, Option<u64>, Instant)> {
-        self.window.map(|k| (k.remaining, k.limit, k.reset_at))
-    }
-
-    /// The 24-hour window as last known: `(remaining, limit, resets at)`.
-    pub fn day(&self) -> Option<(u64, Option<u64>, Instant)> {
-        self.day.map(|k| (k.remaining, k.limit, k.reset_at))
+    /// The window of `span` as last known.
+    pub fn window(&self, span: Span) -> Option<WindowState> {
+        self.windows[span.index()].map(|k| WindowState {
+            span,
+            unit: k.unit,
+            remaining: k.remaining,
+            limit: k.limit,
+            resets_at: k.reset_at,
+        })
     }
 
     /// When the gate opens, if it is closed.
     pub fn paused_until(&self) -> Option<Instant> {
         self.resume_at
     }
+}
+
+/// A server window as the pacer knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowState {
+    /// Which limiter.
+    pub span: Span,
+    /// What it counts.
+    pub unit: Unit,
+    /// What is left.
+    pub remaining: u64,
+    /// What it admits in all, when announced.
+    pub limit: Option<u64>,
+    /// When it resets, on the local clock.
+    pub resets_at: Instant,
 }
 
 /// The local pace, lowered after unexplained 429s and recovered after clean periods. Pure.
@@ -388,20 +447,34 @@ pub struct PaceState {
     pub rate: f64,
     /// `--rate`, requests per second.
     pub base_rate: f64,
-    /// Requests left in the server's window, and its limit, when announced.
-    pub window: Option<(u64, Option<u64>)>,
-    /// Time until the server's window resets, when announced.
-    pub resets_in: Option<Duration>,
-    /// Requests left under the 24-hour cap, and the cap, when announced.
-    pub day: Option<(u64, Option<u64>)>,
-    /// Time until the 24-hour cap resets, when announced.
-    pub day_resets_in: Option<Duration>,
+    /// The server's windows as last announced, by span ([`Span::index`]).
+    pub windows: [Option<Announced>; 3],
     /// Time until a 429 pause ends, when paused.
     pub paused_for: Option<Duration>,
     /// 429 answers so far.
     pub rate_limited: u64,
     /// Time the run spent held by the server's limits (overlapping waits counted once).
     pub waited: Duration,
+}
+
+/// One server window, for the display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Announced {
+    /// What it counts.
+    pub unit: Unit,
+    /// What is left in it.
+    pub remaining: u64,
+    /// What it admits in all, when announced.
+    pub limit: Option<u64>,
+    /// Time until it resets.
+    pub resets_in: Duration,
+}
+
+impl PaceState {
+    /// The window of `span`, when announced.
+    pub fn window(&self, span: Span) -> Option<Announced> {
+        self.windows[span.index()]
+    }
 }
 
 /// What a worker holds while its request is in flight; hand it back through [`Pacer::finish`].
@@ -411,6 +484,8 @@ pub struct Permit {
     /// When the request was admitted: a 429 to a request admitted before the pace was last
     /// lowered says nothing about the lowered pace.
     admitted: Instant,
+    /// What the request costs.
+    cost: u64,
 }
 
 /// Counters the pacer keeps beside the budget.
@@ -451,18 +526,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Pacer {
     /// A pacer at `rate`, reading server times through `clock`.
     pub fn new(rate: Rate, clock: Arc<ServerClock>) -> Pacer {
+        Pacer::with_burst(rate, clock, 1)
+    }
+
+    /// A pacer at `rate` (in points) for requests costing up to `burst` points each: a
+    /// request of cost `n` takes `n` cells of the bucket at once, so the bucket must hold that
+    /// many. The first such request may go at once; the pace spreads the rest.
+    pub fn with_burst(rate: Rate, clock: Arc<ServerClock>, burst: u32) -> Pacer {
         let now = Instant::now();
         let adaptive = Adaptive::new(rate, now);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         Pacer {
             bucket: RwLock::new(Arc::new(RateLimiter::direct_with_clock(
-                quota(adaptive.current()),
+                quota(adaptive.current(), burst),
                 TokioClock,
             ))),
             budget: Mutex::new(Budget::default()),
             adaptive: Mutex::new(adaptive),
             tally: Mutex::new(Tally::default()),
             changed: Notify::new(),
-            burst: NonZeroU32::MIN,
+            burst,
             clock,
         }
     }
@@ -489,7 +572,7 @@ impl Pacer {
             // 1 and 2: the gate and the server's budget, checked without taking a slot.
             let hold = {
                 let mut probe = lock(&self.budget).clone();
-                probe.try_admit(now).err()
+                probe.try_admit(now, u64::from(cost)).err()
             };
             if let Some(hold) = hold {
                 self.wait(hold, now, notified, cancel).await?;
@@ -514,12 +597,16 @@ impl Pacer {
                 }
             }
             // Take the slot for real; the budget may have changed while we waited on the bucket.
-            if lock(&self.budget).try_admit(Instant::now()).is_ok() {
+            if lock(&self.budget)
+                .try_admit(Instant::now(), u64::from(cost))
+                .is_ok()
+            {
                 if let Some(rate) = lock(&self.adaptive).on_tick(Instant::now()) {
                     self.set_rate(rate);
                 }
                 return Some(Permit {
                     admitted: Instant::now(),
+                    cost: u64::from(cost),
                 });
             }
         }
@@ -562,7 +649,7 @@ impl Pacer {
 
     fn set_rate(&self, per_second: f64) {
         let bucket = Arc::new(RateLimiter::direct_with_clock(
-            quota(per_second),
+            quota(per_second, self.burst),
             TokioClock,
         ));
         *self.bucket.write().unwrap_or_else(|e| e.into_inner()) = bucket;
@@ -575,21 +662,26 @@ impl Pacer {
 
     /// Returns the permit and learns from the reply (rate headers, 429s).
     pub fn finish<S: Signal>(&self, permit: Permit, reply: &Reply<S>) {
-        let Permit { admitted } = permit;
+        let Permit { admitted, cost } = permit;
         let now = Instant::now();
         let limited = reply.verdict.rate_limited();
         let rate_limited = limited.is_some();
         let info = reply.rate;
         let mut budget = lock(&self.budget);
-        budget.finish(now, &info, |t| self.to_local(t), rate_limited);
+        budget.finish(now, cost, &info, |t| self.to_local(t), rate_limited);
         let mut tally = lock(&self.tally);
         if rate_limited {
             tally.rate_limited += 1;
             tally.consecutive_429 += 1;
-            // A spent 24-hour cap explains the 429 by itself: the pace was not too fast.
-            let day_spent = info.day.filter(|d| d.remaining == 0);
-            let pause = match (limited.flatten(), day_spent.or(info.window)) {
-                (_, Some(w)) if w.remaining == 0 => self.to_local(w.reset),
+            // The 429 waits for the spent window that resets last; a spent hourly or daily
+            // budget explains the 429 by itself: the pace was not too fast.
+            let spent = info
+                .iter()
+                .filter(|(_, w)| w.remaining == 0)
+                .max_by_key(|(_, w)| w.reset);
+            let long_spent = spent.is_some_and(|(span, _)| span != Span::Short);
+            let pause = match (limited.flatten(), spent) {
+                (_, Some((_, w))) => self.to_local(w.reset),
                 (Some(after), _) => now + after,
                 _ => {
                     now + backoff(
@@ -609,7 +701,7 @@ impl Pacer {
             let new_overrun = tally
                 .lowered_at
                 .is_none_or(|t| admitted > t && tally.answered_since_lowered);
-            if tally.successes_with_headers == 0 && day_spent.is_none() {
+            if tally.successes_with_headers == 0 && !long_spent {
                 let mut adaptive = lock(&self.adaptive);
                 let lowered = new_overrun.then(|| adaptive.on_unexplained_429(now));
                 adaptive.not_clean_until(pause);
@@ -623,7 +715,7 @@ impl Pacer {
         } else {
             tally.consecutive_429 = 0;
             tally.answered_since_lowered = true;
-            if info.window.is_some() && reply.verdict.is_success() {
+            if !info.is_empty() && reply.verdict.is_success() {
                 tally.successes_with_headers += 1;
             }
         }
@@ -634,10 +726,8 @@ impl Pacer {
 
     /// Returns a permit whose request was never sent (cancelled between admit and send).
     pub fn release(&self, permit: Permit) {
-        let Permit { admitted: _ } = permit;
-        let mut budget = lock(&self.budget);
-        budget.in_flight = budget.in_flight.saturating_sub(1);
-        drop(budget);
+        let Permit { admitted: _, cost } = permit;
+        lock(&self.budget).release(cost);
         self.changed.notify_waiters();
     }
 
@@ -652,14 +742,14 @@ impl Pacer {
         PaceState {
             rate: adaptive.current(),
             base_rate: adaptive.base(),
-            window: budget.window().map(|(r, l, _)| (r, l)),
-            resets_in: budget
-                .window()
-                .map(|(_, _, at)| at.saturating_duration_since(now)),
-            day: budget.day().map(|(r, l, _)| (r, l)),
-            day_resets_in: budget
-                .day()
-                .map(|(_, _, at)| at.saturating_duration_since(now)),
+            windows: Span::ALL.map(|span| {
+                budget.window(span).map(|w| Announced {
+                    unit: w.unit,
+                    remaining: w.remaining,
+                    limit: w.limit,
+                    resets_in: w.resets_at.saturating_duration_since(now),
+                })
+            }),
             paused_for: budget
                 .paused_until()
                 .map(|t| t.saturating_duration_since(now))
@@ -673,7 +763,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::Verdict;
+    use crate::reply::Verdict;
     use governor::clock::FakeRelativeClock;
     use std::time::UNIX_EPOCH;
 
@@ -707,7 +797,10 @@ mod tests {
     fn the_quota_spaces_requests_evenly_without_burst() {
         let clock = FakeRelativeClock::default();
         let limiter = RateLimiter::direct_with_clock(
-            quota(Rate::new(50, Duration::from_secs(900)).per_second()),
+            quota(
+                Rate::new(50, Duration::from_secs(900)).per_second(),
+                NonZeroU32::MIN,
+            ),
             clock.clone(),
         );
         assert!(limiter.check().is_ok());
@@ -754,14 +847,17 @@ mod tests {
     }
 
     fn window(remaining: u64, reset_secs: u64) -> RateInfo {
-        RateInfo {
-            window: Some(RateWindow {
-                limit: Some(40),
-                remaining,
-                reset: UNIX_EPOCH + Duration::from_secs(reset_secs),
-            }),
-            day: None,
-        }
+        RateInfo::default()
+            .with(
+                Span::Short,
+                Some(RateWindow {
+                    unit: Unit::Requests,
+                    limit: Some(40),
+                    remaining,
+                    reset: UNIX_EPOCH + Duration::from_secs(reset_secs),
+                }),
+            )
+            .with(Span::Day, None)
     }
 
     #[tokio::test(start_paused = true)]
@@ -776,34 +872,38 @@ mod tests {
         let mut b = Budget::default();
         // Nothing known: admit freely.
         for _ in 0..3 {
-            b.try_admit(now).unwrap();
+            b.try_admit(now, 1).unwrap();
         }
         // The first answer says 3 left; 2 are still in flight → one more may go.
-        b.finish(now, &window(3, 1010), to_local, false);
+        b.finish(now, 1, &window(3, 1010), to_local, false);
         assert_eq!(b.in_flight(), 2);
-        b.try_admit(now).unwrap();
-        assert_eq!(b.try_admit(now), Err(Hold::InFlight));
+        b.try_admit(now, 1).unwrap();
+        assert_eq!(b.try_admit(now, 1), Err(Hold::InFlight));
         // A late answer with a higher figure for the same window does not raise the budget.
-        b.finish(now, &window(5, 1010), to_local, false);
-        assert_eq!(b.window().unwrap().0, 3, "the lowest figure is kept");
-        b.finish(now, &window(1, 1010), to_local, false);
+        b.finish(now, 1, &window(5, 1010), to_local, false);
+        assert_eq!(
+            b.window(Span::Short).unwrap().remaining,
+            3,
+            "the lowest figure is kept"
+        );
+        b.finish(now, 1, &window(1, 1010), to_local, false);
         assert_eq!(b.in_flight(), 1);
-        assert_eq!(b.try_admit(now), Err(Hold::InFlight));
-        b.finish(now, &window(0, 1010), to_local, false);
+        assert_eq!(b.try_admit(now, 1), Err(Hold::InFlight));
+        b.finish(now, 1, &window(0, 1010), to_local, false);
         assert_eq!(b.in_flight(), 0);
         assert_eq!(
-            b.try_admit(now),
+            b.try_admit(now, 1),
             Err(Hold::Window(base + Duration::from_secs(10)))
         );
         // After the reset the window is forgotten until the next answer; the limit caps in-flight.
         let later = base + Duration::from_secs(10);
         for _ in 0..40 {
-            b.try_admit(later).unwrap();
+            b.try_admit(later, 1).unwrap();
         }
-        assert_eq!(b.try_admit(later), Err(Hold::InFlight));
+        assert_eq!(b.try_admit(later, 1), Err(Hold::InFlight));
         // The next window's first answer takes over.
-        b.finish(later, &window(39, 1020), to_local, false);
-        assert_eq!(b.window().unwrap().0, 39);
+        b.finish(later, 1, &window(39, 1020), to_local, false);
+        assert_eq!(b.window(Span::Short).unwrap().remaining, 39);
     }
 
     #[tokio::test(start_paused = true)]
@@ -811,13 +911,13 @@ mod tests {
         let now = Instant::now();
         let to_local = |_| now + Duration::from_secs(5);
         let mut b = Budget::default();
-        b.try_admit(now).unwrap();
-        b.finish(now, &window(2, 1), to_local, false);
-        b.try_admit(now).unwrap();
-        b.finish(now, &RateInfo::default(), to_local, false);
-        b.try_admit(now).unwrap();
-        b.finish(now, &RateInfo::default(), to_local, false);
-        assert!(matches!(b.try_admit(now), Err(Hold::Window(_))));
+        b.try_admit(now, 1).unwrap();
+        b.finish(now, 1, &window(2, 1), to_local, false);
+        b.try_admit(now, 1).unwrap();
+        b.finish(now, 1, &RateInfo::default(), to_local, false);
+        b.try_admit(now, 1).unwrap();
+        b.finish(now, 1, &RateInfo::default(), to_local, false);
+        assert!(matches!(b.try_admit(now, 1), Err(Hold::Window(_))));
     }
 
     #[tokio::test(start_paused = true)]
@@ -827,10 +927,10 @@ mod tests {
         b.pause_until(now + Duration::from_secs(3));
         b.pause_until(now + Duration::from_secs(1));
         assert_eq!(
-            b.try_admit(now),
+            b.try_admit(now, 1),
             Err(Hold::Gate(now + Duration::from_secs(3)))
         );
-        assert!(b.try_admit(now + Duration::from_secs(3)).is_ok());
+        assert!(b.try_admit(now + Duration::from_secs(3), 1).is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -859,7 +959,7 @@ mod tests {
         assert!(a.current() >= 10.0 * MIN_RATE_FACTOR);
     }
 
-    fn reply(verdict: Verdict, rate: RateInfo) -> Reply {
+    fn reply(verdict: Result<(), Verdict>, rate: RateInfo) -> Reply<Result<(), Verdict>> {
         Reply {
             verdict,
             http_status: Some(200),
@@ -868,13 +968,8 @@ mod tests {
         }
     }
 
-    fn done() -> Verdict {
-        Verdict::Done {
-            outcome: crate::outcome::Outcome::Unblocked,
-            user: Default::default(),
-            error_code: None,
-            message: None,
-        }
+    fn done() -> Result<(), Verdict> {
+        Ok(())
     }
 
     /// A server clock whose wall time follows paused tokio time from a whole second.
@@ -895,15 +990,18 @@ mod tests {
         pacer.finish(
             p,
             &reply(
-                Verdict::RateLimited { retry_after: None },
-                RateInfo {
-                    window: Some(RateWindow {
-                        limit: Some(50),
-                        remaining: 0,
-                        reset,
-                    }),
-                    day: None,
-                },
+                Err(Verdict::RateLimited { retry_after: None }),
+                RateInfo::default()
+                    .with(
+                        Span::Short,
+                        Some(RateWindow {
+                            unit: Unit::Requests,
+                            limit: Some(50),
+                            remaining: 0,
+                            reset,
+                        }),
+                    )
+                    .with(Span::Day, None),
             ),
         );
         let start = Instant::now();
@@ -926,7 +1024,7 @@ mod tests {
         pacer.finish(
             p,
             &reply(
-                Verdict::RateLimited { retry_after: None },
+                Err(Verdict::RateLimited { retry_after: None }),
                 RateInfo::default(),
             ),
         );
@@ -935,9 +1033,9 @@ mod tests {
         pacer.finish(
             p,
             &reply(
-                Verdict::RateLimited {
+                Err(Verdict::RateLimited {
                     retry_after: Some(Duration::from_secs(7)),
-                },
+                }),
                 RateInfo::default(),
             ),
         );
@@ -957,7 +1055,7 @@ mod tests {
         pacer.finish(
             p,
             &reply(
-                Verdict::RateLimited { retry_after: None },
+                Err(Verdict::RateLimited { retry_after: None }),
                 RateInfo::default(),
             ),
         );
@@ -974,15 +1072,16 @@ mod tests {
         pacer.finish(
             p,
             &reply(
-                Verdict::RateLimited { retry_after: None },
-                RateInfo {
-                    window: None,
-                    day: Some(RateWindow {
+                Err(Verdict::RateLimited { retry_after: None }),
+                RateInfo::default().with(Span::Short, None).with(
+                    Span::Day,
+                    Some(RateWindow {
+                        unit: Unit::Requests,
                         limit: Some(500),
                         remaining: 0,
                         reset: day_reset,
                     }),
-                },
+                ),
             ),
         );
         assert_eq!(
@@ -1006,7 +1105,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let limited = || {
             reply(
-                Verdict::RateLimited { retry_after: None },
+                Err(Verdict::RateLimited { retry_after: None }),
                 RateInfo::default(),
             )
         };
@@ -1040,30 +1139,42 @@ mod tests {
         let pacer = Pacer::new("1000/s".parse().unwrap(), clock);
         let cancel = CancellationToken::new();
         let p = pacer.admit(1, &cancel).await.unwrap();
-        let info = RateInfo {
-            window: Some(RateWindow {
-                limit: Some(40),
-                remaining: 10,
-                reset: epoch + Duration::from_secs(2),
-            }),
-            day: Some(RateWindow {
-                limit: Some(30),
-                remaining: 0,
-                reset: epoch + Duration::from_secs(86_000),
-            }),
-        };
+        let info = RateInfo::default()
+            .with(
+                Span::Short,
+                Some(RateWindow {
+                    unit: Unit::Requests,
+                    limit: Some(40),
+                    remaining: 10,
+                    reset: epoch + Duration::from_secs(2),
+                }),
+            )
+            .with(
+                Span::Day,
+                Some(RateWindow {
+                    unit: Unit::Requests,
+                    limit: Some(30),
+                    remaining: 0,
+                    reset: epoch + Duration::from_secs(86_000),
+                }),
+            );
         pacer.finish(p, &reply(done(), info));
         let state = pacer.state();
-        assert_eq!(state.window, Some((10, Some(40))));
-        assert_eq!(state.day, Some((0, Some(30))));
-        assert!(state.day_resets_in.unwrap() >= Duration::from_secs(85_990));
+        let of = |span| state.window(span).map(|w| (w.remaining, w.limit));
+        assert_eq!(of(Span::Short), Some((10, Some(40))));
+        assert_eq!(of(Span::Day), Some((0, Some(30))));
+        assert!(state.window(Span::Day).unwrap().resets_in >= Duration::from_secs(85_990));
         tokio::time::sleep(Duration::from_secs(3)).await;
         let state = pacer.state();
         assert_eq!(
-            state.window, None,
+            state.window(Span::Short),
+            None,
             "the short window reset: unknown, not 10 left"
         );
-        assert_eq!(state.day, Some((0, Some(30))));
+        assert_eq!(
+            state.window(Span::Day).map(|w| (w.remaining, w.limit)),
+            Some((0, Some(30)))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -1134,16 +1245,19 @@ mod tests {
                             (40 - s.1, false)
                         }
                     };
-                    let info = RateInfo {
-                        window: Some(RateWindow {
-                            limit: Some(40),
-                            remaining,
-                            reset: epoch + Duration::from_secs((index + 1) * 10),
-                        }),
-                        day: None,
-                    };
+                    let info = RateInfo::default()
+                        .with(
+                            Span::Short,
+                            Some(RateWindow {
+                                unit: Unit::Requests,
+                                limit: Some(40),
+                                remaining,
+                                reset: epoch + Duration::from_secs((index + 1) * 10),
+                            }),
+                        )
+                        .with(Span::Day, None);
                     let verdict = if overrun {
-                        Verdict::RateLimited { retry_after: None }
+                        Err(Verdict::RateLimited { retry_after: None })
                     } else {
                         sent += 1;
                         done()

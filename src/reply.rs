@@ -56,39 +56,127 @@ pub struct UserRef {
     pub screen_name: Option<String>,
 }
 
+/// Which of a server's limiters a window describes, by its length: the short window of an
+/// endpoint (X's 15 minutes, Bluesky's per-IP 5 minutes, Mastodon's 5 minutes), an hourly
+/// budget (Bluesky's write points), a daily cap (X's 24-hour caps, Bluesky's daily points).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Span {
+    /// Minutes.
+    Short,
+    /// An hour.
+    Hour,
+    /// A day.
+    Day,
+}
+
+impl Span {
+    /// Every span, shortest first (indexes of per-span tables).
+    pub const ALL: [Span; 3] = [Span::Short, Span::Hour, Span::Day];
+
+    /// The index of this span in [`Span::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a window counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// Requests, one each.
+    #[default]
+    Requests,
+    /// Points: each request charges its cost (a Bluesky batch of 200 deletes spends 200).
+    Cost,
+}
+
 /// One rate-limit window as announced by the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateWindow {
-    /// Requests the window admits in all, when announced.
+    /// What it counts.
+    pub unit: Unit,
+    /// What the window admits in all, when announced.
     pub limit: Option<u64>,
-    /// Requests left in the window.
+    /// What is left in the window.
     pub remaining: u64,
     /// When the window resets, in the server's clock.
     pub reset: SystemTime,
 }
 
-/// Every rate-limit window a response announced.
+/// Every rate-limit window a response announced, by span.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RateInfo {
-    /// The short (15-minute) window of the endpoint.
-    pub window: Option<RateWindow>,
-    /// A 24-hour cap (user or app), when the server sends one. The tighter one is kept.
-    pub day: Option<RateWindow>,
+    windows: [Option<RateWindow>; 3],
 }
 
-/// How one request ended, sorted for the executor.
+impl RateInfo {
+    /// The window of `span`, when announced.
+    pub fn get(&self, span: Span) -> Option<RateWindow> {
+        self.windows[span.index()]
+    }
+
+    /// Sets (or clears) the window of `span`.
+    pub fn set(&mut self, span: Span, window: Option<RateWindow>) {
+        self.windows[span.index()] = window;
+    }
+
+    /// The same info with the window of `span` set.
+    pub fn with(mut self, span: Span, window: Option<RateWindow>) -> RateInfo {
+        self.set(span, window);
+        self
+    }
+
+    /// Every announced window with its span, shortest first.
+    pub fn iter(&self) -> impl Iterator<Item = (Span, RateWindow)> + '_ {
+        Span::ALL
+            .into_iter()
+            .filter_map(|span| self.get(span).map(|w| (span, w)))
+    }
+
+    /// Whether no window was announced.
+    pub fn is_empty(&self) -> bool {
+        self.windows.iter().all(Option::is_none)
+    }
+}
+
+/// How acting ended for one target: a terminal outcome, or `failed` with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// The outcome to record.
+    pub outcome: Outcome,
+    /// The user as the server described it.
+    pub user: UserRef,
+    /// The API's error code, if any.
+    pub error_code: Option<ErrorCode>,
+    /// The API's error message, if any.
+    pub message: Option<String>,
+}
+
+impl Settled {
+    /// `outcome`, with nothing more known.
+    pub fn bare(outcome: Outcome) -> Settled {
+        Settled {
+            outcome,
+            user: UserRef::default(),
+            error_code: None,
+            message: None,
+        }
+    }
+}
+
+/// What an action request answered: one [`Settled`] per target it covered, in their order,
+/// or why it must be sent again (or not at all).
+pub type Acted = Result<Vec<Settled>, Verdict>;
+
+/// Why a request did not give what it asked, sorted for the retry loop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// The target is finished for this run: a terminal outcome, or `failed` with the reason.
-    Done {
-        /// The outcome to record.
-        outcome: Outcome,
-        /// The user as the server described it.
-        user: UserRef,
+    /// The request ended for good without an answer that can be used (a 404 on the credentials
+    /// check, an unreadable body): sending it again would not help.
+    Final {
         /// The API's error code, if any.
         error_code: Option<ErrorCode>,
-        /// The API's error message, if any.
-        message: Option<String>,
+        /// What went wrong.
+        message: String,
     },
     /// Rate limited (429): not the target's fault; wait and send again.
     RateLimited {
@@ -111,6 +199,18 @@ pub enum Verdict {
         /// What was refused, in words that say what to check (the clock, the session).
         message: String,
     },
+    /// A request covering several targets failed as a whole in a way one of them may cause
+    /// (a Bluesky batch holding a record deleted since it was listed): send them one by one.
+    Split {
+        /// What the server answered.
+        message: String,
+    },
+    /// One step of the action is done and another request is needed for the rest (a target
+    /// whose records are deleted one request each): send again, paying the pace.
+    Progress {
+        /// What the next request costs.
+        next_cost: u32,
+    },
     /// The credentials were rejected: no further request can succeed, so the run stops.
     Rejected {
         /// The API's error code, if any.
@@ -122,10 +222,10 @@ pub enum Verdict {
     },
 }
 
-/// One response (or transport failure), sorted. `V` is a [`Verdict`] for actions, and
+/// One response (or transport failure), sorted: `V` is [`Acted`] for actions and
 /// `Result<T, Verdict>` for reads that return data.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply<V = Verdict> {
+pub struct Reply<V> {
     /// How the request ended.
     pub verdict: V,
     /// The HTTP status, when a response arrived.
@@ -136,14 +236,14 @@ pub struct Reply<V = Verdict> {
     pub server_date: Option<SystemTime>,
 }
 
-impl Reply {
+impl<T> Reply<Result<T, Verdict>> {
     /// A request that got no answer (a timeout, a refused or lost connection): a fault that may
     /// pass, with nothing learnt of the server.
-    pub fn no_answer(message: String) -> Reply {
-        Reply::bare(Verdict::Transient {
+    pub fn no_answer(message: String) -> Reply<Result<T, Verdict>> {
+        Reply::bare(Err(Verdict::Transient {
             error_code: None,
             message,
-        })
+        }))
     }
 }
 
@@ -177,22 +277,12 @@ pub trait Signal {
     fn is_success(&self) -> bool;
 }
 
-impl Signal for Verdict {
-    fn rate_limited(&self) -> Option<Option<Duration>> {
-        match self {
-            Verdict::RateLimited { retry_after } => Some(*retry_after),
-            _ => None,
-        }
-    }
-
-    fn is_success(&self) -> bool {
-        matches!(self, Verdict::Done { outcome, .. } if *outcome != Outcome::Failed)
-    }
-}
-
 impl<T> Signal for Result<T, Verdict> {
     fn rate_limited(&self) -> Option<Option<Duration>> {
-        self.as_ref().err().and_then(Signal::rate_limited)
+        match self {
+            Err(Verdict::RateLimited { retry_after }) => Some(*retry_after),
+            _ => None,
+        }
     }
 
     fn is_success(&self) -> bool {

@@ -1,9 +1,11 @@
-//! Name resolution: the users behind the names among the targets, looked up in batches.
+//! Lookups before the run: the accounts behind the names among the targets, in batches.
 //!
-//! A network that acts by account ID only needs the ID of every name before the first action,
-//! and `--check` needs them to compare a list with the account's blocks. Lookups are batched
-//! (as many names a request as the network allows) and paced by the lookup endpoint's own
-//! limit, so a 429 waits for its window and a fault is retried: neither makes a target fail.
+//! A network that acts by account ID only needs the ID of every name before the first action
+//! (X v2, Bluesky handles, Mastodon accts), and `--check` needs them to compare a list with
+//! the account's blocks. Lookups are batched (as many a request as the network allows, one
+//! kind of target at a time) and paced by the lookup endpoint's own limit, so a 429 waits for
+//! its window and a fault is retried: neither makes a target fail. The client keeps what the
+//! answers told for its later actions.
 
 use std::collections::HashMap;
 
@@ -11,15 +13,57 @@ use tokio_util::sync::CancellationToken;
 
 use crate::display::{self, Verbosity};
 use crate::error::Error;
-use crate::network::Network;
+use crate::network::{Network, UserRef};
 use crate::pace::Pacer;
-use crate::retry;
+use crate::retry::{self, Retry};
 use crate::target::{Space, Target, TargetKey};
 
-/// Looks up the screen names among `targets`, [`Network::lookup_batch`] a request, each request
-/// paced by `lookups` (whose window is the lookup endpoint's, not the action's): a 429 waits for
-/// the window and a fault is retried, so neither makes a target fail. Returns the IDs of the
-/// users found, by name; the client also keeps what it learnt for its later actions.
+/// Looks `targets` up, each request asking about one kind of target and at most
+/// [`Network::lookup_batch`] of them, each paced by `lookups`. Returns the accounts found.
+pub async fn look_up<N: Network>(
+    network: &N,
+    lookups: &Pacer,
+    targets: &[Target],
+    cancel: &CancellationToken,
+    verbosity: Verbosity,
+) -> Result<Vec<UserRef>, Error> {
+    if verbosity > Verbosity::Quiet && !targets.is_empty() {
+        display::eprint_line(&format!(
+            "Looking up {} accounts ({} a request)…",
+            targets.len(),
+            network.lookup_batch().max(1)
+        ));
+    }
+    let mut found = Vec::new();
+    let mut by_kind: Vec<Vec<Target>> = Vec::new();
+    for target in targets {
+        match by_kind.iter_mut().find(|g| g[0].kind() == target.kind()) {
+            Some(group) => group.push(target.clone()),
+            None => by_kind.push(vec![target.clone()]),
+        }
+    }
+    for group in &by_kind {
+        let mut rest = group.as_slice();
+        while !rest.is_empty() {
+            // Asked each time: a network may fall back to smaller lookups mid-way (Bluesky
+            // without an AppView resolves one handle a request).
+            let (chunk, after) = rest.split_at(network.lookup_batch().clamp(1, rest.len()));
+            rest = after;
+            let users = retry::read(
+                lookups,
+                cancel,
+                "looking accounts up",
+                Retry::DEFAULT,
+                || network.lookup(chunk),
+            )
+            .await?;
+            found.extend(users);
+        }
+    }
+    Ok(found)
+}
+
+/// The IDs of the names among `targets`, by name (see [`look_up`]).
 pub async fn resolve<N: Network>(
     network: &N,
     lookups: &Pacer,
@@ -32,29 +76,9 @@ pub async fn resolve<N: Network>(
         .filter(|t| t.space() == Space::Name)
         .cloned()
         .collect();
-    let batch = network.lookup_batch().max(1);
-    if verbosity > Verbosity::Quiet && !names.is_empty() {
-        display::eprint_line(&format!(
-            "Looking up {} names ({} a request)…",
-            names.len(),
-            batch
-        ));
-    }
-    let mut resolved = HashMap::new();
-    for chunk in names.chunks(batch) {
-        let users = retry::read(
-            lookups,
-            cancel,
-            "looking users up",
-            retry::Retry::DEFAULT,
-            || network.lookup(chunk),
-        )
-        .await?;
-        for user in users {
-            if let (Some(id), Some(name)) = (user.user_id, user.screen_name) {
-                resolved.insert(TargetKey::name(&name), id);
-            }
-        }
-    }
-    Ok(resolved)
+    let users = look_up(network, lookups, &names, cancel, verbosity).await?;
+    Ok(users
+        .into_iter()
+        .filter_map(|user| Some((TargetKey::name(&user.screen_name?), user.user_id?)))
+        .collect())
 }

@@ -28,6 +28,10 @@ use crate::pace::{Pacer, backoff};
 /// fixed by sending more.
 pub const MAX_RESENDS: u32 = 3;
 
+/// How many steps one action may take ([`Verdict::Progress`]) before it is given up: far more
+/// than any target needs (a Bluesky user blocked by a few records), so only a loop stops here.
+pub const MAX_STEPS: u32 = 1000;
+
 /// How many times, and how patiently, a request is sent again after faults that may pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retry {
@@ -126,6 +130,12 @@ pub enum Ended<T> {
     GaveUp(GaveUp),
     /// The credentials were refused: the run must stop.
     Rejected(Rejection),
+    /// A request covering several targets failed as a whole in a way one of them may cause:
+    /// the caller sends them one by one.
+    Split {
+        /// What the server answered.
+        message: String,
+    },
     /// Cancelled before an answer came (nothing is known of the request, if it was sent).
     Cancelled,
 }
@@ -190,7 +200,7 @@ where
         pacer,
         cancel,
         retry,
-        cost,
+        mut cost,
         in_flight,
     } = request;
     let mut tried = Tried {
@@ -200,6 +210,7 @@ where
     };
     let mut faults = 0u32;
     let mut resends = 0u32;
+    let mut steps = 0u32;
     loop {
         // A resend follows a repair the client made at once: the pace was paid for this
         // request already, so only the server's budget and the gate are waited for.
@@ -290,21 +301,34 @@ where
                 });
                 return tried;
             }
-            Verdict::Done {
+            Verdict::Final {
                 error_code,
                 message,
-                ..
             } => {
-                // A final answer that is not what was asked (a read that failed for good).
                 tried.ended = Ended::GaveUp(GaveUp {
                     error_code,
-                    message: message.unwrap_or_else(|| match tried.http_status {
-                        Some(status) => format!("HTTP {status}"),
-                        None => "no answer".to_owned(),
-                    }),
+                    message,
                     faults: 0,
                 });
                 return tried;
+            }
+            Verdict::Split { message } => {
+                tried.ended = Ended::Split { message };
+                return tried;
+            }
+            Verdict::Progress { next_cost } => {
+                // A step done is not a fault: the count of faults in a row starts over.
+                faults = 0;
+                steps += 1;
+                cost = next_cost;
+                if steps >= MAX_STEPS {
+                    tried.ended = Ended::GaveUp(GaveUp {
+                        error_code: None,
+                        message: format!("the action took more than {MAX_STEPS} requests"),
+                        faults: 0,
+                    });
+                    return tried;
+                }
             }
         }
     }
@@ -374,6 +398,15 @@ where
         Ended::GaveUp(gave_up) => Err(ReadError::Failed {
             what: what.to_owned(),
             gave_up,
+        }),
+        // A read covers one thing: there is nothing to split.
+        Ended::Split { message } => Err(ReadError::Failed {
+            what: what.to_owned(),
+            gave_up: GaveUp {
+                error_code: None,
+                message,
+                faults: 0,
+            },
         }),
         Ended::Rejected(rejection) => Err(ReadError::Rejected {
             what: what.to_owned(),
@@ -515,11 +548,9 @@ mod tests {
         let tried = run(&script, "100/s", &CancellationToken::new()).await;
         assert!(matches!(tried.ended, Ended::Rejected(_)), "{tried:?}");
         assert_eq!(tried.attempts, 1);
-        let gone = Err(Verdict::Done {
-            outcome: crate::outcome::Outcome::Failed,
-            user: Default::default(),
+        let gone = Err(Verdict::Final {
             error_code: None,
-            message: Some("HTTP 404".into()),
+            message: "HTTP 404".into(),
         });
         let script = Script::new(vec![gone]);
         let tried = run(&script, "100/s", &CancellationToken::new()).await;

@@ -137,7 +137,7 @@ mod tests {
             Reply::bare(answer())
         }
 
-        async fn act(&self, _: Action, _: &Target) -> Reply {
+        async fn act(&self, _: Action, _: &[Target]) -> Reply<crate::network::Acted> {
             unreachable!("the check acts on nothing")
         }
 

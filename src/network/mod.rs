@@ -17,7 +17,8 @@ use crate::pace::Rate;
 use crate::target::Target;
 
 pub use crate::reply::{
-    Account, BlockPage, ErrorCode, RateInfo, RateWindow, Reply, Signal, UserRef, Verdict,
+    Account, Acted, BlockPage, ErrorCode, RateInfo, RateWindow, Reply, Settled, Signal, Span, Unit,
+    UserRef, Verdict,
 };
 
 /// The networks this build knows: the `--network` flag and the journal header's `network`.
@@ -101,7 +102,30 @@ pub struct Defaults {
     pub lookup_rate: Rate,
 }
 
+/// How many targets one action request may cover, and what it may cost at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Targets per request.
+    pub targets: usize,
+    /// The most one request may cost (points).
+    pub cost: u32,
+}
+
+impl Batch {
+    /// One target a request: X and Mastodon.
+    pub const SINGLE: Batch = Batch {
+        targets: 1,
+        cost: 1,
+    };
+}
+
 /// A network the pipeline can act on.
+///
+/// Every method that sends sends exactly one HTTP request, so each request waits for its own
+/// slot of the pace and its rate headers reach the pacer. What a client needs to know before
+/// acting (the block list, the IDs behind names) it asks for through [`Network::needs_list`]
+/// and [`Network::to_resolve`]; the run reads those through the same paced loop, and the
+/// client keeps what the answers told.
 pub trait Network: Send + Sync + 'static {
     /// Which network this is: its identities and defaults follow.
     fn network(&self) -> NetworkId;
@@ -110,8 +134,20 @@ pub trait Network: Send + Sync + 'static {
     /// [`Verdict::Rejected`]; faults and 429s are sent again by the retry loop like any read.
     fn verify(&self) -> impl Future<Output = Reply<Result<Account, Verdict>>> + Send;
 
-    /// Performs `action` on `target` once, and sorts the result.
-    fn act(&self, action: Action, target: &Target) -> impl Future<Output = Reply> + Send;
+    /// Performs `action` on `targets` with one request (a batch when there are several, at
+    /// most [`Network::batch`]) and sorts the answer: one [`Settled`] per target, in order.
+    fn act(&self, action: Action, targets: &[Target]) -> impl Future<Output = Reply<Acted>> + Send;
+
+    /// How many targets one action request may cover, and what it may cost.
+    fn batch(&self, _action: Action) -> Batch {
+        Batch::SINGLE
+    }
+
+    /// What acting on `target` costs on the pace: points where the network charges them
+    /// (Bluesky: one per record deleted), else 1.
+    fn cost(&self, _action: Action, _target: &Target) -> u32 {
+        1
+    }
 
     /// Fetches one page of the account's block list (`cursor` `None`: the first page).
     fn blocked_page(
@@ -119,8 +155,9 @@ pub trait Network: Send + Sync + 'static {
         cursor: Option<&str>,
     ) -> impl Future<Output = Reply<Result<BlockPage, Verdict>>> + Send;
 
-    /// Looks users up by ID or screen name, at most [`Network::lookup_batch`] at once. Unknown,
-    /// suspended and deactivated users are left out of the answer.
+    /// Looks targets up (by ID or name), at most [`Network::lookup_batch`] at once. Unknown,
+    /// suspended and deactivated ones are left out of the answer; the client keeps what it
+    /// learnt for its later actions.
     fn lookup(
         &self,
         targets: &[Target],
@@ -129,19 +166,23 @@ pub trait Network: Send + Sync + 'static {
     /// Targets per lookup request.
     fn lookup_batch(&self) -> usize;
 
-    /// Whether acting on a screen name needs the user's ID first (v2 names users by ID only).
-    /// The run then resolves the screen names it will act on through [`Network::lookup`] before
-    /// the first action, [`Network::lookup_batch`] a request and paced like every other read; the
-    /// client keeps what those lookups told (found, unknown, suspended), so that [`Network::act`]
-    /// on a name sends no lookup of its own.
-    fn acts_by_id(&self) -> bool {
+    /// Whether the client must read the account's block list before acting on `targets`
+    /// (Bluesky, to find the records to delete). The run then reads it, paced as any list.
+    fn needs_list(&self, _action: Action, _targets: &[Target]) -> bool {
         false
     }
 
-    /// How acting on `target` would end, when the client knows it without sending anything
-    /// (a name an earlier lookup found gone): the pipeline then records it at once, without
-    /// waiting for a slot of the action's pace. Only [`Verdict::Done`] is meaningful here.
-    fn settled(&self, _target: &Target) -> Option<Verdict> {
+    /// The targets the client must look up before acting on them (names that X v2 acts on by
+    /// ID, Bluesky handles, Mastodon accts not in the list). The run looks them up, batched and
+    /// paced as any read, before the first action.
+    fn to_resolve(&self, _action: Action, _targets: &[Target]) -> Vec<Target> {
+        Vec::new()
+    }
+
+    /// How acting on `target` would end, when the client knows it without sending anything (a
+    /// name a lookup found gone, a Bluesky user with no block record): the run then records it
+    /// at once, without a request or a slot of the pace.
+    fn settled(&self, _action: Action, _target: &Target) -> Option<Settled> {
         None
     }
 }
@@ -159,6 +200,8 @@ pub enum Api {
 }
 
 /// The network clients this build knows, behind one type so commands stay generic.
+// One value per command: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Client {
     /// X API v1.1.
     XV1(x::XClient),
@@ -242,10 +285,38 @@ impl Network for Client {
         }
     }
 
-    async fn act(&self, action: Action, target: &Target) -> Reply {
+    async fn act(&self, action: Action, targets: &[Target]) -> Reply<Acted> {
         match self {
-            Client::XV1(c) => c.act(action, target).await,
-            Client::XV2(c) => c.act(action, target).await,
+            Client::XV1(c) => c.act(action, targets).await,
+            Client::XV2(c) => c.act(action, targets).await,
+        }
+    }
+
+    fn batch(&self, action: Action) -> Batch {
+        match self {
+            Client::XV1(c) => c.batch(action),
+            Client::XV2(c) => c.batch(action),
+        }
+    }
+
+    fn cost(&self, action: Action, target: &Target) -> u32 {
+        match self {
+            Client::XV1(c) => c.cost(action, target),
+            Client::XV2(c) => c.cost(action, target),
+        }
+    }
+
+    fn needs_list(&self, action: Action, targets: &[Target]) -> bool {
+        match self {
+            Client::XV1(c) => c.needs_list(action, targets),
+            Client::XV2(c) => c.needs_list(action, targets),
+        }
+    }
+
+    fn to_resolve(&self, action: Action, targets: &[Target]) -> Vec<Target> {
+        match self {
+            Client::XV1(c) => c.to_resolve(action, targets),
+            Client::XV2(c) => c.to_resolve(action, targets),
         }
     }
 
@@ -263,17 +334,10 @@ impl Network for Client {
         }
     }
 
-    fn acts_by_id(&self) -> bool {
+    fn settled(&self, action: Action, target: &Target) -> Option<Settled> {
         match self {
-            Client::XV1(c) => c.acts_by_id(),
-            Client::XV2(c) => c.acts_by_id(),
-        }
-    }
-
-    fn settled(&self, target: &Target) -> Option<Verdict> {
-        match self {
-            Client::XV1(c) => c.settled(target),
-            Client::XV2(c) => c.settled(target),
+            Client::XV1(c) => c.settled(action, target),
+            Client::XV2(c) => c.settled(action, target),
         }
     }
 }

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use crate::clock::ServerClock;
 use crate::network::{
-    Account, BlockPage, CredentialSpec, CredentialVar, Network, NetworkId, Reply, UserRef, Verdict,
+    Account, Acted, BlockPage, CredentialSpec, CredentialVar, Network, NetworkId, Reply, Settled,
+    UserRef, Verdict,
 };
 use crate::outcome::{Action, Outcome};
 use crate::pace::Rate;
@@ -139,7 +140,7 @@ impl XClient {
     ) -> Reply<Result<T, Verdict>> {
         let exchange = match self.send(reqwest::Method::GET, path, params).await {
             Ok(exchange) => exchange,
-            Err(message) => return Reply::no_answer(message).map(Err),
+            Err(message) => return Reply::no_answer(message),
         };
         let verdict = match response::classify(
             Action::Unblock,
@@ -147,14 +148,22 @@ impl XClient {
             &exchange.body,
             &exchange.headers,
         ) {
-            Verdict::Done {
+            Ok(Settled {
                 outcome: Outcome::Unblocked | Outcome::NotFound,
                 ..
-            } => parse(exchange.status, &exchange.body).map_err(|message| Verdict::Transient {
+            }) => parse(exchange.status, &exchange.body).map_err(|message| Verdict::Transient {
                 error_code: None,
                 message: format!("unexpected answer from the server: {message}"),
             }),
-            other => Err(other),
+            Ok(Settled {
+                error_code,
+                message,
+                ..
+            }) => Err(Verdict::Final {
+                error_code,
+                message: message.unwrap_or_else(|| format!("HTTP {}", exchange.status)),
+            }),
+            Err(verdict) => Err(verdict),
         };
         let refused = matches!(verdict, Err(Verdict::Resend { .. }));
         self.reply(&exchange, verdict, refused)
@@ -262,14 +271,12 @@ impl Network for XClient {
             .await
         {
             Ok(exchange) => exchange,
-            Err(message) => return Reply::no_answer(message).map(Err),
+            Err(message) => return Reply::no_answer(message),
         };
         let verdict = if exchange.status == 200 {
-            parse_me(&exchange.body).map_err(|message| Verdict::Done {
-                outcome: Outcome::Failed,
-                user: UserRef::default(),
+            parse_me(&exchange.body).map_err(|message| Verdict::Final {
                 error_code: None,
-                message: Some(format!("unexpected answer from the server: {message}")),
+                message: format!("unexpected answer from the server: {message}"),
             })
         } else {
             match response::classify(
@@ -279,35 +286,36 @@ impl Network for XClient {
                 &exchange.headers,
             ) {
                 // Not a fault and not a rejection (a 404, a 400): sending it again would not help.
-                Verdict::Done {
+                Ok(Settled {
                     error_code,
                     message,
                     ..
-                } => Err(Verdict::Done {
-                    outcome: Outcome::Failed,
-                    user: UserRef::default(),
+                }) => Err(Verdict::Final {
                     error_code,
-                    message: Some(format!(
+                    message: format!(
                         "HTTP {}{}",
                         exchange.status,
                         message.map(|m| format!(": {m}")).unwrap_or_default()
-                    )),
+                    ),
                 }),
-                Verdict::Transient {
+                Err(Verdict::Transient {
                     error_code,
                     message,
-                } => Err(Verdict::Transient {
+                }) => Err(Verdict::Transient {
                     error_code,
                     message: format!("HTTP {}: {message}", exchange.status),
                 }),
-                other => Err(other),
+                Err(other) => Err(other),
             }
         };
         let refused = matches!(verdict, Err(Verdict::Resend { .. }));
         self.reply(&exchange, verdict, refused)
     }
 
-    async fn act(&self, action: Action, target: &Target) -> Reply {
+    async fn act(&self, action: Action, targets: &[Target]) -> Reply<Acted> {
+        let [target] = targets else {
+            return Reply::bare(Err(one_at_a_time(targets.len())));
+        };
         let path = match action {
             Action::Unblock => "/1.1/blocks/destroy.json",
             Action::Block => "/1.1/blocks/create.json",
@@ -322,12 +330,22 @@ impl Network for XClient {
         match self.send(reqwest::Method::POST, path, &params).await {
             Ok(exchange) => {
                 let verdict =
-                    response::classify(action, exchange.status, &exchange.body, &exchange.headers);
-                let refused = matches!(verdict, Verdict::Resend { .. });
+                    response::classify(action, exchange.status, &exchange.body, &exchange.headers)
+                        .map(|settled| vec![settled]);
+                let refused = matches!(verdict, Err(Verdict::Resend { .. }));
                 self.reply(&exchange, verdict, refused)
             }
             Err(message) => Reply::no_answer(message),
         }
+    }
+}
+
+/// X acts on one user a request; asked for more, it refuses (the executor batches by
+/// [`Network::batch`], which is one here).
+pub(crate) fn one_at_a_time(asked: usize) -> Verdict {
+    Verdict::Final {
+        error_code: None,
+        message: format!("X acts on one user a request, not {asked}"),
     }
 }
 

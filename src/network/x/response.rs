@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
-use crate::network::{ErrorCode, RateInfo, RateWindow, UserRef, Verdict};
+use crate::network::{ErrorCode, RateInfo, RateWindow, Settled, Span, Unit, UserRef, Verdict};
 use crate::outcome::{Action, Outcome};
 
 /// A reset further away than this is treated as garbage (the longest window is 24 hours).
@@ -29,10 +29,12 @@ pub fn rate_info(headers: &HeaderMap) -> RateInfo {
     .flatten()
     .filter(plausible)
     .min_by_key(|w| w.remaining);
-    RateInfo {
-        window: window(headers, "x-rate-limit").filter(plausible),
-        day,
-    }
+    RateInfo::default()
+        .with(
+            Span::Short,
+            window(headers, "x-rate-limit").filter(plausible),
+        )
+        .with(Span::Day, day)
 }
 
 fn window(headers: &HeaderMap, prefix: &str) -> Option<RateWindow> {
@@ -40,6 +42,7 @@ fn window(headers: &HeaderMap, prefix: &str) -> Option<RateWindow> {
     let reset_secs = number(headers, &format!("{prefix}-reset"))?;
     let reset = UNIX_EPOCH.checked_add(Duration::from_secs(reset_secs))?;
     Some(RateWindow {
+        unit: Unit::Requests,
         limit: number(headers, &format!("{prefix}-limit")),
         remaining,
         reset,
@@ -139,53 +142,61 @@ pub fn timestamp_refused(server_message: &str) -> String {
     )
 }
 
-/// Sorts one response to `blocks/destroy` or `blocks/create`.
-pub fn classify(action: Action, status: u16, body: &[u8], headers: &HeaderMap) -> Verdict {
+/// Sorts one response to `blocks/destroy` or `blocks/create`: how the target ended, or why the
+/// request must be sent again (or stop the run).
+pub fn classify(
+    action: Action,
+    status: u16,
+    body: &[u8],
+    headers: &HeaderMap,
+) -> Result<Settled, Verdict> {
     if (200..300).contains(&status) {
-        return Verdict::Done {
+        return Ok(Settled {
             outcome: action.success(),
             user: user_ref(body),
             error_code: None,
             message: None,
-        };
+        });
     }
     let (code, message) = api_error(body);
     let text = message.clone().unwrap_or_else(|| format!("HTTP {status}"));
     if status == 429 || status == 420 || code == Some(88) {
-        return Verdict::RateLimited {
+        return Err(Verdict::RateLimited {
             retry_after: retry_after(
                 headers,
                 server_date(headers).unwrap_or_else(SystemTime::now),
             ),
-        };
+        });
     }
     let error_code = code.map(ErrorCode::from);
     if let Some(hint) = rejection_hint(status, code) {
-        return Verdict::Rejected {
+        return Err(Verdict::Rejected {
             error_code,
             message: text,
             hint,
-        };
+        });
     }
     if status == 401 && code == Some(TIMESTAMP_REFUSED) {
-        return Verdict::Resend {
+        return Err(Verdict::Resend {
             error_code,
             message: timestamp_refused(&text),
-        };
+        });
     }
-    let done = |outcome| Verdict::Done {
-        outcome,
-        user: UserRef::default(),
-        error_code: error_code.clone(),
-        message: message.clone(),
+    let done = |outcome| {
+        Ok(Settled {
+            outcome,
+            user: UserRef::default(),
+            error_code: error_code.clone(),
+            message: message.clone(),
+        })
     };
     match (status, code) {
         (404, Some(17 | 34 | 50)) => done(Outcome::NotFound),
         (403 | 404, Some(63)) => done(Outcome::Suspended),
-        (500..=599, _) | (_, Some(130 | 131)) => Verdict::Transient {
+        (500..=599, _) | (_, Some(130 | 131)) => Err(Verdict::Transient {
             error_code: error_code.clone(),
             message: text,
-        },
+        }),
         _ => done(Outcome::Failed),
     }
 }
@@ -243,11 +254,8 @@ mod tests {
         format!(r#"{{"errors":[{{"code":{code},"message":"{msg}"}}]}}"#).into_bytes()
     }
 
-    fn outcome(v: Verdict) -> Option<Outcome> {
-        match v {
-            Verdict::Done { outcome, .. } => Some(outcome),
-            _ => None,
-        }
+    fn outcome(v: Result<Settled, Verdict>) -> Option<Outcome> {
+        v.ok().map(|s| s.outcome)
     }
 
     #[test]
@@ -257,11 +265,11 @@ mod tests {
             ("x-rate-limit-remaining", "49"),
             ("x-rate-limit-reset", "1562984884"),
         ]);
-        let w = rate_info(&h).window.unwrap();
+        let w = rate_info(&h).get(Span::Short).unwrap();
         assert_eq!(w.limit, Some(50));
         assert_eq!(w.remaining, 49);
         assert_eq!(w.reset, UNIX_EPOCH + Duration::from_secs(1562984884));
-        assert_eq!(rate_info(&h).day, None);
+        assert_eq!(rate_info(&h).get(Span::Day), None);
     }
 
     #[test]
@@ -278,7 +286,7 @@ mod tests {
                 ("x-rate-limit-remaining", rem),
                 ("x-rate-limit-reset", reset),
             ]);
-            assert_eq!(rate_info(&h).window, None, "{rem} {reset}");
+            assert_eq!(rate_info(&h).get(Span::Short), None, "{rem} {reset}");
         }
         assert_eq!(rate_info(&HeaderMap::new()), RateInfo::default());
         // A huge but numeric reset parses, and is then judged implausible: no window.
@@ -286,7 +294,7 @@ mod tests {
             ("x-rate-limit-remaining", "1"),
             ("x-rate-limit-reset", "18446744073"),
         ]);
-        assert_eq!(rate_info(&h).window, None);
+        assert_eq!(rate_info(&h).get(Span::Short), None);
     }
 
     #[test]
@@ -299,7 +307,7 @@ mod tests {
             ("x-app-limit-24hour-remaining", "3"),
             ("x-app-limit-24hour-reset", "1700000100"),
         ]);
-        assert_eq!(rate_info(&h).day.unwrap().remaining, 3);
+        assert_eq!(rate_info(&h).get(Span::Day).unwrap().remaining, 3);
     }
 
     #[test]
@@ -307,7 +315,7 @@ mod tests {
         let h = HeaderMap::new();
         let ok = br#"{"id":38895958,"id_str":"38895958","screen_name":"theSeanCook"}"#;
         match classify(Action::Unblock, 200, ok, &h) {
-            Verdict::Done { outcome, user, .. } => {
+            Ok(Settled { outcome, user, .. }) => {
                 assert_eq!(outcome, Outcome::Unblocked);
                 assert_eq!(user.user_id.as_deref(), Some("38895958"));
                 assert_eq!(user.screen_name.as_deref(), Some("theSeanCook"));
@@ -335,12 +343,12 @@ mod tests {
         );
         assert_eq!(outcome(s), Some(Outcome::Suspended));
         match classify(Action::Unblock, 403, &err(226, "automated"), &h) {
-            Verdict::Done {
+            Ok(Settled {
                 outcome,
                 error_code,
                 message,
                 ..
-            } => {
+            }) => {
                 assert_eq!(outcome, Outcome::Failed);
                 assert_eq!(error_code, Some(ErrorCode::Number(226)));
                 assert_eq!(message.as_deref(), Some("automated"));
@@ -367,7 +375,7 @@ mod tests {
             assert!(
                 matches!(
                     classify(Action::Unblock, status, &err(code, "x"), &h),
-                    Verdict::Rejected { .. }
+                    Err(Verdict::Rejected { .. })
                 ),
                 "{status}/{code}"
             );
@@ -379,7 +387,7 @@ mod tests {
                 &err(135, "Timestamp out of bounds."),
                 &h
             ),
-            Verdict::Resend { .. }
+            Err(Verdict::Resend { .. })
         ));
     }
 
@@ -388,24 +396,24 @@ mod tests {
         let h = headers(&[("retry-after", "7")]);
         assert!(matches!(
             classify(Action::Unblock, 503, &err(130, "Over capacity."), &h),
-            Verdict::Transient {
+            Err(Verdict::Transient {
                 error_code: Some(ErrorCode::Number(130)),
                 ..
-            }
+            })
         ));
         assert!(matches!(
             classify(Action::Unblock, 500, &err(131, "Internal error."), &h),
-            Verdict::Transient { .. }
+            Err(Verdict::Transient { .. })
         ));
         assert!(matches!(
             classify(Action::Unblock, 502, b"<html>bad gateway</html>", &h),
-            Verdict::Transient { .. }
+            Err(Verdict::Transient { .. })
         ));
         assert_eq!(
             classify(Action::Unblock, 429, &err(88, "Rate limit exceeded"), &h),
-            Verdict::RateLimited {
+            Err(Verdict::RateLimited {
                 retry_after: Some(Duration::from_secs(7))
-            }
+            })
         );
     }
 
@@ -479,8 +487,8 @@ mod tests {
                         .filter(|at| plausible_reset(*at, now))
                         .map(|_| rem)
                 });
-                prop_assert_eq!(info.window.map(|w| w.remaining), expected);
-                if let Some(w) = info.window {
+                prop_assert_eq!(info.get(Span::Short).map(|w| w.remaining), expected);
+                if let Some(w) = info.get(Span::Short) {
                     prop_assert_eq!(w.limit, plain(&limit));
                 }
             }

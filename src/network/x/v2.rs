@@ -1,13 +1,15 @@
 //! X API v2 behind the network seam, over the same OAuth 1.0a user-context transport as v1.1.
 //!
 //! v2 names users by ID only: the unblock is `DELETE /2/users/{me}/blocking/{target}`, so the
-//! client learns its own ID from `GET /2/users/me` and needs the ID of every screen name. The run
-//! resolves the names before the first action, through [`Network::lookup`] (`GET /2/users/by`, 100
-//! a request, paced by the caller), and the client caches what each lookup told: the users found
-//! and the names that are gone; `act` on a name then sends only the action. Errors are problem
-//! JSON without numeric codes, sorted by [`response`]. On X's current plans block management is
-//! Enterprise-only; the access-tier 403 becomes a [`Verdict::Rejected`] whose hint says so,
-//! rather than a failure per target.
+//! client learns its own ID from `GET /2/users/me` (the credentials check) and needs the ID of
+//! every screen name. Before the first action the run looks up what [`Network::to_resolve`]
+//! names (`GET /2/users/by` for names, `GET /2/users` for IDs, 100 a request, paced by those
+//! endpoints' own limit), and the client keeps what the answers told: the users found, and the
+//! names and IDs that are gone (suspended, deactivated), which [`Network::settled`] then
+//! records without a request. `act` sends only the action: one request a slot of the pace.
+//! Errors are problem JSON without numeric codes, sorted by [`response`]. On X's current plans
+//! block management is Enterprise-only; the access-tier 403 becomes a [`Verdict::Rejected`]
+//! whose hint says so, rather than a failure per target.
 
 pub mod response;
 
@@ -22,7 +24,9 @@ use super::transport::{Exchange, Transport};
 use super::{BaseUrlError, XSettings};
 use crate::clock::ServerClock;
 use crate::network::x::response::{rate_info, server_date};
-use crate::network::{Account, BlockPage, Network, NetworkId, RateInfo, Reply, UserRef, Verdict};
+use crate::network::{
+    Account, Acted, BlockPage, Network, NetworkId, Reply, Settled, UserRef, Verdict,
+};
 use crate::outcome::{Action, Outcome};
 use crate::target::Target;
 use response::{Lookup, Problem};
@@ -51,6 +55,17 @@ struct Known {
     by_name: HashMap<String, Resolved>,
     /// Screen names by user ID, to name an ID target in the journal.
     names: HashMap<String, String>,
+    /// IDs a lookup was asked about: those it left out are in `gone_ids`.
+    looked_up: HashSet<String>,
+    /// IDs no user can be acted on under, and why.
+    gone_ids: HashMap<String, Gone>,
+}
+
+/// Why no user can be acted on under a name or an ID.
+#[derive(Clone, Debug)]
+struct Gone {
+    outcome: Outcome,
+    message: String,
 }
 
 /// What a screen name resolved to.
@@ -59,11 +74,16 @@ enum Resolved {
     /// An active user.
     User(UserRef),
     /// No user can be acted on under this name.
-    Gone { outcome: Outcome, message: String },
+    Gone(Gone),
 }
 
 impl Known {
+    /// Remembers an active user a lookup or a block-list page named: its ID need not be
+    /// looked up again.
     fn learn(&mut self, user: &UserRef) {
+        if let Some(id) = &user.user_id {
+            self.looked_up.insert(id.clone());
+        }
         if let (Some(id), Some(name)) = (&user.user_id, &user.screen_name) {
             self.names.insert(id.clone(), name.clone());
             self.by_name
@@ -72,17 +92,16 @@ impl Known {
     }
 }
 
-/// A reply carrying `verdict`, with what the exchange (if any) announced. `rate` is dropped for
-/// requests to another endpoint than the one acted on, so the pacer never mixes two windows.
-fn reply<V>(verdict: V, exchange: Option<&Exchange>, keep_rate: bool) -> Reply<V> {
-    Reply {
-        verdict,
-        http_status: exchange.map(|e| e.status),
-        rate: match exchange {
-            Some(e) if keep_rate => rate_info(&e.headers),
-            _ => RateInfo::default(),
+/// A reply carrying `verdict`, with what the exchange (if any) announced.
+fn reply<V>(verdict: V, exchange: Option<&Exchange>) -> Reply<V> {
+    match exchange {
+        Some(e) => Reply {
+            verdict,
+            http_status: Some(e.status),
+            rate: rate_info(&e.headers),
+            server_date: server_date(&e.headers),
         },
-        server_date: exchange.and_then(|e| server_date(&e.headers)),
+        None => Reply::bare(verdict),
     }
 }
 
@@ -95,6 +114,14 @@ fn transient(message: String) -> Verdict {
 
 fn unexpected(message: &str) -> Verdict {
     transient(format!("unexpected answer from the server: {message}"))
+}
+
+/// A request the client cannot make: what it needs was not learnt before the run.
+fn not_ready(what: &str) -> Verdict {
+    Verdict::Final {
+        error_code: None,
+        message: format!("{what} was not learnt before the run"),
+    }
 }
 
 fn is_success(status: u16) -> bool {
@@ -122,36 +149,6 @@ impl XV2Client {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The authenticated user's ID: remembered from [`Network::verify`], or asked for now.
-    async fn me(&self) -> Result<String, Reply> {
-        if let Some(id) = self.me.get() {
-            return Ok(id.clone());
-        }
-        let exchange = self
-            .transport
-            .send(Method::GET, "/2/users/me", &[])
-            .await
-            .map_err(|m| reply(transient(m), None, false))?;
-        if !is_success(exchange.status) {
-            let verdict = match response::classify_error(
-                exchange.status,
-                &exchange.body,
-                &exchange.headers,
-            ) {
-                // Without our own ID nothing can be asked of the target: not the target's fault.
-                Verdict::Done { message, .. } => transient(format!(
-                    "could not learn the account's user ID: {}",
-                    message.unwrap_or_default()
-                )),
-                other => other,
-            };
-            return Err(reply(verdict, Some(&exchange), false));
-        }
-        let account = response::parse_me(&exchange.body)
-            .map_err(|m| reply(unexpected(&m), Some(&exchange), false))?;
-        Ok(self.me.get_or_init(|| account.user_id).clone())
-    }
-
     /// Sends a GET and parses a 2xx body with `parse`; anything else becomes a verdict.
     async fn read<T>(
         &self,
@@ -164,15 +161,18 @@ impl XV2Client {
                 let verdict = if is_success(exchange.status) {
                     parse(&exchange.body).map_err(|m| unexpected(&m))
                 } else {
-                    Err(response::classify_error(
+                    match response::classify_error(
                         exchange.status,
                         &exchange.body,
                         &exchange.headers,
-                    ))
+                    ) {
+                        Ok(settled) => Err(response::unread(settled, exchange.status)),
+                        Err(verdict) => Err(verdict),
+                    }
                 };
-                reply(verdict, Some(&exchange), true)
+                reply(verdict, Some(&exchange))
             }
-            Err(message) => reply(Err(transient(message)), None, false),
+            Err(message) => Reply::no_answer(message),
         }
     }
 
@@ -201,28 +201,18 @@ impl XV2Client {
                 .collect();
             for name in names {
                 let key = name.to_lowercase();
-                if found.contains(&key) {
-                    continue;
+                if !found.contains(&key) {
+                    known
+                        .by_name
+                        .insert(key, Resolved::Gone(gone(&lookup.missing, name)));
                 }
-                let why = lookup
-                    .missing
-                    .iter()
-                    .find(|m| m.value.eq_ignore_ascii_case(name));
-                let gone = Resolved::Gone {
-                    outcome: why.and_then(|m| m.outcome).unwrap_or(Outcome::NotFound),
-                    message: why.map_or_else(
-                        || "the server did not return this user".to_owned(),
-                        |m| m.message.clone(),
-                    ),
-                };
-                known.by_name.insert(key, gone);
             }
         }
         answer
     }
 
-    /// Looks IDs up, remembering the names of the users found.
-    async fn lookup_ids(&self, ids: &[String]) -> Reply<Result<Lookup, Verdict>> {
+    /// Looks IDs up, remembering the names of the users found and why the others are gone.
+    async fn lookup_ids(&self, ids: &[&str]) -> Reply<Result<Lookup, Verdict>> {
         let joined = ids.join(",");
         let answer = self
             .read("/2/users", &[("ids", &joined)], response::parse_lookup)
@@ -232,75 +222,54 @@ impl XV2Client {
             for user in &lookup.users {
                 known.learn(user);
             }
+            let found: HashSet<&str> = lookup
+                .users
+                .iter()
+                .filter_map(|u| u.user_id.as_deref())
+                .collect();
+            for id in ids {
+                known.looked_up.insert((*id).to_owned());
+                if !found.contains(id) {
+                    known
+                        .gone_ids
+                        .insert((*id).to_owned(), gone(&lookup.missing, id));
+                }
+            }
         }
         answer
     }
 
-    /// The user a target names, with its ID; or the reply that ends the target (gone, or the
-    /// lookup itself failed). Names are normally resolved before the run; one that was not is
-    /// looked up alone, and the answer cached for the client's lifetime.
-    async fn resolve(&self, target: &Target) -> Result<UserRef, Reply> {
+    /// The user a target names, with its ID, from what the lookups before the run told.
+    fn user_of(&self, target: &Target) -> Result<UserRef, Verdict> {
+        let known = self.known();
         if target.is(&USER_ID) {
             let id = target.text().to_owned();
-            let screen_name = self.known().names.get(&id).cloned();
+            let screen_name = known.names.get(&id).cloned();
             return Ok(UserRef {
                 user_id: Some(id),
                 screen_name,
             });
         }
-        let name = target.text();
-        let key = name.to_lowercase();
-        let cached = self.known().by_name.get(&key).cloned();
-        let (resolved, http_status, server_date) = match cached {
-            Some(resolved) => (Some(resolved), None, None),
-            None => {
-                let answer = self.lookup_names(&[name]).await;
-                // The lookup's rate window is not the action's: keep only its status and date.
-                if let Err(verdict) = answer.verdict {
-                    // A 429 or a fault stays what it is: the target is sent again, not failed.
-                    return Err(Reply {
-                        verdict,
-                        http_status: answer.http_status,
-                        rate: RateInfo::default(),
-                        server_date: answer.server_date,
-                    });
-                }
-                let resolved = self.known().by_name.get(&key).cloned();
-                (resolved, answer.http_status, answer.server_date)
-            }
-        };
-        let wrap = |verdict: Verdict| Reply {
-            verdict,
-            http_status,
-            rate: RateInfo::default(),
-            server_date,
-        };
-        match resolved {
+        match known.by_name.get(&target.text().to_lowercase()) {
             Some(Resolved::User(user)) => match &user.user_id {
-                Some(id) if id.parse::<u64>().is_ok() => Ok(user),
-                _ => Err(wrap(unexpected("a user ID that is not a number"))),
+                Some(id) if id.parse::<u64>().is_ok() => Ok(user.clone()),
+                _ => Err(unexpected("a user ID that is not a number")),
             },
-            Some(Resolved::Gone { outcome, message }) => Err(wrap(Verdict::Done {
-                outcome,
-                user: UserRef {
-                    user_id: None,
-                    screen_name: Some(name.to_owned()),
-                },
-                error_code: None,
-                message: Some(message),
-            })),
-            // `lookup_names` remembers every name it was asked after a successful answer.
-            None => Err(wrap(unexpected("a lookup that left the name out"))),
+            // `settled` answers these before any request.
+            Some(Resolved::Gone(_)) | None => Err(not_ready("the ID of this screen name")),
         }
     }
+}
 
-    /// After an unexplained 403 on a target, asks whether the user is gone: the 403 for an
-    /// unknown or suspended target is not documented, a lookup by ID is.
-    async fn why_forbidden(&self, id: &str) -> Option<(Outcome, String)> {
-        let answer = self.lookup_ids(&[id.to_owned()]).await;
-        let lookup = answer.verdict.ok()?;
-        let missing = lookup.missing.into_iter().find(|m| m.value == id)?;
-        Some((missing.outcome?, missing.message))
+/// Why a name or ID a lookup left out is gone: its partial error, or `not_found`.
+fn gone(missing: &[response::Missing], value: &str) -> Gone {
+    let why = missing.iter().find(|m| m.value.eq_ignore_ascii_case(value));
+    Gone {
+        outcome: why.and_then(|m| m.outcome).unwrap_or(Outcome::NotFound),
+        message: why.map_or_else(
+            || "the server did not return this user".to_owned(),
+            |m| m.message.clone(),
+        ),
     }
 }
 
@@ -313,46 +282,64 @@ impl Network for XV2Client {
         BATCH
     }
 
-    fn acts_by_id(&self) -> bool {
-        true
+    fn to_resolve(&self, _action: Action, targets: &[Target]) -> Vec<Target> {
+        let known = self.known();
+        targets
+            .iter()
+            .filter(|t| {
+                if t.is(&USER_ID) {
+                    !known.looked_up.contains(t.text())
+                } else {
+                    !known.by_name.contains_key(&t.text().to_lowercase())
+                }
+            })
+            .cloned()
+            .collect()
     }
 
-    fn settled(&self, target: &Target) -> Option<Verdict> {
-        if !target.is(&SCREEN_NAME) {
-            return None;
-        }
-        let name = target.text();
-        match self.known().by_name.get(&name.to_lowercase())? {
-            Resolved::Gone { outcome, message } => Some(Verdict::Done {
-                outcome: *outcome,
-                user: UserRef {
-                    user_id: None,
-                    screen_name: Some(name.to_owned()),
-                },
-                error_code: None,
-                message: Some(message.clone()),
-            }),
-            Resolved::User(_) => None,
-        }
+    fn settled(&self, _action: Action, target: &Target) -> Option<Settled> {
+        let known = self.known();
+        let (gone, user) = if target.is(&SCREEN_NAME) {
+            let Some(Resolved::Gone(gone)) = known.by_name.get(&target.text().to_lowercase())
+            else {
+                return None;
+            };
+            let user = UserRef {
+                user_id: None,
+                screen_name: Some(target.text().to_owned()),
+            };
+            (gone, user)
+        } else {
+            let gone = known.gone_ids.get(target.text())?;
+            let user = UserRef {
+                user_id: Some(target.text().to_owned()),
+                screen_name: None,
+            };
+            (gone, user)
+        };
+        Some(Settled {
+            outcome: gone.outcome,
+            user,
+            error_code: None,
+            message: Some(gone.message.clone()),
+        })
     }
 
     async fn verify(&self) -> Reply<Result<Account, Verdict>> {
         let exchange = match self.transport.send(Method::GET, "/2/users/me", &[]).await {
             Ok(exchange) => exchange,
-            Err(message) => return reply(Err(transient(message)), None, false),
+            Err(message) => return Reply::no_answer(message),
         };
         if is_success(exchange.status) {
             let verdict = response::parse_me(&exchange.body)
                 .inspect(|account| {
                     let _ = self.me.set(account.user_id.clone());
                 })
-                .map_err(|m| Verdict::Done {
-                    outcome: Outcome::Failed,
-                    user: UserRef::default(),
+                .map_err(|m| Verdict::Final {
                     error_code: None,
-                    message: Some(format!("unexpected answer from the server: {m}")),
+                    message: format!("unexpected answer from the server: {m}"),
                 });
-            return reply(verdict, Some(&exchange), true);
+            return reply(verdict, Some(&exchange));
         }
         // v2 gives no code for a refused timestamp: a 401 may be our clock, so correct it from
         // the server's `Date` once before calling the credentials wrong.
@@ -362,46 +349,39 @@ impl Network for XV2Client {
                 error_code: None,
                 message: super::response::timestamp_refused("HTTP 401"),
             };
-            return reply(Err(verdict), Some(&exchange), true);
+            return reply(Err(verdict), Some(&exchange));
         }
         let problem = Problem::parse(&exchange.body);
         let message = problem.message(exchange.status);
         let verdict =
             match response::classify_error(exchange.status, &exchange.body, &exchange.headers) {
                 // 5xx and 429 may pass: the retry loop sends them again.
-                Verdict::Transient { error_code, .. } => Verdict::Transient {
+                Err(Verdict::Transient { error_code, .. }) => Verdict::Transient {
                     error_code,
                     message: format!("HTTP {}: {message}", exchange.status),
                 },
-                rate_limited @ Verdict::RateLimited { .. } => rate_limited,
-                _ => match response::rejection_hint(exchange.status, &problem) {
-                    Some(hint) => Verdict::Rejected {
-                        error_code: None,
-                        message,
-                        hint,
-                    },
-                    None => Verdict::Done {
-                        outcome: Outcome::Failed,
-                        user: UserRef::default(),
-                        error_code: None,
-                        message: Some(format!("HTTP {}: {message}", exchange.status)),
-                    },
+                Err(verdict @ (Verdict::RateLimited { .. } | Verdict::Rejected { .. })) => verdict,
+                _ => Verdict::Final {
+                    error_code: None,
+                    message: format!("HTTP {}: {message}", exchange.status),
                 },
             };
-        reply(Err(verdict), Some(&exchange), true)
+        reply(Err(verdict), Some(&exchange))
     }
 
-    async fn act(&self, action: Action, target: &Target) -> Reply {
-        let me = match self.me().await {
-            Ok(me) => me,
-            Err(reply) => return reply,
+    async fn act(&self, action: Action, targets: &[Target]) -> Reply<Acted> {
+        let [target] = targets else {
+            return Reply::bare(Err(super::one_at_a_time(targets.len())));
         };
-        let user = match self.resolve(target).await {
+        let Some(me) = self.me.get() else {
+            return Reply::bare(Err(not_ready("the account's user ID")));
+        };
+        let user = match self.user_of(target) {
             Ok(user) => user,
-            Err(reply) => return reply,
+            Err(verdict) => return Reply::bare(Err(verdict)),
         };
         let Some(id) = user.user_id.clone() else {
-            return reply(unexpected("a user without an ID"), None, false);
+            return Reply::bare(Err(unexpected("a user without an ID")));
         };
         let sent = match action {
             Action::Unblock => {
@@ -416,33 +396,17 @@ impl Network for XV2Client {
         };
         let exchange = match sent {
             Ok(exchange) => exchange,
-            Err(message) => return reply(transient(message), None, false),
+            Err(message) => return Reply::no_answer(message),
         };
-        let mut verdict =
-            response::classify(action, exchange.status, &exchange.body, &exchange.headers);
-        if let Verdict::Done {
-            outcome,
-            user: named,
-            message,
-            ..
-        } = &mut verdict
-        {
-            *named = user;
-            if exchange.status == 403
-                && *outcome == Outcome::Failed
-                && let Some((gone, why)) = self.why_forbidden(&id).await
-            {
-                *outcome = gone;
-                *message = Some(why);
-            }
-        }
-        reply(verdict, Some(&exchange), true)
+        let verdict =
+            response::classify(action, exchange.status, &exchange.body, &exchange.headers)
+                .map(|settled| vec![Settled { user, ..settled }]);
+        reply(verdict, Some(&exchange))
     }
 
     async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
-        let me = match self.me().await {
-            Ok(me) => me,
-            Err(r) => return r.map(Err),
+        let Some(me) = self.me.get() else {
+            return Reply::bare(Err(not_ready("the account's user ID")));
         };
         let path = format!("/2/users/{me}/blocking");
         let mut params = vec![("max_results", PAGE_SIZE)];
@@ -464,44 +428,26 @@ impl Network for XV2Client {
         answer
     }
 
+    /// One request: names through `GET /2/users/by`, or IDs through `GET /2/users` (the run
+    /// asks about one kind at a time).
     async fn lookup(&self, targets: &[Target]) -> Reply<Result<Vec<UserRef>, Verdict>> {
-        let names: Vec<&str> = targets
-            .iter()
-            .filter(|t| t.is(&SCREEN_NAME))
-            .map(Target::text)
-            .collect();
-        let ids: Vec<String> = targets
-            .iter()
-            .filter(|t| t.is(&USER_ID))
-            .map(|t| t.text().to_owned())
-            .collect();
-        let mut users = Vec::new();
-        let mut last = None;
-        // Names and IDs are separate endpoints: ask each that has something to ask (`true` for
-        // names), and stop at the first failure so the caller sees why.
-        for part in [
-            (!names.is_empty()).then_some(true),
-            (!ids.is_empty()).then_some(false),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let answer = if part {
-                self.lookup_names(&names).await
-            } else {
-                self.lookup_ids(&ids).await
-            };
-            let answer = answer.map(|verdict| verdict.map(|lookup| lookup.users));
-            if answer.verdict.is_err() {
-                return answer;
-            }
-            last = Some(answer.map(|found| users.extend(found.unwrap_or_default())));
+        let by_name = targets.first().is_some_and(|t| t.is(&SCREEN_NAME));
+        if targets.iter().any(|t| t.is(&SCREEN_NAME) != by_name) {
+            return Reply::bare(Err(Verdict::Final {
+                error_code: None,
+                message: "names and IDs are looked up in separate requests".to_owned(),
+            }));
         }
-        let users = Ok(users);
-        match last {
-            Some(answer) => answer.map(|()| users),
-            None => Reply::bare(users),
+        let values: Vec<&str> = targets.iter().map(Target::text).collect();
+        if values.is_empty() {
+            return Reply::bare(Ok(Vec::new()));
         }
+        let answer = if by_name {
+            self.lookup_names(&values).await
+        } else {
+            self.lookup_ids(&values).await
+        };
+        answer.map(|verdict| verdict.map(|lookup| lookup.users))
     }
 }
 
@@ -581,10 +527,40 @@ mod tests {
         }
     }
 
-    fn outcome_and_user(reply: &Reply) -> (Outcome, UserRef) {
-        match &reply.verdict {
-            Verdict::Done { outcome, user, .. } => (*outcome, user.clone()),
-            other => panic!("expected a terminal verdict, got {other:?}"),
+    impl Fixture {
+        /// What the run does for one target: the lookups it needs first, then the record
+        /// known without a request, or the action's answer.
+        async fn unblock(&self, target: &Target) -> (Outcome, UserRef, Option<Reply<Acted>>) {
+            self.act(Action::Unblock, target).await
+        }
+
+        async fn act(
+            &self,
+            action: Action,
+            target: &Target,
+        ) -> (Outcome, UserRef, Option<Reply<Acted>>) {
+            if self.client.me.get().is_none() {
+                self.client.verify().await.verdict.expect("verify");
+            }
+            let unknown = self.client.to_resolve(action, std::slice::from_ref(target));
+            if !unknown.is_empty() {
+                self.client
+                    .lookup(&unknown)
+                    .await
+                    .verdict
+                    .expect("a lookup");
+            }
+            if let Some(settled) = self.client.settled(action, target) {
+                return (settled.outcome, settled.user, None);
+            }
+            let reply = self.client.act(action, std::slice::from_ref(target)).await;
+            match &reply.verdict {
+                Ok(settled) => {
+                    let one = settled[0].clone();
+                    (one.outcome, one.user, Some(reply))
+                }
+                other => panic!("expected a terminal answer, got {other:?}"),
+            }
         }
     }
 
@@ -636,19 +612,21 @@ mod tests {
         let active = f.blocked_in(UserState::Active);
         let (by_id, by_name) = (&active[0], &active[1]);
 
-        let reply = f.client.act(Action::Unblock, &id(by_id.id)).await;
-        let (outcome, user) = outcome_and_user(&reply);
+        let (outcome, user, reply) = f.unblock(&id(by_id.id)).await;
+        let reply = reply.expect("an unblock was sent");
         assert_eq!(outcome, Outcome::Unblocked);
         assert_eq!(user.user_id, Some(by_id.id.to_string()));
         assert_eq!(reply.http_status, Some(200));
-        assert!(reply.rate.window.is_some(), "v2 rate headers are read");
+        assert!(
+            reply.rate.get(crate::network::Span::Short).is_some(),
+            "v2 rate headers are read"
+        );
         assert!(!f.blocked().contains(&by_id.id));
 
         // Names are case-insensitive; the server's spelling is what gets recorded.
         let written = by_name.screen_name.to_uppercase();
         let target = name(written);
-        let reply = f.client.act(Action::Unblock, &target).await;
-        let (outcome, user) = outcome_and_user(&reply);
+        let (outcome, user, _) = f.unblock(&target).await;
         assert_eq!(outcome, Outcome::Unblocked);
         assert_eq!(user.user_id, Some(by_name.id.to_string()));
         assert_eq!(
@@ -658,10 +636,11 @@ mod tests {
         assert!(!f.blocked().contains(&by_name.id));
 
         // A second action on the same name needs no second lookup.
-        let again = f.client.act(Action::Unblock, &target).await;
-        assert_eq!(outcome_and_user(&again).0, Outcome::Unblocked);
+        let (again, _, _) = f.unblock(&target).await;
+        assert_eq!(again, Outcome::Unblocked);
         assert_eq!(f.sent_to(Endpoint::V2UsersBy), 1);
         assert_eq!(f.sent_to(Endpoint::V2Unblock), 3);
+        assert_eq!(f.sent_to(Endpoint::V2Users), 1, "the ID looked up once");
     }
 
     #[tokio::test]
@@ -669,24 +648,22 @@ mod tests {
         let f = fixture().await;
         let user = f.blocked_in(UserState::Active)[0].clone();
         let target = id(user.id);
-        let undone = f.client.act(Action::Unblock, &target).await;
-        assert_eq!(outcome_and_user(&undone).0, Outcome::Unblocked);
+        let (undone, _, _) = f.unblock(&target).await;
+        assert_eq!(undone, Outcome::Unblocked);
         assert!(!f.blocked().contains(&user.id));
-        let redone = f.client.act(Action::Block, &target).await;
-        assert_eq!(outcome_and_user(&redone).0, Outcome::Blocked);
+        let (redone, _, _) = f.act(Action::Block, &target).await;
+        assert_eq!(redone, Outcome::Blocked);
         assert!(f.blocked().contains(&user.id));
     }
 
     #[tokio::test]
     async fn unknown_names_are_not_found_without_an_unblock() {
         let f = fixture().await;
-        let reply = f.client.act(Action::Unblock, &name("no_such_user_x")).await;
-        let (outcome, user) = outcome_and_user(&reply);
+        let (outcome, user, reply) = f.unblock(&name("no_such_user_x")).await;
         assert_eq!(outcome, Outcome::NotFound);
         assert_eq!(user.screen_name.as_deref(), Some("no_such_user_x"));
+        assert!(reply.is_none(), "recorded without a request");
         assert_eq!(f.sent_to(Endpoint::V2Unblock), 0);
-        // The lookup's window is not the unblock's: it is not reported to the pacer.
-        assert_eq!(reply.rate, RateInfo::default());
     }
 
     #[tokio::test]
@@ -701,7 +678,7 @@ mod tests {
         f.client.lookup(&targets).await.verdict.expect("a lookup");
         let mut outcomes = Vec::new();
         for target in &targets {
-            outcomes.push(outcome_and_user(&f.client.act(Action::Unblock, target).await).0);
+            outcomes.push(f.unblock(target).await.0);
         }
         assert_eq!(
             outcomes,
@@ -723,19 +700,35 @@ mod tests {
         let suspended = f.blocked_in(UserState::Suspended);
         let deactivated = f.blocked_in(UserState::Deactivated);
         assert!(!suspended.is_empty() && !deactivated.is_empty());
-        let reply = f.client.act(Action::Unblock, &id(suspended[0].id)).await;
-        assert_eq!(outcome_and_user(&reply).0, Outcome::Suspended);
-        assert_eq!(reply.http_status, Some(403));
-        let reply = f.client.act(Action::Unblock, &id(deactivated[0].id)).await;
-        assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
-        assert_eq!(f.sent_to(Endpoint::V2Users), 2);
-        let reply = f.client.act(Action::Unblock, &id(999_999_999_999)).await;
-        assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
+        let targets = [
+            id(suspended[0].id),
+            id(deactivated[0].id),
+            id(999_999_999_999),
+        ];
+        let unknown = f.client.to_resolve(Action::Unblock, &targets);
+        assert_eq!(unknown, targets, "every ID is looked up before the run");
+        f.client.lookup(&unknown).await.verdict.expect("a lookup");
+        assert_eq!(f.sent_to(Endpoint::V2Users), 1, "one lookup for all three");
+        let outcomes: Vec<Outcome> = targets
+            .iter()
+            .map(|t| {
+                f.client
+                    .settled(Action::Unblock, t)
+                    .expect("known gone")
+                    .outcome
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [Outcome::Suspended, Outcome::NotFound, Outcome::NotFound]
+        );
+        assert_eq!(f.sent_to(Endpoint::V2Unblock), 0, "no unblock for the gone");
     }
 
     #[tokio::test]
     async fn the_block_list_pages_by_a_thousand() {
         let f = fixture().await;
+        f.client.verify().await.verdict.expect("verify");
         let ids: Vec<u64> = (0..2500).map(|i| 7_000_000_000 + i).collect();
         f.running.emulator.set_blocked(f.owner, ids.clone());
         let mut seen = Vec::new();
@@ -772,26 +765,29 @@ mod tests {
         let f = fixture().await;
         let active = f.blocked_in(UserState::Active);
         let suspended = f.blocked_in(UserState::Suspended);
-        let targets = [
-            id(active[0].id),
-            id(suspended[0].id),
-            name(active[1].screen_name.clone()),
-            name("no_such_user_x"),
-        ];
-        let reply = f.client.lookup(&targets).await;
-        let mut found: Vec<_> = reply
-            .verdict
-            .expect("a lookup")
-            .into_iter()
-            .map(|u| u.user_id.expect("an ID"))
-            .collect();
+        let ids = [id(active[0].id), id(suspended[0].id)];
+        let names = [name(active[1].screen_name.clone()), name("no_such_user_x")];
+        let mut found: Vec<_> = Vec::new();
+        for targets in [&ids[..], &names[..]] {
+            let reply = f.client.lookup(targets).await;
+            found.extend(
+                reply
+                    .verdict
+                    .expect("a lookup")
+                    .into_iter()
+                    .map(|u| u.user_id.expect("an ID")),
+            );
+        }
+        // Names and IDs go to separate endpoints: a mixed request is refused, not half-sent.
+        let mixed = f.client.lookup(&[ids[0].clone(), names[0].clone()]).await;
+        assert!(matches!(mixed.verdict, Err(Verdict::Final { .. })));
         found.sort();
         let mut expected = vec![active[0].id.to_string(), active[1].id.to_string()];
         expected.sort();
         assert_eq!(found, expected);
         // What the lookup learnt spares the unblock a second lookup.
-        let reply = f.client.act(Action::Unblock, &name("no_such_user_x")).await;
-        assert_eq!(outcome_and_user(&reply).0, Outcome::NotFound);
+        let (outcome, _, _) = f.unblock(&name("no_such_user_x")).await;
+        assert_eq!(outcome, Outcome::NotFound);
         assert_eq!(f.sent_to(Endpoint::V2UsersBy), 1);
     }
 
@@ -802,12 +798,13 @@ mod tests {
             .emulator
             .update_config(|c| c.replies.v2_blocks_forbidden = true);
         let before = f.blocked();
+        f.client.verify().await.verdict.expect("verify");
         let target = id(f.blocked_in(UserState::Active)[0].id);
-        let reply = f.client.act(Action::Unblock, &target).await;
+        let reply = f.client.act(Action::Unblock, &[target]).await;
         match reply.verdict {
-            Verdict::Rejected {
+            Err(Verdict::Rejected {
                 error_code, hint, ..
-            } => {
+            }) => {
                 assert_eq!(error_code, None);
                 assert_eq!(hint, response::TIER_HINT);
             }

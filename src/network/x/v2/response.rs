@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
 use crate::network::x::response::{retry_after, server_date};
-use crate::network::{Account, BlockPage, UserRef, Verdict};
+use crate::network::{Account, BlockPage, Settled, UserRef, Verdict};
 use crate::outcome::{Action, Outcome};
 
 /// What to do when block management is outside the app's access tier.
@@ -144,31 +144,31 @@ pub fn target_outcome(detail: &str) -> Option<Outcome> {
     }
 }
 
-/// Sorts a response that is not 2xx (any v2 endpoint). Target outcomes come back as `Done`.
-pub fn classify_error(status: u16, body: &[u8], headers: &HeaderMap) -> Verdict {
+/// Sorts a response that is not 2xx (any v2 endpoint). Target outcomes come back as `Ok`.
+pub fn classify_error(status: u16, body: &[u8], headers: &HeaderMap) -> Result<Settled, Verdict> {
     let problem = Problem::parse(body);
     let message = problem.message(status);
     if status == 429 {
         // The usage-capped variant is a 429 too: waiting for the reset is all that can be done.
-        return Verdict::RateLimited {
+        return Err(Verdict::RateLimited {
             retry_after: retry_after(
                 headers,
                 server_date(headers).unwrap_or_else(SystemTime::now),
             ),
-        };
+        });
     }
     if let Some(hint) = rejection_hint(status, &problem) {
-        return Verdict::Rejected {
+        return Err(Verdict::Rejected {
             error_code: None,
             message,
             hint,
-        };
+        });
     }
     if (500..=599).contains(&status) {
-        return Verdict::Transient {
+        return Err(Verdict::Transient {
             error_code: None,
             message,
-        };
+        });
     }
     let outcome = match status {
         404 => Outcome::NotFound,
@@ -179,17 +179,30 @@ pub fn classify_error(status: u16, body: &[u8], headers: &HeaderMap) -> Verdict 
             .unwrap_or(Outcome::Failed),
         _ => Outcome::Failed,
     };
-    Verdict::Done {
+    Ok(Settled {
         outcome,
         user: UserRef::default(),
         error_code: None,
         message: Some(message),
+    })
+}
+
+/// A read answered with a target outcome where data was expected: the read failed for good.
+pub fn unread(settled: Settled, status: u16) -> Verdict {
+    Verdict::Final {
+        error_code: settled.error_code,
+        message: settled.message.unwrap_or_else(|| format!("HTTP {status}")),
     }
 }
 
 /// Sorts one response to the v2 block or unblock request. `user` is left empty: the answer
 /// (`{"data":{"blocking":false}}`) does not name the user, the caller does.
-pub fn classify(action: Action, status: u16, body: &[u8], headers: &HeaderMap) -> Verdict {
+pub fn classify(
+    action: Action,
+    status: u16,
+    body: &[u8],
+    headers: &HeaderMap,
+) -> Result<Settled, Verdict> {
     if !(200..300).contains(&status) {
         return classify_error(status, body, headers);
     }
@@ -208,21 +221,16 @@ pub fn classify(action: Action, status: u16, body: &[u8], headers: &HeaderMap) -
     let wanted = action == Action::Block;
     match blocking {
         // An answer that contradicts the request means it did not take; try again next run.
-        Some(state) if state != wanted => Verdict::Done {
+        Some(state) if state != wanted => Ok(Settled {
             outcome: Outcome::Failed,
             user: UserRef::default(),
             error_code: None,
             message: Some(format!(
                 "the server answered HTTP {status} but reports blocking={state}"
             )),
-        },
+        }),
         // A 2xx without the flag still did what it was asked; the status is the contract.
-        _ => Verdict::Done {
-            outcome: action.success(),
-            user: UserRef::default(),
-            error_code: None,
-            message: None,
-        },
+        _ => Ok(Settled::bare(action.success())),
     }
 }
 
@@ -370,13 +378,8 @@ mod tests {
         HeaderMap::new()
     }
 
-    fn done(v: &Verdict) -> Option<(Outcome, Option<&str>)> {
-        match v {
-            Verdict::Done {
-                outcome, message, ..
-            } => Some((*outcome, message.as_deref())),
-            _ => None,
-        }
+    fn done(v: &Result<Settled, Verdict>) -> Option<(Outcome, Option<&str>)> {
+        v.as_ref().ok().map(|s| (s.outcome, s.message.as_deref()))
     }
 
     #[test]
@@ -410,16 +413,16 @@ mod tests {
         let body = br#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#;
         assert_eq!(
             classify(Action::Unblock, 429, body, &none()),
-            Verdict::RateLimited { retry_after: None }
+            Err(Verdict::RateLimited { retry_after: None })
         );
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("9"));
         let capped = br#"{"title":"UsageCapExceeded","detail":"Usage cap exceeded: Monthly product cap","type":"https://api.x.com/2/problems/usage-capped","status":429}"#;
         assert_eq!(
             classify(Action::Unblock, 429, capped, &h),
-            Verdict::RateLimited {
+            Err(Verdict::RateLimited {
                 retry_after: Some(Duration::from_secs(9))
-            }
+            })
         );
     }
 
@@ -429,22 +432,22 @@ mod tests {
             br#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#;
         assert_eq!(
             classify(Action::Unblock, 401, body, &none()),
-            Verdict::Rejected {
+            Err(Verdict::Rejected {
                 error_code: None,
                 message: "Unauthorized".into(),
                 hint: AUTH_HINT,
-            }
+            })
         );
     }
 
     #[test]
     fn access_tier_refusals_are_rejected_with_the_enterprise_hint() {
         match classify(Action::Unblock, 403, TIER_403, &none()) {
-            Verdict::Rejected {
+            Err(Verdict::Rejected {
                 error_code,
                 message,
                 hint,
-            } => {
+            }) => {
                 assert_eq!(error_code, None);
                 assert!(message.starts_with("Client Forbidden: This request must be made"));
                 assert_eq!(hint, TIER_HINT);
@@ -460,7 +463,7 @@ mod tests {
             assert!(
                 matches!(
                     classify(Action::Unblock, 403, body, &none()),
-                    Verdict::Rejected { hint: TIER_HINT, .. }
+                    Err(Verdict::Rejected { hint: TIER_HINT, .. })
                 ),
                 "{}",
                 String::from_utf8_lossy(body)
@@ -473,10 +476,10 @@ mod tests {
         let suspended = br#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"Your account is suspended and is not permitted to access this feature."}"#;
         assert!(matches!(
             classify(Action::Unblock, 403, suspended, &none()),
-            Verdict::Rejected {
+            Err(Verdict::Rejected {
                 hint: SUSPENDED_HINT,
                 ..
-            }
+            })
         ));
     }
 
@@ -485,7 +488,7 @@ mod tests {
         // The shape users of other clients report for a read-only app's write.
         let real = br#"{"title":"Forbidden","status":403,"detail":"Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.","type":"https://api.twitter.com/2/problems/oauth1-permissions"}"#;
         match classify(Action::Unblock, 403, real, &none()) {
-            Verdict::Rejected { message, hint, .. } => {
+            Err(Verdict::Rejected { message, hint, .. }) => {
                 assert_eq!(hint, PERMISSION_HINT);
                 assert!(
                     message.starts_with("Forbidden: Your client app"),
@@ -504,7 +507,7 @@ mod tests {
             assert!(
                 matches!(
                     classify(Action::Unblock, 403, body, &none()),
-                    Verdict::Rejected { hint: PERMISSION_HINT, .. }
+                    Err(Verdict::Rejected { hint: PERMISSION_HINT, .. })
                 ),
                 "{}",
                 String::from_utf8_lossy(body)
@@ -592,14 +595,14 @@ mod tests {
         );
         assert_eq!(
             v,
-            Verdict::Transient {
+            Err(Verdict::Transient {
                 error_code: None,
                 message: "Service Unavailable".into()
-            }
+            })
         );
         assert!(matches!(
             classify(Action::Unblock, 502, b"<html>bad gateway</html>", &none()),
-            Verdict::Transient { message, .. } if message == "<html>bad gateway</html>"
+            Err(Verdict::Transient { message, .. }) if message == "<html>bad gateway</html>"
         ));
         let bad = br#"{"errors":[{"parameters":{"id":["x"]},"message":"The `id` query parameter value [x] is not valid"}],"title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request"}"#;
         assert_eq!(
