@@ -199,7 +199,8 @@ pub fn domain_blocks(state: &State, user: u64, req: &Incoming) -> Reply {
 
 /// `POST /api/v1/domain_blocks` and `DELETE /api/v1/domain_blocks` (`domain` from the query,
 /// a form or a JSON body): `{}`. Lifting a domain that is not blocked is no error; blocking
-/// needs a valid domain (422 as the model's validation says).
+/// needs a valid domain (422 as the model's validation says). The counters of blocks applied
+/// count account blocks only; domain block writes show in the per-endpoint counts.
 pub fn domain_block_write(state: &mut State, user: u64, req: &Incoming, block: bool) -> Reply {
     let domain = req.param("domain").map(|d| normalize_domain(&d));
     if block {
@@ -212,15 +213,11 @@ pub fn domain_block_write(state: &mut State, user: u64, req: &Incoming, block: b
                 return Reply::error(422, "Validation failed: Domain is not a valid domain name");
             }
             Some(d) => {
-                if state.block_domain(user, &d) {
-                    state.log.counters().blocks_applied += 1;
-                }
+                state.block_domain(user, &d);
             }
         }
-    } else if let Some(d) = domain
-        && state.unblock_domain(user, &d)
-    {
-        state.log.counters().unblocks_applied += 1;
+    } else if let Some(d) = domain {
+        state.unblock_domain(user, &d);
     }
     Reply::ok(&json!({}))
 }

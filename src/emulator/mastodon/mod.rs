@@ -114,7 +114,8 @@ impl Emulator {
         })
     }
 
-    /// The counters.
+    /// The counters. `blocks_applied` and `unblocks_applied` count account blocks; domain
+    /// block writes show in `per_endpoint` (`domain_blocks/create`, `domain_blocks/destroy`).
     pub fn stats(&self) -> Stats {
         self.with(|s| s.stats())
     }

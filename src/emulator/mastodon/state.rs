@@ -696,7 +696,7 @@ mod tests {
         assert!(s.user(owner).expect("user").block_rows[&alice] > first_row);
         assert_eq!(s.blocked(OWNER), [BOB, ALICE]);
         let r = s.relation(owner, bob);
-        assert!(r.blocking && r.domain_blocking.eq(&false) && !r.blocked_by);
+        assert!(r.blocking && !r.domain_blocking && !r.blocked_by);
         assert!(s.block_domain(owner, "other.example"));
         assert!(s.relation(owner, bob).domain_blocking);
         assert!(s.unblock_domain(owner, "other.example") && !s.unblock_domain(owner, "x.example"));

@@ -638,6 +638,10 @@ async fn domain_blocks_list_lift_and_restore() {
     );
     // The second account has its own.
     assert_eq!(emu.domain_blocks(&other()), ["spam.example", "ads.example"]);
+    // Domain block writes are not account blocks in the counters.
+    let stats = emu.stats();
+    assert_eq!((stats.blocks_applied, stats.unblocks_applied), (0, 0));
+    assert_eq!(stats.per_endpoint["domain_blocks/destroy"], 3);
 }
 
 // ---------------------------------------------------------------- throttles
