@@ -96,9 +96,10 @@ impl State {
     }
 
     /// The 429 of Rack::Attack's responder: the refusing throttle's limit, remaining 0, its
-    /// reset; no `Retry-After`.
+    /// reset; no `Retry-After`, and its own bare `Content-Type: application/json`.
     fn too_many(&self, rate: Rate, now_ms: i64) -> (Reply, Vec<(&'static str, String)>) {
-        let reply = Reply::error(429, &self.config.replies.too_many_requests);
+        let mut reply = Reply::error(429, &self.config.replies.too_many_requests);
+        reply.content_type = "application/json";
         let headers = throttle::headers(Some(rate), self.config.limits.headers, true, now_ms);
         (reply, headers)
     }
