@@ -2,9 +2,10 @@
 //! serves, and what every network's start-up shares (reading the seed and scenario files,
 //! binding the port, printing the start-up lines, serving until Ctrl-C).
 //!
-//! Flags override the scenario file, which overrides the faithful defaults. What it prints
-//! names the accounts but never a secret: credentials stay in the seed file. Adding a network
-//! is a [`Network`] variant and its arm in [`run`].
+//! Flags override the scenario file, which overrides the faithful defaults. Most flags are
+//! shared; a network's own flags are refused for the other networks, with the flag named, so a
+//! knob never silently does nothing. Adding a network is a [`Network`] variant, its arm in
+//! [`run`], and the list of flags it does not take.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -31,6 +32,18 @@ pub enum Network {
     /// X/Twitter: v1.1 and v2, OAuth 1.0a user context.
     #[default]
     X,
+    /// Mastodon: one instance's REST API, bearer tokens with scopes.
+    Mastodon,
+}
+
+impl Network {
+    /// The name `--network` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::X => "x",
+            Network::Mastodon => "mastodon",
+        }
+    }
 }
 
 /// How a suspended target of a block write is answered.
@@ -51,7 +64,7 @@ pub struct EmulatorArgs {
     /// Port on 127.0.0.1; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Seed file (JSON: apps, users, accounts); default: the builtin sample seed.
+    /// Seed file (JSON in the network's shape); default: the network's builtin sample seed.
     #[arg(long, value_name = "FILE")]
     pub seed: Option<PathBuf>,
     /// Scenario file (TOML) setting any emulator knob.
@@ -75,7 +88,7 @@ pub struct EmulatorArgs {
     /// `x-app-limit-24hour-*`.
     #[arg(long, value_name = "N")]
     pub destroy_app_daily_limit: Option<u32>,
-    /// Send `x-rate-limit-*` headers on every endpoint (on) or on none (off).
+    /// Send the rate-limit headers on every answer (on) or on none (off).
     #[arg(long, value_enum, value_name = "on|off")]
     pub rate_headers: Option<Switch>,
     /// Turn every rate limit off (benchmarks).
@@ -110,10 +123,11 @@ pub struct EmulatorArgs {
     /// Extra random delay (0 to this) before each answer, in milliseconds.
     #[arg(long, value_name = "MS")]
     pub jitter_ms: Option<u64>,
-    /// Probability (0–1) that a block write gets 503 code 130 `Over capacity.`
+    /// Probability (0–1) that a block write gets the network's "unavailable" answer (X: 503
+    /// code 130 `Over capacity.`; Mastodon: `--fault-status`, 503 by default).
     #[arg(long, value_name = "P", value_parser = probability)]
     pub fault_rate: Option<f64>,
-    /// Probability (0–1) that a block write gets 500 code 131 `Internal error.`
+    /// Probability (0–1) that a block write gets a 500 (X: code 131 `Internal error.`).
     #[arg(long, value_name = "P", value_parser = probability)]
     pub internal_error_rate: Option<f64>,
     /// Probability (0–1) that a block write acts and then its response breaks off.
@@ -138,6 +152,9 @@ pub struct EmulatorArgs {
     /// answer.
     #[arg(long, value_name = "N")]
     pub revoke_after_requests: Option<u64>,
+    /// The Mastodon emulator's own flags.
+    #[command(flatten)]
+    pub mastodon: Box<crate::emulator::mastodon::cli::Flags>,
 }
 
 fn probability(raw: &str) -> Result<f64, String> {
@@ -189,6 +206,14 @@ pub enum EmulatorError {
     /// The scenario and the flags together set a knob to a value the emulator cannot honour.
     #[error("invalid emulator settings")]
     Config(#[source] ConfigError),
+    /// A flag of another network's emulator.
+    #[error("{flag} does not apply to --network {network} (see `bulk-unblock emulator --help`)")]
+    ForeignFlag {
+        /// The flag, e.g. `--destroy-limit`.
+        flag: &'static str,
+        /// The network chosen.
+        network: &'static str,
+    },
     /// The port could not be bound.
     #[error("cannot listen on 127.0.0.1:{port}")]
     Bind {
@@ -239,6 +264,40 @@ impl EmulatorArgs {
         })
     }
 
+    /// The flags given that only the X emulator takes.
+    pub fn x_flags_given(&self) -> Vec<&'static str> {
+        [
+            ("--window", self.window.is_some()),
+            ("--destroy-limit", self.destroy_limit.is_some()),
+            ("--destroy-window", self.destroy_window.is_some()),
+            ("--destroy-daily-limit", self.destroy_daily_limit.is_some()),
+            (
+                "--destroy-app-daily-limit",
+                self.destroy_app_daily_limit.is_some(),
+            ),
+            ("--retry-after", self.retry_after),
+            ("--skew-window", self.skew_window.is_some()),
+            ("--ids-page-size", self.ids_page_size.is_some()),
+            ("--list-page-size", self.list_page_size.is_some()),
+            ("--refuse-timestamps", !self.refuse_timestamps.is_empty()),
+            ("--suspended", self.suspended.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+
+    /// Fails on the first flag in `given`, which `network` does not take.
+    pub fn refuse(given: &[&'static str], network: Network) -> Result<(), EmulatorError> {
+        match given.first() {
+            Some(&flag) => Err(EmulatorError::ForeignFlag {
+                flag,
+                network: network.name(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Binds `127.0.0.1:PORT` for `--port`.
     pub async fn bind(&self) -> Result<TcpListener, EmulatorError> {
         let port = self.port;
@@ -251,7 +310,14 @@ impl EmulatorArgs {
 /// Serves the chosen network until Ctrl-C.
 pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
     match args.network {
-        Network::X => super::x::cli::run(&args).await,
+        Network::X => {
+            EmulatorArgs::refuse(&args.mastodon.given(), Network::X)?;
+            super::x::cli::run(&args).await
+        }
+        Network::Mastodon => {
+            EmulatorArgs::refuse(&args.x_flags_given(), Network::Mastodon)?;
+            super::mastodon::cli::run(&args).await
+        }
     }
 }
 
@@ -294,6 +360,29 @@ mod tests {
         let cli = Cli::try_parse_from(["x", "--network", "x"]).expect("flags parse");
         assert_eq!(cli.args.network, Network::X);
         assert!(Cli::try_parse_from(["x", "--network", "myspace"]).is_err());
+        let cli = Cli::try_parse_from(["x", "--network", "mastodon"]).expect("flags parse");
+        assert_eq!(cli.args.network, Network::Mastodon);
+    }
+
+    #[test]
+    fn a_networks_own_flags_are_refused_for_the_others() {
+        let cli = Cli::try_parse_from(["x", "--destroy-limit", "3", "--retry-after"])
+            .expect("flags parse");
+        assert_eq!(
+            cli.args.x_flags_given(),
+            ["--destroy-limit", "--retry-after"]
+        );
+        let err = EmulatorArgs::refuse(&cli.args.x_flags_given(), Network::Mastodon)
+            .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "--destroy-limit does not apply to --network mastodon (see `bulk-unblock emulator --help`)"
+        );
+        let cli = Cli::try_parse_from(["x", "--token-limit", "3"]).expect("flags parse");
+        assert!(cli.args.x_flags_given().is_empty());
+        assert_eq!(cli.args.mastodon.given(), ["--token-limit"]);
+        assert!(EmulatorArgs::refuse(&cli.args.mastodon.given(), Network::X).is_err());
+        assert!(EmulatorArgs::refuse(&[], Network::X).is_ok());
     }
 
     #[test]

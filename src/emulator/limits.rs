@@ -2,9 +2,13 @@
 //! token and endpoint, an account, an IP address).
 //!
 //! A window opens at the first request after the previous one closed, aligned down to a whole
-//! second, so the reset it announces is exactly when it closes. A refused request does not count
-//! against the window, as on the real APIs. A request may cost more than 1: Bluesky charges
-//! points per write (a delete 1, a create 3) against one budget.
+//! second, so the reset it announces is exactly when it closes. A window made with
+//! [`Window::epoch_aligned`] instead lies on a fixed grid of its own length counted from the
+//! epoch (Mastodon's throttles key their counters on `now / period`), so it may close sooner
+//! than one length after its first request. A refused request does not count against the
+//! window, as on X and Bluesky; a network whose server counts it anyway (Mastodon's) calls
+//! [`Window::consume`] itself. A request may cost more than 1: Bluesky charges points per write
+//! (a delete 1, a create 3) against one budget.
 //!
 //! Lengths come from people (scenario files, flags, admin patches), so the arithmetic
 //! saturates: a length of centuries makes a window that never closes, not a panic.
@@ -26,6 +30,9 @@ pub struct Window {
     closes_ms: i64,
     /// Cost counted in the current window (requests, where each costs 1).
     used: u32,
+    /// Windows lie on the epoch-aligned grid of their length instead of opening at the first
+    /// request.
+    aligned: bool,
 }
 
 /// What a window says about one request.
@@ -43,11 +50,26 @@ pub struct Verdict {
 }
 
 impl Window {
+    /// A window on the epoch-aligned grid of its length: the one holding `now` runs from
+    /// `now - now mod length` to the next multiple of the length.
+    pub const fn epoch_aligned() -> Window {
+        Window {
+            closes_ms: 0,
+            used: 0,
+            aligned: true,
+        }
+    }
+
     /// Opens a new window if the current one has closed.
     fn roll(&mut self, now_ms: i64, length_ms: i64) {
         if now_ms >= self.closes_ms {
-            let start = now_ms.div_euclid(1000) * 1000;
-            self.closes_ms = start.saturating_add(length_ms.max(1));
+            let length_ms = length_ms.max(1);
+            let start = if self.aligned {
+                now_ms - now_ms.rem_euclid(length_ms)
+            } else {
+                now_ms.div_euclid(1000) * 1000
+            };
+            self.closes_ms = start.saturating_add(length_ms);
             self.used = 0;
         }
     }
@@ -180,10 +202,28 @@ mod tests {
     }
 
     #[test]
+    fn epoch_aligned_windows_close_on_the_grid_of_their_length() {
+        let mut w = Window::epoch_aligned();
+        // A 300 s grid: the first request at 1,000,123 s falls in [999,900 s, 1,000,200 s).
+        let v = w.admit(1_000_123_456, 300_000, 2, 1, true);
+        assert_eq!((v.allowed, v.remaining, v.reset_secs), (true, 1, 1_000_200));
+        assert!(w.admit(1_000_199_999, 300_000, 2, 1, true).allowed);
+        assert!(!w.admit(1_000_199_999, 300_000, 2, 1, true).allowed);
+        // The next window starts on the grid, not at the request that opens it.
+        let v = w.admit(1_000_250_000, 300_000, 2, 1, true);
+        assert_eq!((v.remaining, v.reset_secs), (1, 1_000_500));
+        // A refused request may be counted by the caller, as Mastodon's throttles count it.
+        w.consume(5);
+        assert_eq!(w.peek(1_000_260_000, 300_000, 2).remaining, 0);
+        let mut w = Window::epoch_aligned();
+        assert_eq!(w.admit(-1, 1_000, 1, 1, true).reset_secs, 0);
+    }
+
+    #[test]
     fn negative_clock_values_align_down() {
         let mut w = Window {
             closes_ms: i64::MIN,
-            used: 0,
+            ..Window::default()
         };
         let v = w.admit(-1_500, 1_000, 5, 1, true);
         assert_eq!(v.reset_secs, -1);

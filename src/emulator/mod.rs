@@ -3,8 +3,8 @@
 //!
 //! Each emulator is an independent model of a server, written from the network's API reference
 //! rather than from the client, so tests can drive the real binary against it and then assert
-//! on what it received and what it holds. Today there is [`x`]; Bluesky and Mastodon join it
-//! as sibling modules.
+//! on what it received and what it holds. Today there are [`x`] and [`mastodon`]; Bluesky joins
+//! them as a sibling module.
 //!
 //! **The core provides** what no network owns:
 //! - [`Store`]: one mutex around a network's whole state, held only for short synchronous
@@ -38,6 +38,7 @@ pub mod config;
 pub mod faults;
 pub mod limits;
 pub mod log;
+pub mod mastodon;
 pub mod request;
 pub mod serve;
 pub mod store;

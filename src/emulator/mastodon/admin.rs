@@ -1,0 +1,184 @@
+//! What the Mastodon emulator shows on the core's admin routes (its state view, request log and
+//! knobs), and its own admin calls: revoking a token mid-run, as a user revoking the app would,
+//! and restoring it.
+//!
+//! The view names users by account ID and address and tokens by their seed names; it never
+//! shows a token.
+
+use axum::Json;
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::Emulator;
+use super::config::Config;
+use super::route::Endpoint;
+use super::state::{State, TokenRec};
+use crate::emulator::admin::Admin;
+use crate::emulator::log::{LoggedRequest, Stats};
+
+/// A token in `GET /admin/state`: its name, never its value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    /// The token's name in the seed.
+    pub name: String,
+    /// Its scopes, space-separated.
+    pub scopes: String,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// A local user in `GET /admin/state`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    /// The account ID.
+    pub account_id: String,
+    /// `user@domain`, the local domain included.
+    pub address: String,
+    /// How many accounts the user blocks (suspended ones included).
+    pub blocked_count: usize,
+    /// The blocked account IDs, oldest block first.
+    pub blocked: Vec<String>,
+    /// The blocked domains, oldest first.
+    pub domain_blocks: Vec<String>,
+    /// The user's tokens.
+    pub tokens: Vec<TokenView>,
+}
+
+/// The body of `GET /admin/state`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateView {
+    /// The instance's domain.
+    pub domain: String,
+    /// Users with blocks or tokens, in seed order.
+    pub users: Vec<UserView>,
+    /// Tokens issued to an app alone.
+    pub app_tokens: Vec<TokenView>,
+    /// How many accounts the instance knows.
+    pub accounts: usize,
+    /// How many of them are suspended.
+    pub suspended: usize,
+    /// The counters.
+    pub stats: Stats,
+}
+
+fn token_view(t: &TokenRec) -> TokenView {
+    TokenView {
+        name: t.name.clone(),
+        scopes: t.scopes.join(" "),
+        revoked: t.revoked,
+    }
+}
+
+/// Builds the state view.
+pub fn state_view(s: &State) -> StateView {
+    StateView {
+        domain: s.domain.clone(),
+        users: s
+            .users
+            .iter()
+            .map(|u| {
+                let id = u.account.to_string();
+                UserView {
+                    address: s.address(u.account).unwrap_or_default(),
+                    blocked_count: u.blocks.len(),
+                    blocked: s.blocked(&id),
+                    domain_blocks: s.domain_blocks(&id),
+                    tokens: s
+                        .tokens
+                        .iter()
+                        .filter(|t| t.account == Some(u.account))
+                        .map(token_view)
+                        .collect(),
+                    account_id: id,
+                }
+            })
+            .collect(),
+        app_tokens: s
+            .tokens
+            .iter()
+            .filter(|t| t.account.is_none())
+            .map(token_view)
+            .collect(),
+        accounts: s.accounts.len(),
+        suspended: s.accounts.values().filter(|a| a.suspended).count(),
+        stats: s.stats(),
+    }
+}
+
+impl Admin for Emulator {
+    type Endpoint = Endpoint;
+    type StateView = StateView;
+    type Config = Config;
+
+    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Endpoint>> {
+        self.with(|s| s.log.since(seq).to_vec())
+    }
+
+    fn state_view(&self) -> StateView {
+        Emulator::state_view(self)
+    }
+
+    fn config(&self) -> Config {
+        Emulator::config(self)
+    }
+
+    fn replace_config(&self, next: Config) -> Result<(), String> {
+        next.validate().map_err(|e| e.to_string())?;
+        self.update_config(|c| *c = next);
+        Ok(())
+    }
+}
+
+/// The body of `POST /admin/revoke` and `POST /admin/restore`: a token, or an account whose
+/// tokens all change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenTarget {
+    /// A token's value.
+    #[serde(default)]
+    token: Option<String>,
+    /// An account ID (revoke only): every token of the account.
+    #[serde(default)]
+    account: Option<String>,
+}
+
+/// `POST /admin/revoke`: `{"token": "…"}` or `{"account": "ID"}`; answers how many tokens
+/// were revoked, 404 when none matched.
+pub async fn revoke(
+    AxumState(emulator): AxumState<Emulator>,
+    Json(target): Json<TokenTarget>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let n = emulator.with(|s| {
+        let by_token = target
+            .token
+            .as_deref()
+            .map_or(0, |t| usize::from(s.revoke_token(t)));
+        let by_account = target.account.as_deref().map_or(0, |a| s.revoke_account(a));
+        by_token + by_account
+    });
+    counted(n, "revoked")
+}
+
+/// `POST /admin/restore`: `{"token": "…"}`; the token works again with its counts restarted.
+pub async fn restore(
+    AxumState(emulator): AxumState<Emulator>,
+    Json(target): Json<TokenTarget>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let n = emulator.with(|s| {
+        target
+            .token
+            .as_deref()
+            .map_or(0, |t| usize::from(s.restore_token(t)))
+    });
+    counted(n, "restored")
+}
+
+fn counted(n: usize, what: &str) -> (StatusCode, Json<serde_json::Value>) {
+    let status = if n == 0 {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(serde_json::json!({ what: n })))
+}

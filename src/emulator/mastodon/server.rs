@@ -1,0 +1,152 @@
+//! The HTTP side of the Mastodon emulator: turns an axum request into an [`Incoming`], drives it
+//! through the pipeline steps with the awaits between them, and turns the result into a
+//! response with the core's helpers.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use axum::routing::post;
+
+use super::Emulator;
+use super::admin;
+use super::pipeline::Done;
+use super::reply::Incoming;
+use super::route;
+use crate::emulator::request::Parts;
+use crate::emulator::serve::{Answer, respond};
+
+/// The whole router: the core's admin views and this network's admin calls, then everything
+/// else through the emulated API.
+pub fn router(emulator: Emulator) -> Router {
+    crate::emulator::admin::routes::<Emulator>()
+        .route("/admin/revoke", post(admin::revoke))
+        .route("/admin/restore", post(admin::restore))
+        .fallback(dispatch)
+        .with_state(emulator)
+}
+
+/// The token as Doorkeeper finds it: `Authorization: Bearer …` (any case), else the
+/// `access_token` parameter, else `bearer_token`; blank counts as absent.
+fn token(parts: &Parts) -> Option<String> {
+    let from_header = parts.authorization.as_deref().and_then(|h| {
+        let scheme = h.get(..7)?;
+        scheme
+            .eq_ignore_ascii_case("bearer ")
+            .then(|| h[7..].trim().to_owned())
+    });
+    let param = |key: &str| {
+        parts
+            .params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    from_header
+        .filter(|t| !t.is_empty())
+        .or_else(|| param("access_token").filter(|t| !t.is_empty()))
+        .or_else(|| param("bearer_token").filter(|t| !t.is_empty()))
+}
+
+/// Parses what the pipeline needs from the request.
+fn incoming(parts: Parts) -> Incoming {
+    Incoming {
+        route: route::resolve(&parts.method, &parts.path),
+        token: token(&parts),
+        scheme: if parts.forwarded_proto.as_deref() == Some("https") {
+            "https"
+        } else {
+            "http"
+        },
+        method: parts.method,
+        path: parts.path,
+        host: parts.host,
+        params: parts.params,
+        json: parts.json,
+    }
+}
+
+/// Every non-admin request. If the client goes away during a sleep this future is dropped:
+/// the log entry keeps status 0 and nothing is acted on.
+async fn dispatch(
+    State(emulator): State<Emulator>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = incoming(Parts::read(&method, &uri, &headers, &body));
+    let (seq, delay) = emulator.with(|s| s.arrive(&req));
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let done = match emulator.with(|s| s.admit(seq, &req)) {
+        Err(done) => *done,
+        Ok(ticket) => {
+            if let Some(stall) = ticket.stall {
+                tokio::time::sleep(stall).await;
+            }
+            emulator.with(|s| s.act(&req, ticket))
+        }
+    };
+    let now_ms = emulator.with(|s| {
+        s.finish(seq, &done);
+        s.now_ms()
+    });
+    respond(answer(done), now_ms)
+}
+
+fn answer(done: Done) -> Answer {
+    let mut headers = done.headers;
+    headers.extend(done.reply.headers);
+    Answer {
+        status: done.reply.status,
+        content_type: done.reply.content_type,
+        headers,
+        body: done.reply.body,
+        broken: done.broken,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(authorization: Option<&str>, query: &str) -> Parts {
+        let uri: Uri = format!("/api/v1/blocks?{query}").parse().expect("uri");
+        let mut headers = HeaderMap::new();
+        if let Some(a) = authorization {
+            headers.insert("authorization", a.parse().expect("header"));
+        }
+        Parts::read(&Method::GET, &uri, &headers, b"")
+    }
+
+    #[test]
+    fn tokens_are_found_where_doorkeeper_looks() {
+        assert_eq!(
+            token(&parts(Some("Bearer abc"), "")).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            token(&parts(Some("bearer abc"), "")).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            token(&parts(Some("Basic xyz"), "access_token=q")).as_deref(),
+            Some("q")
+        );
+        assert_eq!(
+            token(&parts(Some("Bearer "), "bearer_token=b")).as_deref(),
+            Some("b")
+        );
+        assert_eq!(token(&parts(None, "")), None);
+        let https = {
+            let uri: Uri = "/api/v1/blocks".parse().expect("uri");
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-proto", "https".parse().expect("proto"));
+            incoming(Parts::read(&Method::GET, &uri, &h, b""))
+        };
+        assert_eq!(https.scheme, "https");
+    }
+}
