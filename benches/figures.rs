@@ -52,7 +52,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(3);
-    bulk_unblock::network::x::install_tls_provider();
+    bulk_unblock::http::install_tls_provider();
     let pace_repeats: usize = std::env::var("BENCH_PACE_REPEATS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -16,6 +16,7 @@ pub mod display;
 pub mod emulator;
 pub mod error;
 pub mod executor;
+pub mod http;
 pub mod input;
 pub mod job;
 pub mod journal;

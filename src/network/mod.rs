@@ -222,15 +222,7 @@ pub struct Connect {
     pub timeout: std::time::Duration,
 }
 
-/// The base URL cannot be used, or the HTTP client cannot be built.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid --api-base `{url}`: {reason}")]
-pub struct BaseUrlError {
-    /// The URL, without any user and password it held.
-    pub url: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
+pub use crate::http::BaseUrlError;
 
 impl Client {
     /// Builds the client for `network`. No request is sent.

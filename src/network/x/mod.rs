@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ServerClock;
+use crate::http::Exchange;
+pub use crate::http::{install_tls_provider, normalize_base};
 use crate::network::{
     Account, Acted, BlockPage, CredentialSpec, CredentialVar, Network, NetworkId, Reply, Settled,
     UserRef, Verdict,
@@ -29,8 +31,7 @@ use crate::outcome::{Action, Outcome};
 use crate::pace::Rate;
 use crate::target::Target;
 use oauth::Credentials;
-use transport::{Exchange, Transport};
-pub use transport::{install_tls_provider, normalize_base};
+use transport::Transport;
 
 /// The default API host.
 pub const DEFAULT_API_BASE: &str = "https://api.x.com";
@@ -105,7 +106,7 @@ impl XClient {
         method: reqwest::Method,
         path: &str,
         params: &[(&str, &str)],
-    ) -> Result<Exchange, String> {
+    ) -> Result<Exchange, crate::http::TransportError> {
         self.transport.send(method, path, params).await
     }
 
@@ -140,7 +141,7 @@ impl XClient {
     ) -> Reply<Result<T, Verdict>> {
         let exchange = match self.send(reqwest::Method::GET, path, params).await {
             Ok(exchange) => exchange,
-            Err(message) => return Reply::no_answer(message),
+            Err(error) => return Reply::no_answer(error.message()),
         };
         let verdict = match response::classify(
             Action::Unblock,
@@ -271,7 +272,7 @@ impl Network for XClient {
             .await
         {
             Ok(exchange) => exchange,
-            Err(message) => return Reply::no_answer(message),
+            Err(error) => return Reply::no_answer(error.message()),
         };
         let verdict = if exchange.status == 200 {
             parse_me(&exchange.body).map_err(|message| Verdict::Final {
@@ -335,7 +336,7 @@ impl Network for XClient {
                 let refused = matches!(verdict, Err(Verdict::Resend { .. }));
                 self.reply(&exchange, verdict, refused)
             }
-            Err(message) => Reply::no_answer(message),
+            Err(error) => Reply::no_answer(error.message()),
         }
     }
 }

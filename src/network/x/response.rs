@@ -54,10 +54,7 @@ fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// The `Date` header.
-pub fn server_date(headers: &HeaderMap) -> Option<SystemTime> {
-    httpdate::parse_http_date(headers.get("date")?.to_str().ok()?).ok()
-}
+pub use crate::http::server_date;
 
 /// `Retry-After` in seconds (the HTTP-date form is converted against `now`).
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {

@@ -20,9 +20,10 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use reqwest::Method;
 
 use super::identity::{SCREEN_NAME, USER_ID};
-use super::transport::{Exchange, Transport};
+use super::transport::Transport;
 use super::{BaseUrlError, XSettings};
 use crate::clock::ServerClock;
+use crate::http::Exchange;
 use crate::network::x::response::{rate_info, server_date};
 use crate::network::{
     Account, Acted, BlockPage, Network, NetworkId, Reply, Settled, UserRef, Verdict,
@@ -172,7 +173,7 @@ impl XV2Client {
                 };
                 reply(verdict, Some(&exchange))
             }
-            Err(message) => Reply::no_answer(message),
+            Err(error) => Reply::no_answer(error.message()),
         }
     }
 
@@ -328,7 +329,7 @@ impl Network for XV2Client {
     async fn verify(&self) -> Reply<Result<Account, Verdict>> {
         let exchange = match self.transport.send(Method::GET, "/2/users/me", &[]).await {
             Ok(exchange) => exchange,
-            Err(message) => return Reply::no_answer(message),
+            Err(error) => return Reply::no_answer(error.message()),
         };
         if is_success(exchange.status) {
             let verdict = response::parse_me(&exchange.body)
@@ -396,7 +397,7 @@ impl Network for XV2Client {
         };
         let exchange = match sent {
             Ok(exchange) => exchange,
-            Err(message) => return Reply::no_answer(message),
+            Err(error) => return Reply::no_answer(error.message()),
         };
         let verdict =
             response::classify(action, exchange.status, &exchange.body, &exchange.headers)
