@@ -2,9 +2,11 @@
 //! serves, and what every network's start-up shares (reading the seed and scenario files,
 //! binding the port, printing the start-up lines, serving until Ctrl-C).
 //!
-//! Flags override the scenario file, which overrides the faithful defaults. What it prints
-//! names the accounts but never a secret: credentials stay in the seed file. Adding a network
-//! is a [`Network`] variant and its arm in [`run`].
+//! Flags override the scenario file, which overrides the faithful defaults. What the X
+//! emulator prints names the accounts but never a secret: credentials stay in the seed file;
+//! the Bluesky emulator prints its sample app passwords, which any client needs to log in.
+//! Adding a network is a [`Network`] variant and its arm in [`run`]; flags only one network
+//! understands are refused by the others, naming the flag.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -31,6 +33,8 @@ pub enum Network {
     /// X/Twitter: v1.1 and v2, OAuth 1.0a user context.
     #[default]
     X,
+    /// Bluesky: the AT Protocol's entryway and PDS, app-password sessions.
+    Bluesky,
 }
 
 /// How a suspended target of a block write is answered.
@@ -138,6 +142,9 @@ pub struct EmulatorArgs {
     /// answer.
     #[arg(long, value_name = "N")]
     pub revoke_after_requests: Option<u64>,
+    /// The flags only `--network bluesky` takes (boxed: the subcommand enum stays small).
+    #[command(flatten)]
+    pub bluesky: Box<super::bluesky::cli::BlueskyArgs>,
 }
 
 fn probability(raw: &str) -> Result<f64, String> {
@@ -207,6 +214,14 @@ pub enum EmulatorError {
     /// Waiting for Ctrl-C failed.
     #[error("cannot wait for Ctrl-C")]
     Signal(#[source] std::io::Error),
+    /// A flag that only another network's emulator takes.
+    #[error("{flag} does not apply to --network {network}")]
+    FlagNotForNetwork {
+        /// The flag, e.g. `--destroy-limit`.
+        flag: &'static str,
+        /// The network chosen.
+        network: &'static str,
+    },
 }
 
 impl EmulatorArgs {
@@ -251,7 +266,13 @@ impl EmulatorArgs {
 /// Serves the chosen network until Ctrl-C.
 pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
     match args.network {
-        Network::X => super::x::cli::run(&args).await,
+        Network::X => {
+            if let Some(flag) = args.bluesky.given() {
+                return Err(EmulatorError::FlagNotForNetwork { flag, network: "x" });
+            }
+            super::x::cli::run(&args).await
+        }
+        Network::Bluesky => super::bluesky::cli::run(&args).await,
     }
 }
 
@@ -293,6 +314,8 @@ mod tests {
         assert_eq!(cli.args.network, Network::X);
         let cli = Cli::try_parse_from(["x", "--network", "x"]).expect("flags parse");
         assert_eq!(cli.args.network, Network::X);
+        let cli = Cli::try_parse_from(["x", "--network", "bluesky"]).expect("flags parse");
+        assert_eq!(cli.args.network, Network::Bluesky);
         assert!(Cli::try_parse_from(["x", "--network", "myspace"]).is_err());
     }
 
