@@ -408,4 +408,21 @@ mod tests {
         c.stale.fraction = 3.0;
         assert_eq!(c.stale_fraction(), 1.0);
     }
+
+    #[test]
+    fn the_sample_scenario_names_every_knob_at_its_default() {
+        let text = include_str!("../../../sample-data/bluesky-scenario.toml");
+        let config: Config = toml::from_str(text).expect("the sample scenario parses");
+        assert_eq!(config, Config::default());
+        // Every key of the default configuration appears in it (optional ones commented out).
+        let defaults = toml::to_string(&Config::default()).expect("serializes");
+        for line in defaults.lines() {
+            if let Some((key, _)) = line.split_once(" = ") {
+                assert!(text.contains(&format!("{key} = ")), "{key} is not in the sample");
+            }
+        }
+        for optional in ["revoke_at", "at_write", "revoke_after", "revoke_after_requests"] {
+            assert!(text.contains(&format!("# {optional} = ")), "{optional}");
+        }
+    }
 }
