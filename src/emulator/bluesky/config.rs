@@ -418,10 +418,18 @@ mod tests {
         let defaults = toml::to_string(&Config::default()).expect("serializes");
         for line in defaults.lines() {
             if let Some((key, _)) = line.split_once(" = ") {
-                assert!(text.contains(&format!("{key} = ")), "{key} is not in the sample");
+                assert!(
+                    text.contains(&format!("{key} = ")),
+                    "{key} is not in the sample"
+                );
             }
         }
-        for optional in ["revoke_at", "at_write", "revoke_after", "revoke_after_requests"] {
+        for optional in [
+            "revoke_at",
+            "at_write",
+            "revoke_after",
+            "revoke_after_requests",
+        ] {
             assert!(text.contains(&format!("# {optional} = ")), "{optional}");
         }
     }

@@ -18,7 +18,7 @@ use super::syntax::{
 };
 use super::xrpc::{Body, Incoming, Reply};
 use super::{BLOCK, FOLLOW, LIST, LISTBLOCK};
-use crate::emulator::bluesky::config::Limits;
+use crate::emulator::bluesky::config::{AppViewState, Limits};
 use crate::emulator::bluesky::route::Endpoint;
 
 /// A syntax check of an identifier.
@@ -28,11 +28,17 @@ const CREATE: &str = "com.atproto.repo.applyWrites#create";
 const UPDATE: &str = "com.atproto.repo.applyWrites#update";
 const DELETE: &str = "com.atproto.repo.applyWrites#delete";
 
-/// How a value is shown in a validation message.
+/// How a value is shown in a validation message: scalars and arrays as JSON, objects by
+/// their keys (`{"collection": ..., "rkey": ...}`), as the PDS's validator shows them.
 fn got(value: &Value) -> String {
     match value {
-        Value::Array(_) => "[...]".to_owned(),
-        Value::Object(_) => "{...}".to_owned(),
+        Value::Object(map) => {
+            let keys: Vec<String> = map
+                .keys()
+                .map(|k| format!("{}: ...", Value::from(k.as_str())))
+                .collect();
+            format!("{{{}}}", keys.join(", "))
+        }
         other => other.to_string(),
     }
 }
@@ -355,7 +361,24 @@ pub fn list_records(state: &State, req: &Incoming) -> Reply {
 pub fn get_record(state: &State, req: &Incoming) -> Reply {
     let param = |key| req.param(key).unwrap_or_default();
     let Some(did) = state.repo_did(param("repo")) else {
-        return Reply::invalid("Could not locate record");
+        // Not a repo of this PDS: the PDS asks the AppView, when it has one.
+        let uri = format!(
+            "at://{}/{}/{}",
+            param("repo"),
+            param("collection"),
+            param("rkey")
+        );
+        return match state.config.appview.state {
+            AppViewState::Absent => Reply::invalid("Could not locate record"),
+            AppViewState::Down => {
+                Reply::error(502, "UpstreamFailure", "Upstream service unreachable")
+            }
+            AppViewState::Up => Reply::error(
+                400,
+                "RecordNotFound",
+                &format!("Could not locate record: {uri}"),
+            ),
+        };
     };
     let (collection, rkey) = (param("collection"), param("rkey"));
     let uri = record_uri(&did, collection, rkey);
@@ -421,29 +444,30 @@ fn validate_record(collection: &str, value: &mut Value, path: &str) -> Result<&'
             "Invalid {collection} record: {issue}"
         )))
     };
-    let mut required = vec!["createdAt"];
-    if subject.is_some() {
-        required.insert(0, "subject");
-    } else {
-        required.splice(0..0, ["purpose", "name"]);
-    }
-    for key in required {
-        if !record.contains_key(key) {
+    // Property by property, in the lexicon's order, as the PDS's validator goes.
+    let properties: &[(&str, Option<(Syntax, &str)>)] = match subject {
+        Some(check) => &[
+            ("subject", Some(check)),
+            ("createdAt", Some((is_datetime, "datetime"))),
+        ],
+        None => &[
+            ("purpose", None),
+            ("name", None),
+            ("createdAt", Some((is_datetime, "datetime"))),
+        ],
+    };
+    for (key, format) in properties {
+        let Some(value) = record.get(*key) else {
             return invalid(format!("Missing required key \"{key}\" at {path}"));
+        };
+        if let Some((valid, what)) = format
+            && !value.as_str().is_some_and(*valid)
+        {
+            return invalid(format!(
+                "Invalid {what} (got {}) at {path}.{key}",
+                got(value)
+            ));
         }
-    }
-    if let Some((valid, what)) = subject {
-        let s = &record["subject"];
-        if !s.as_str().is_some_and(valid) {
-            return invalid(format!("Invalid {what} (got {}) at {path}.subject", got(s)));
-        }
-    }
-    let created = &record["createdAt"];
-    if !created.as_str().is_some_and(is_datetime) {
-        return invalid(format!(
-            "Invalid datetime (got {}) at {path}.createdAt",
-            got(created)
-        ));
     }
     Ok("valid")
 }
@@ -720,6 +744,18 @@ mod tests {
         assert!(String::from_utf8_lossy(&err.body).contains(
             "Invalid app.bsky.graph.block record: Invalid DID (got \\\"carol.test\\\") at $.record.subject"
         ));
+        // Property by property: a bad subject is reported before a missing createdAt.
+        let mut v = json!({"$type": BLOCK, "subject": "x"});
+        let err = validate_record(BLOCK, &mut v, "$.writes[0].record").expect_err("bad subject");
+        assert!(
+            String::from_utf8_lossy(&err.body)
+                .contains("Invalid DID (got \\\"x\\\") at $.writes[0].record.subject")
+        );
+        assert_eq!(
+            got(&json!({"collection": 1, "rkey": 2})),
+            r#"{"collection": ..., "rkey": ...}"#
+        );
+        assert_eq!(got(&json!([1])), "[1]");
         let mut v = json!({"anything": 1});
         assert_eq!(
             validate_record("com.example.thing", &mut v, "$.record"),

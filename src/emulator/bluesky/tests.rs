@@ -964,6 +964,24 @@ async fn create_record_of_a_block_replaces_older_blocks_of_the_subject_and_apply
         )
         .await;
     assert_eq!(a.error().1, "RecordNotFound");
+    // A repo this PDS does not host is the AppView's to answer.
+    let elsewhere = [
+        ("repo", BOB),
+        ("collection", BLOCK),
+        ("rkey", "3kzzzzzzzzz22"),
+    ];
+    for (state, status) in [
+        (AppViewState::Up, 400),
+        (AppViewState::Down, 502),
+        (AppViewState::Absent, 400),
+    ] {
+        c.emulator()
+            .update_config(|config| config.appview.state = state);
+        let a = c
+            .get(Host::Pds, "com.atproto.repo.getRecord", &elsewhere, None)
+            .await;
+        assert_eq!(a.status, status, "{state:?}: {a:?}");
+    }
 }
 
 #[tokio::test]
