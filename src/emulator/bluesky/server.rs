@@ -33,8 +33,8 @@ pub fn router(emulator: Emulator, host: Host) -> Router {
 
 /// Reads what the pipeline needs from the request.
 fn incoming(host: Host, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Incoming {
-    let parts = Parts::read(method, uri, headers, body);
-    // XRPC parameters come from the query only.
+    // The body is read below, once; XRPC parameters come from the query only.
+    let parts = Parts::read(method, uri, headers, b"");
     let params = uri
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
