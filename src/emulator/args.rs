@@ -5,7 +5,9 @@
 //! Flags override the scenario file, which overrides the faithful defaults. Most flags are
 //! shared; a network's own flags are refused for the other networks, with the flag named, so a
 //! knob never silently does nothing. Adding a network is a [`Network`] variant, its arm in
-//! [`run`], and the list of flags it does not take.
+//! [`run`], and the list of flags it does not take ([`EmulatorArgs::check_flags`]). The X
+//! emulator's start-up lines name the accounts but never a secret; the Bluesky and Mastodon
+//! emulators print their sample app passwords and tokens, which any client needs to log in.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -32,6 +34,8 @@ pub enum Network {
     /// X/Twitter: v1.1 and v2, OAuth 1.0a user context.
     #[default]
     X,
+    /// Bluesky: the AT Protocol's entryway and PDS, app-password sessions.
+    Bluesky,
     /// Mastodon: one instance's REST API, bearer tokens with scopes.
     Mastodon,
 }
@@ -41,6 +45,7 @@ impl Network {
     pub fn name(self) -> &'static str {
         match self {
             Network::X => "x",
+            Network::Bluesky => "bluesky",
             Network::Mastodon => "mastodon",
         }
     }
@@ -152,7 +157,10 @@ pub struct EmulatorArgs {
     /// answer.
     #[arg(long, value_name = "N")]
     pub revoke_after_requests: Option<u64>,
-    /// The Mastodon emulator's own flags.
+    /// The flags only `--network bluesky` takes (boxed: the subcommand enum stays small).
+    #[command(flatten)]
+    pub bluesky: Box<super::bluesky::cli::BlueskyArgs>,
+    /// The flags only `--network mastodon` takes.
     #[command(flatten)]
     pub mastodon: Box<crate::emulator::mastodon::cli::Flags>,
 }
@@ -275,7 +283,6 @@ impl EmulatorArgs {
                 "--destroy-app-daily-limit",
                 self.destroy_app_daily_limit.is_some(),
             ),
-            ("--retry-after", self.retry_after),
             ("--skew-window", self.skew_window.is_some()),
             ("--ids-page-size", self.ids_page_size.is_some()),
             ("--list-page-size", self.list_page_size.is_some()),
@@ -285,6 +292,23 @@ impl EmulatorArgs {
         .into_iter()
         .filter_map(|(flag, given)| given.then_some(flag))
         .collect()
+    }
+
+    /// Refuses a flag the chosen network does not take, naming it.
+    pub fn check_flags(&self) -> Result<(), EmulatorError> {
+        let x = self.x_flags_given();
+        let bluesky: Vec<&'static str> = self.bluesky.given().into_iter().collect();
+        let mastodon = self.mastodon.given();
+        let given = match self.network {
+            Network::X => [bluesky, mastodon].concat(),
+            Network::Bluesky => [x, mastodon].concat(),
+            // Mastodon announces no retry delay on a 429.
+            Network::Mastodon => {
+                let retry_after = self.retry_after.then_some("--retry-after");
+                [x, retry_after.into_iter().collect(), bluesky].concat()
+            }
+        };
+        EmulatorArgs::refuse(&given, self.network)
     }
 
     /// Fails on the first flag in `given`, which `network` does not take.
@@ -309,15 +333,11 @@ impl EmulatorArgs {
 
 /// Serves the chosen network until Ctrl-C.
 pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
+    args.check_flags()?;
     match args.network {
-        Network::X => {
-            EmulatorArgs::refuse(&args.mastodon.given(), Network::X)?;
-            super::x::cli::run(&args).await
-        }
-        Network::Mastodon => {
-            EmulatorArgs::refuse(&args.x_flags_given(), Network::Mastodon)?;
-            super::mastodon::cli::run(&args).await
-        }
+        Network::X => super::x::cli::run(&args).await,
+        Network::Bluesky => super::bluesky::cli::run(&args).await,
+        Network::Mastodon => super::mastodon::cli::run(&args).await,
     }
 }
 
@@ -359,6 +379,8 @@ mod tests {
         assert_eq!(cli.args.network, Network::X);
         let cli = Cli::try_parse_from(["x", "--network", "x"]).expect("flags parse");
         assert_eq!(cli.args.network, Network::X);
+        let cli = Cli::try_parse_from(["x", "--network", "bluesky"]).expect("flags parse");
+        assert_eq!(cli.args.network, Network::Bluesky);
         assert!(Cli::try_parse_from(["x", "--network", "myspace"]).is_err());
         let cli = Cli::try_parse_from(["x", "--network", "mastodon"]).expect("flags parse");
         assert_eq!(cli.args.network, Network::Mastodon);
@@ -366,23 +388,48 @@ mod tests {
 
     #[test]
     fn a_networks_own_flags_are_refused_for_the_others() {
-        let cli = Cli::try_parse_from(["x", "--destroy-limit", "3", "--retry-after"])
-            .expect("flags parse");
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+                .expect("flags parse")
+                .args
+        };
+        let args = parse(&["--network", "mastodon", "--destroy-limit", "3"]);
+        assert_eq!(args.x_flags_given(), ["--destroy-limit"]);
         assert_eq!(
-            cli.args.x_flags_given(),
-            ["--destroy-limit", "--retry-after"]
-        );
-        let err = EmulatorArgs::refuse(&cli.args.x_flags_given(), Network::Mastodon)
-            .expect_err("refused");
-        assert_eq!(
-            err.to_string(),
+            args.check_flags().expect_err("refused").to_string(),
             "--destroy-limit does not apply to --network mastodon (see `bulk-unblock emulator --help`)"
         );
-        let cli = Cli::try_parse_from(["x", "--token-limit", "3"]).expect("flags parse");
-        assert!(cli.args.x_flags_given().is_empty());
-        assert_eq!(cli.args.mastodon.given(), ["--token-limit"]);
-        assert!(EmulatorArgs::refuse(&cli.args.mastodon.given(), Network::X).is_err());
-        assert!(EmulatorArgs::refuse(&[], Network::X).is_ok());
+        // Mastodon announces no retry delay; Bluesky and X do.
+        assert!(
+            parse(&["--network", "mastodon", "--retry-after"])
+                .check_flags()
+                .is_err()
+        );
+        assert!(
+            parse(&["--network", "bluesky", "--retry-after"])
+                .check_flags()
+                .is_ok()
+        );
+        assert!(parse(&["--retry-after"]).check_flags().is_ok());
+        let args = parse(&["--token-limit", "3"]);
+        assert!(args.x_flags_given().is_empty());
+        assert_eq!(args.mastodon.given(), ["--token-limit"]);
+        assert!(args.check_flags().is_err(), "a Mastodon flag for X");
+        assert!(
+            parse(&["--network", "bluesky", "--token-limit", "3"])
+                .check_flags()
+                .is_err()
+        );
+        assert!(
+            parse(&["--network", "mastodon", "--appview", "down"])
+                .check_flags()
+                .is_err()
+        );
+        assert!(
+            parse(&["--appview", "down"]).check_flags().is_err(),
+            "a Bluesky flag for X"
+        );
+        assert!(parse(&[]).check_flags().is_ok());
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! Each emulator is an independent model of a server, written from the network's API reference
 //! rather than from the client, so tests can drive the real binary against it and then assert
-//! on what it received and what it holds. Today there are [`x`] and [`mastodon`]; Bluesky joins
-//! them as a sibling module.
+//! on what it received and what it holds: [`x`], [`bluesky`] and [`mastodon`], siblings over
+//! one core.
 //!
 //! **The core provides** what no network owns:
 //! - [`Store`]: one mutex around a network's whole state, held only for short synchronous
@@ -33,6 +33,7 @@
 
 pub mod admin;
 pub mod args;
+pub mod bluesky;
 pub mod clock;
 pub mod config;
 pub mod faults;
