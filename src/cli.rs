@@ -83,6 +83,10 @@ pub struct RunArgs {
     /// unblock every account in it. A rerun reuses the backup.
     #[arg(long)]
     pub all: bool,
+    /// Which blocks: with --all on Bluesky, also leave every moderation list subscribed to as
+    /// a blocklist; on Mastodon, blocked domains instead of accounts.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// With --all: where to keep the backup of the block list [default: JOURNAL.backup.csv].
     #[arg(long, value_name = "PATH")]
     pub backup: Option<PathBuf>,
@@ -155,9 +159,12 @@ pub struct ExportArgs {
     /// when complete; an interrupted export resumes from FILE.partial.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Also resolve each account's screen name (100 per lookup request).
+    /// Also resolve each account's name (on X 100 per lookup request, on Bluesky 25).
     #[arg(long)]
     pub with_names: bool,
+    /// Which blocks to export.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Pace of block-list pages. [default: 15/15m on X, 1500/5m on Bluesky, 300/15m on
     /// Mastodon]
     #[arg(long, value_name = "N/PERIOD")]
@@ -165,6 +172,17 @@ pub struct ExportArgs {
     /// Where and how to reach the API.
     #[command(flatten)]
     pub net: NetArgs,
+}
+
+/// Which of an account's blocks a command works on.
+#[derive(Debug, Args, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScopeArgs {
+    /// Bluesky: also the moderation lists the account subscribes to as blocklists.
+    #[arg(long)]
+    pub lists: bool,
+    /// Mastodon: blocked domains (whole servers) instead of accounts.
+    #[arg(long)]
+    pub domains: bool,
 }
 
 /// `bulk-unblock report`.

@@ -7,11 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{NetArgs, RunArgs};
+use crate::cli::{NetArgs, RunArgs, ScopeArgs};
 use crate::display::Verbosity;
 use crate::error::Error;
 use crate::executor::Settings;
-use crate::network::{Api, CredentialSpec, NetworkId};
+use crate::input::Identities;
+use crate::network::{Api, CredentialSpec, NetworkId, Scope};
 use crate::pace::Rate;
 use crate::secret::Secret;
 
@@ -55,18 +56,34 @@ pub struct Net {
     pub credentials_file: Option<PathBuf>,
     /// Timeout per request.
     pub timeout: Duration,
+    /// Which blocks the command works on.
+    pub scope: Scope,
 }
 
 impl Net {
-    /// The flags, for `network` (the flag's, or the journal's for undo).
-    pub fn from_args(args: NetArgs, network: NetworkId) -> Net {
+    /// The flags, for `network` (the flag's, or the journal's for undo) and `scope`.
+    pub fn from_args(args: NetArgs, network: NetworkId, scope: Scope) -> Net {
         Net {
             network,
             api: args.api,
             api_base: args.api_base,
             credentials_file: args.credentials,
             timeout: args.timeout,
+            scope,
         }
+    }
+
+    /// How this command's inputs are read: the network's identities for its scope.
+    pub fn inputs(&self) -> Result<&'static dyn Identities, Error> {
+        self.network.inputs(self.scope).map_err(Error::Usage)
+    }
+}
+
+/// The scope the flags ask for.
+pub fn scope(args: ScopeArgs) -> Scope {
+    Scope {
+        lists: args.lists,
+        domains: args.domains,
     }
 }
 
@@ -93,7 +110,7 @@ impl RunConfig {
             check: args.check,
             rate: args.rate.unwrap_or(defaults.rate),
             list_rate: args.list_rate.unwrap_or(defaults.list_rate),
-            net: Net::from_args(args.net, network),
+            net: Net::from_args(args.net, network, scope(args.scope)),
             settings: Settings {
                 concurrency: usize::from(args.concurrency),
                 max_attempts: args.max_attempts,
@@ -292,6 +309,7 @@ mod tests {
             api_base: None,
             credentials_file: file.map(Path::to_path_buf),
             timeout: Duration::from_secs(1),
+            scope: Scope::default(),
         }
     }
 

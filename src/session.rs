@@ -44,6 +44,7 @@ impl Session {
     ) -> Result<Session, Error> {
         let clock = Arc::new(ServerClock::new());
         let connect = Connect {
+            scope: net.scope,
             api: net.api,
             api_base: loaded.api_base,
             secrets: loaded.secrets,

@@ -101,6 +101,7 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
             api_base: Some(running.base_url()),
             credentials_file: None,
             timeout: Duration::from_secs(10),
+            scope: Default::default(),
         },
         identities,
         resume_hint: format!(

@@ -17,7 +17,8 @@ pub async fn command(
 ) -> Result<Exit, Error> {
     let network = args.net.network.unwrap_or_default();
     let rate = args.rate.unwrap_or(network.defaults().list_rate);
-    let net = Net::from_args(args.net, network);
+    let net = Net::from_args(args.net, network, crate::config::scope(args.scope));
+    net.inputs()?;
     let loaded = crate::config::load_credentials(&net, &env)?;
     let signals = Signals::watch();
     let Session {

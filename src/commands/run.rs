@@ -20,7 +20,7 @@ pub async fn run(
                 .unwrap_or_else(|| job::default_backup(&config.log)),
         },
         false => {
-            let parsed = crate::input::read(&config.inputs, config.net.network.identities())?;
+            let parsed = crate::input::read(&config.inputs, config.net.inputs()?)?;
             for notice in &parsed.notices {
                 tracing::warn!("{notice}");
             }
@@ -36,7 +36,7 @@ pub async fn run(
         rate: config.rate,
         list_rate: config.list_rate,
         settings: config.settings,
-        identities: config.net.network.identities(),
+        identities: config.net.inputs()?,
         net: config.net.clone(),
         resume_hint: resume_command(),
         expect_account: None,

@@ -115,7 +115,7 @@ pub async fn command(
             ..Settings::default()
         },
         identities: network.identities(),
-        net: Net::from_args(args.net, network),
+        net: Net::from_args(args.net, network, Default::default()),
         resume_hint: resume_command(),
         expect_account: Some(header.account_id),
     };

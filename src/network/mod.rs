@@ -54,10 +54,36 @@ impl NetworkId {
         }
     }
 
-    /// The network's identities: how its targets are written in lists and in the journal.
+    /// The network's identities: how its targets are written in the journal (every kind it
+    /// has), and in inputs when no scope says otherwise.
     pub fn identities(self) -> &'static dyn Identities {
         match self {
             NetworkId::X => &x::identity::IDENTITIES,
+        }
+    }
+
+    /// How the inputs of a command in `scope` are read; refuses a scope the network has no
+    /// such thing as (`--domains` on X).
+    pub fn inputs(self, scope: Scope) -> Result<&'static dyn Identities, String> {
+        match (self, scope) {
+            (
+                NetworkId::X,
+                Scope {
+                    lists: false,
+                    domains: false,
+                },
+            ) => Ok(self.identities()),
+            (network, Scope { lists: true, .. }) if network != NetworkId::X => {
+                Ok(self.identities())
+            }
+            (network, scope) => Err(format!(
+                "{} is not something {network} has",
+                if scope.domains {
+                    "--domains"
+                } else {
+                    "--lists"
+                }
+            )),
         }
     }
 }
@@ -66,6 +92,16 @@ impl std::fmt::Display for NetworkId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Which of an account's blocks a command works on (`--lists`, `--domains`). A network refuses
+/// what it has no such thing as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Also the moderation lists the account subscribes to as blocklists (Bluesky).
+    pub lists: bool,
+    /// Blocked domains instead of accounts (Mastodon).
+    pub domains: bool,
 }
 
 /// One value of a network's credentials: the environment variable, and its key in a
@@ -212,6 +248,8 @@ pub enum Client {
 /// What a client needs to reach its network.
 #[derive(Clone, Debug)]
 pub struct Connect {
+    /// Which blocks the command works on.
+    pub scope: Scope,
     /// Which X API (ignored elsewhere).
     pub api: Api,
     /// Where to log in / send requests.
