@@ -112,20 +112,7 @@ impl Error {
     }
 }
 
-/// An error and its causes on one line, skipping a cause whose text the previous one already holds.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use crate::display::chain;
 
 #[cfg(test)]
 mod tests {

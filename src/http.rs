@@ -51,7 +51,7 @@ impl TransportError {
 
     /// The error and its causes on one line, for a journal record or a log line.
     pub fn message(&self) -> String {
-        crate::error::chain(self)
+        crate::display::chain(self)
     }
 }
 

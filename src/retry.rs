@@ -20,8 +20,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::display;
-use crate::network::{ErrorCode, Reply, Verdict};
 use crate::pace::{Pacer, backoff};
+use crate::reply::{ErrorCode, Reply, Verdict};
 
 /// How many times in a row a request is sent again after the client repaired itself (a clock
 /// corrected, a session renewed) before it is given up: a server that keeps refusing is not
