@@ -34,6 +34,12 @@ pub enum Error {
     /// The command line or the environment is not usable.
     #[error("{0}")]
     Usage(String),
+    /// The API base URL cannot be used.
+    #[error(transparent)]
+    BaseUrl(#[from] crate::http::BaseUrlError),
+    /// The emulator could not start or serve.
+    #[error("the emulator cannot run")]
+    Emulator(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The inputs cannot be read or hold no usable target.
     #[error("{0}")]
     Input(String),
@@ -103,6 +109,8 @@ impl Error {
                 Exit::SomeFailed
             }
             Error::Usage(_)
+            | Error::BaseUrl(_)
+            | Error::Emulator(_)
             | Error::Input(_)
             | Error::Unreadable(_)
             | Error::Journal(_)

@@ -50,8 +50,7 @@ impl Session {
             secrets: loaded.secrets,
             timeout: net.timeout,
         };
-        let client = Client::new(net.network, connect, clock.clone())
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let client = Client::new(net.network, connect, clock.clone())?;
         let account = verify(&client, &clock, retry, cancel).await?;
         Ok(Session {
             client,

@@ -44,9 +44,8 @@ pub async fn demo(args: DemoArgs, verbosity: Verbosity) -> Result<Exit, Error> {
     config.limits.destroy.headers = HeaderMode::Headers;
     config
         .validate()
-        .map_err(|e| Error::Usage(format!("demo: {e}")))?;
-    let emulator = Emulator::new(seed, config)
-        .map_err(|e| Error::Usage(format!("the built-in seed is invalid: {e}")))?;
+        .map_err(|e| Error::Emulator(Box::new(e)))?;
+    let emulator = Emulator::new(seed, config).map_err(|e| Error::Emulator(Box::new(e)))?;
     let running = spawn(emulator.clone()).await.map_err(|e| Error::Io {
         context: "cannot start the emulator on 127.0.0.1".into(),
         source: e,
