@@ -294,6 +294,44 @@ impl EmulatorArgs {
         .collect()
     }
 
+    /// Sets the fault knobs every network shares (latency, errors, drops, stalls, revocation)
+    /// from their flags; flags win over the scenario file.
+    pub fn apply_faults(&self, f: &mut super::faults::Faults) {
+        if let Some(v) = self.latency_ms {
+            f.latency_ms = v;
+        }
+        if let Some(v) = self.jitter_ms {
+            f.jitter_ms = v;
+        }
+        if let Some(v) = self.fault_rate {
+            f.over_capacity_rate = v;
+        }
+        if let Some(v) = self.internal_error_rate {
+            f.internal_error_rate = v;
+        }
+        if let Some(v) = self.drop_rate {
+            f.drop_after_acting_rate = v;
+        }
+        if let Some(v) = self.stall_rate {
+            f.stall_rate = v;
+        }
+        if let Some(v) = self.stall {
+            f.stall = v;
+        }
+        if self.faults_everywhere {
+            f.all_endpoints = true;
+        }
+        if let Some(v) = self.fault_seed {
+            f.seed = v;
+        }
+        if let Some(v) = self.revoke_after {
+            f.revoke_after = Some(v);
+        }
+        if let Some(v) = self.revoke_after_requests {
+            f.revoke_after_requests = Some(v);
+        }
+    }
+
     /// Refuses a flag the chosen network does not take, naming it.
     pub fn check_flags(&self) -> Result<(), EmulatorError> {
         let x = self.x_flags_given();

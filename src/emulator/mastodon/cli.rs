@@ -112,40 +112,7 @@ pub fn apply(args: &EmulatorArgs, config: &mut Config) {
     if let Some(s) = args.clock_offset {
         config.clock_offset_secs = s;
     }
-    let f = &mut config.faults;
-    if let Some(v) = args.latency_ms {
-        f.latency_ms = v;
-    }
-    if let Some(v) = args.jitter_ms {
-        f.jitter_ms = v;
-    }
-    if let Some(v) = args.fault_rate {
-        f.over_capacity_rate = v;
-    }
-    if let Some(v) = args.internal_error_rate {
-        f.internal_error_rate = v;
-    }
-    if let Some(v) = args.drop_rate {
-        f.drop_after_acting_rate = v;
-    }
-    if let Some(v) = args.stall_rate {
-        f.stall_rate = v;
-    }
-    if let Some(v) = args.stall {
-        f.stall = v;
-    }
-    if args.faults_everywhere {
-        f.all_endpoints = true;
-    }
-    if let Some(v) = args.fault_seed {
-        f.seed = v;
-    }
-    if let Some(v) = args.revoke_after {
-        f.revoke_after = Some(v);
-    }
-    if let Some(v) = args.revoke_after_requests {
-        f.revoke_after_requests = Some(v);
-    }
+    args.apply_faults(&mut config.faults);
 }
 
 /// Reads the seed and the scenario, applies the flags and checks the result, so an absurd
