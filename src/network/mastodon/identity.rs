@@ -222,7 +222,8 @@ fn id_number(raw: &str) -> Result<u64, String> {
 
 /// Parses an acct: `user@domain`, `@user@domain`, `user` or `@user`, lowercased, without the
 /// leading `@`. The username follows Mastodon's rule (letters, digits and `_`, with `.` or `-`
-/// inside); the domain is an ASCII domain name.
+/// inside for another server's accounts: the instance's own take none); the domain is an ASCII
+/// domain name.
 ///
 /// ```
 /// use bulk_unblock::network::mastodon::identity::{parse_acct, ACCT};
@@ -250,6 +251,14 @@ pub fn parse_acct(raw: &str) -> Result<Target, String> {
         ));
     }
     check_username(user)?;
+    if domain.is_none() && user.contains(['.', '-']) {
+        // Only remote usernames take `.` and `-`: this is more likely a domain.
+        return Err(format!(
+            "`{}` is not a username of the instance (letters, digits and `_`): write an \
+             account of another server as user@domain, and domains with --domains",
+            shorten(user)
+        ));
+    }
     let mut text = user.to_ascii_lowercase();
     if let Some(domain) = domain {
         let domain = normalize_domain(domain).map_err(|e| format!("acct `{}`: {e}", shorten(s)))?;

@@ -122,12 +122,12 @@ fn csv_columns_by_id_or_acct_prefer_the_id() {
         vec!["in:2: row has neither an account ID nor an acct"]
     );
     assert_eq!(
-        targets("domain\nSpam.Example\n")
-            .iter()
-            .map(Target::text)
-            .collect::<Vec<_>>(),
-        ["domain", "spam.example"],
-        "without --domains, `domain` is a username, not a header"
+        invalid(&ACCOUNTS, "domain\nSpam.Example\n"),
+        vec![
+            "in:2: `Spam.Example` is not a username of the instance (letters, digits and `_`): \
+             write an account of another server as user@domain, and domains with --domains"
+        ],
+        "without --domains, `domain` is no header and a domain no account"
     );
     assert_eq!(
         input::parse("in", b"domain\nSpam.Example\n", &DOMAINS).targets,
@@ -143,7 +143,7 @@ fn unusable_lines_say_why() {
             "0\n-5\n99999999999999999999\n@\nuser@\n@a@b@c\nbad name\n\
              .dot@x.example\nuser@bad_domain\nuser@café.example\n\
              https://mastodon.social/\nhttps://mastodon.social/about\n\
-             https://mastodon.social/@alice/1234\nhttps://x/@\na,b\n"
+             https://mastodon.social/@alice/1234\nhttps://x/@\na,b\nspam.example\n"
         ),
         vec![
             "in:1: account ID must be greater than zero",
@@ -168,6 +168,8 @@ fn unusable_lines_say_why() {
              (expected https://DOMAIN/@USER)",
             "in:14: link `https://x/@` is not a profile link (expected https://DOMAIN/@USER)",
             &format!("in:15: {SEVERAL_FIELDS}"),
+            "in:16: `spam.example` is not a username of the instance (letters, digits and `_`): \
+             write an account of another server as user@domain, and domains with --domains",
         ]
     );
     assert_eq!(
@@ -265,7 +267,11 @@ mod properties {
                 "[A-Za-z0-9_]{1,8}([.-][A-Za-z0-9_]{1,6})?",
                 prop::option::of(arb_domain())
             )
-                .prop_map(|(u, d)| Model::Acct(u, d)),
+                // Only another server's usernames take `.` and `-`.
+                .prop_map(|(u, d)| match d {
+                    None => Model::Acct(u.replace(['.', '-'], "_"), None),
+                    d => Model::Acct(u, d),
+                }),
         ]
     }
 
