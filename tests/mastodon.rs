@@ -1301,3 +1301,36 @@ fn the_journal_belongs_to_one_network() {
         show(&out)
     );
 }
+
+#[test]
+fn the_most_verbose_run_through_faults_and_a_revocation_prints_no_token() {
+    let i = Instance::with_config(|c| {
+        c.limits.enabled = false;
+        c.faults.over_capacity_rate = 0.2;
+        c.faults.revoke_after = Some(15);
+    });
+    let ids = i.block_made_up(30, 210_000_000_000_000_000);
+    let (list, _) = made_up_list(&i, &ids, 5);
+    let out = i
+        .sub(
+            "run",
+            &[
+                list.to_str().unwrap(),
+                "--log",
+                "j.jsonl",
+                "--rate",
+                "1000/s",
+                "--list-rate",
+                "1000/s",
+                "-vv",
+            ],
+        )
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("revoked"), "the trace ran: {text}");
+    i.assert_no_token(&text);
+    i.assert_no_token(&std::fs::read_to_string(i.path("j.jsonl")).unwrap());
+}
