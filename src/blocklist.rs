@@ -266,8 +266,8 @@ pub async fn names<N: Network>(
         .collect())
 }
 
-/// Writes the list as CSV (the network's account column, and its name column when names are
-/// given) through a temporary file renamed into place.
+/// Writes the list as CSV (the account column, and the name column when names are given)
+/// through a temporary file renamed into place.
 pub fn write_csv(
     out: &Path,
     columns: [&str; 2],
@@ -301,8 +301,9 @@ pub fn write_csv(
     write().map_err(|e| io_error(out, "cannot write", e))
 }
 
-/// Exports the account's block list to `out` (with screen names if asked), resuming what an
-/// interrupted export of the same account fetched. Returns how many IDs it wrote.
+/// Exports the account's block list to `out` under `columns` (the identities' export columns
+/// of the command's scope: a name column is written if asked and there is one), resuming what
+/// an interrupted export of the same account fetched. Returns how many IDs it wrote.
 #[allow(clippy::too_many_arguments)]
 pub async fn to_file<N: Network>(
     network: &N,
@@ -310,10 +311,13 @@ pub async fn to_file<N: Network>(
     clock: &std::sync::Arc<crate::clock::ServerClock>,
     out: &Path,
     rate: Rate,
+    columns: [&str; 2],
     with_names: bool,
     cancel: &CancellationToken,
     verbosity: Verbosity,
 ) -> Result<usize, Error> {
+    // A block list of things without names (Mastodon's domains) has no name column.
+    let with_names = with_names && !columns[1].is_empty();
     let mut partial = Partial::open(out, account_id)?;
     if verbosity > Verbosity::Quiet && !partial.ids.is_empty() {
         display::eprint_line(&format!(
@@ -338,7 +342,6 @@ pub async fn to_file<N: Network>(
     } else {
         None
     };
-    let columns = network.network().identities().export_columns();
     write_csv(out, columns, &partial.ids, names.as_ref())?;
     let count = partial.ids.len();
     partial.remove()?;

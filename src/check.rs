@@ -1,9 +1,9 @@
 //! `run --dry-run --check`: compare the targets with what the server holds now, read-only.
 //!
 //! It fetches the current block list (kept in memory) and resolves screen names to IDs through
-//! user lookups, then reports how many targets are blocked now and who would be unblocked. Only
-//! GET requests are sent. The same batched, paced resolution ([`resolve`]) runs before a real run
-//! on a network that acts by ID only.
+//! the names the list gave and user lookups for the rest, then reports how many targets are
+//! blocked now and who would be unblocked. Only GET requests are sent. The same batched, paced
+//! resolution ([`resolve`]) runs before a real run on a network that acts by ID only.
 
 use std::collections::{HashMap, HashSet};
 
@@ -70,7 +70,18 @@ pub async fn check<N: Network>(
     let mut list = Partial::in_memory();
     blocklist::fetch(network, pages, &mut list, cancel, verbosity).await?;
     let blocked: HashSet<String> = list.ids.iter().cloned().collect();
-    let resolved = crate::resolve::resolve(network, lookups, targets, cancel, verbosity).await?;
+    // Names the list gave with its IDs (X v2's, Mastodon's) need no lookup.
+    let mut resolved: HashMap<TargetKey, String> = list
+        .names
+        .iter()
+        .map(|(id, name)| (TargetKey::name(name), id.clone()))
+        .collect();
+    let unnamed: Vec<Target> = targets
+        .iter()
+        .filter(|t| t.space() == Space::Name && !resolved.contains_key(&t.key()))
+        .cloned()
+        .collect();
+    resolved.extend(crate::resolve::resolve(network, lookups, &unnamed, cancel, verbosity).await?);
     let findings = compare(targets, &blocked, &resolved);
     print(&findings, targets.len());
     Ok(findings)

@@ -155,11 +155,13 @@ pub struct NetArgs {
 #[derive(Debug, Args)]
 #[command(after_help = exit_codes())]
 pub struct ExportArgs {
-    /// The CSV file to write (`user_id`, and `screen_name` with --with-names). It appears only
-    /// when complete; an interrupted export resumes from FILE.partial.
+    /// The CSV file to write (the account ID: `user_id` on X, `account_id` on Mastodon, or
+    /// `domain` with --domains; and the name with --with-names). It appears only when complete;
+    /// an interrupted export resumes from FILE.partial.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Also resolve each account's name (on X 100 per lookup request, on Bluesky 25).
+    /// Also resolve each account's name (on X 100 per lookup request, on Bluesky 25; Mastodon's
+    /// list pages name them).
     #[arg(long)]
     pub with_names: bool,
     /// Which blocks to export.

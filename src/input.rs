@@ -76,7 +76,8 @@ pub trait Identities: Sync {
         target.text().to_owned()
     }
 
-    /// The header of an exported block list: the account column, then the name column.
+    /// The header of an exported block list: the account column, then the name column (empty
+    /// when what the list holds has no names, such as Mastodon's domains).
     fn export_columns(&self) -> [&'static str; 2];
 
     /// An account as a block list names it, by ID; `None` when the ID is not valid.

@@ -197,6 +197,7 @@ pub async fn execute(
                     &account.user_id,
                     &clock,
                     backup,
+                    job.identities.export_columns(),
                     job.list_rate,
                     &signals.cancel,
                     verbosity,
@@ -361,11 +362,13 @@ fn read_backup(backup: &Path, identities: &dyn Identities) -> Result<Parsed, Err
 }
 
 /// Exports the block list (with names) to `backup`, resuming an interrupted export.
+#[allow(clippy::too_many_arguments)]
 async fn export_backup<N: Network>(
     network: &N,
     account_id: &str,
     clock: &Arc<ServerClock>,
     backup: &Path,
+    columns: [&str; 2],
     list_rate: Rate,
     cancel: &CancellationToken,
     verbosity: Verbosity,
@@ -377,7 +380,7 @@ async fn export_backup<N: Network>(
         ));
     }
     blocklist::to_file(
-        network, account_id, clock, backup, list_rate, true, cancel, verbosity,
+        network, account_id, clock, backup, list_rate, columns, true, cancel, verbosity,
     )
     .await
     .map(|_| ())

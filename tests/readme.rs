@@ -1,7 +1,9 @@
 //! The README stays true: every command it shows is run, here or by CI.
 //!
 //! `bulk-unblock` commands in its console blocks run against the emulator (with `--api-base`
-//! pointing there and a fast `--rate` added, since the documented default takes 18 s a request);
+//! pointing there and a fast `--rate` added, since the documented default takes 18 s a request;
+//! those with `--network mastodon` against the Mastodon emulator, its instance and token in the
+//! environment);
 //! `export` lines must name the credential variables; `cargo` commands must appear in `.ci/run`.
 
 mod common;
@@ -10,6 +12,7 @@ use std::path::Path;
 
 use bulk_unblock::network::NetworkId;
 
+use common::mastodon::Instance;
 use common::{Harness, show};
 
 fn readme_commands() -> Vec<String> {
@@ -61,6 +64,7 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
     }
+    let mastodon = Instance::new();
     let mut ran = 0;
     for cmd in readme_commands() {
         let words: Vec<&str> = cmd.split_whitespace().collect();
@@ -77,6 +81,20 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
                     })
                     .any(|v| v.env == name);
                 assert!(known, "README exports `{name}`");
+            }
+            Some("bulk-unblock") if cmd.contains("--network mastodon") => {
+                let mut command = mastodon.command();
+                command.current_dir(h.dir.path()).args(&words[1..]);
+                let sub = words.get(1).copied().unwrap_or_default();
+                if matches!(sub, "run" | "export" | "undo") {
+                    command.args(["--rate", "1000/s"]);
+                }
+                if sub == "run" {
+                    command.args(["--list-rate", "1000/s"]);
+                }
+                let out = command.output().expect("binary runs");
+                assert_eq!(out.status.code(), Some(0), "`{cmd}`\n{}", show(&out));
+                ran += 1;
             }
             Some("bulk-unblock") => {
                 let mut command = h.command();
@@ -108,4 +126,10 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
         h.path("retry.txt").exists(),
         "the documented report wrote the retry list"
     );
+    // The Mastodon commands unblocked accounts and domains, blocked again, and exported.
+    use bulk_unblock::emulator::mastodon::Endpoint;
+    for endpoint in [Endpoint::Unblock, Endpoint::Block, Endpoint::DomainUnblock] {
+        assert!(!mastodon.requests_to(endpoint).is_empty(), "{endpoint:?}");
+    }
+    assert!(h.path("mastodon-blocks.csv").exists());
 }

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let replay = bulk_unblock::journal::replay(data);
     let _ = replay.header.as_ref();
-    let summary = bulk_unblock::summary::summarize(data);
+    let summary = bulk_unblock::commands::report::summarize(data);
     assert!(summary.targets <= summary.records);
-    let _ = bulk_unblock::undo::unblocked(data);
+    let _ = bulk_unblock::commands::undo::unblocked(data);
 });

@@ -18,7 +18,7 @@ pub async fn command(
     let network = args.net.network.unwrap_or_default();
     let rate = args.rate.unwrap_or(network.defaults().list_rate);
     let net = Net::from_args(args.net, network, crate::config::scope(args.scope));
-    net.inputs()?;
+    let columns = net.inputs()?.export_columns();
     let loaded = crate::config::load_credentials(&net, &env)?;
     let signals = Signals::watch();
     let Session {
@@ -32,6 +32,7 @@ pub async fn command(
         &clock,
         &args.out,
         rate,
+        columns,
         args.with_names,
         &signals.cancel,
         verbosity,

@@ -5,6 +5,7 @@
 //! journal, pacing and display only see the network-neutral types here: a [`Reply`] carrying a
 //! [`Verdict`], the [`RateInfo`] the server announced, and the server's clock reading.
 
+pub mod mastodon;
 pub mod x;
 
 use std::future::Future;
@@ -30,6 +31,8 @@ pub enum NetworkId {
     /// X (Twitter), API v1.1 or v2.
     #[default]
     X,
+    /// Mastodon, and the servers that speak its API.
+    Mastodon,
 }
 
 impl NetworkId {
@@ -37,6 +40,7 @@ impl NetworkId {
     pub fn name(self) -> &'static str {
         match self {
             NetworkId::X => "x",
+            NetworkId::Mastodon => "mastodon",
         }
     }
 
@@ -44,6 +48,7 @@ impl NetworkId {
     pub fn defaults(self) -> Defaults {
         match self {
             NetworkId::X => x::DEFAULTS,
+            NetworkId::Mastodon => mastodon::DEFAULTS,
         }
     }
 
@@ -51,6 +56,7 @@ impl NetworkId {
     pub fn credentials(self) -> &'static CredentialSpec {
         match self {
             NetworkId::X => &x::CREDENTIALS,
+            NetworkId::Mastodon => &mastodon::CREDENTIALS,
         }
     }
 
@@ -59,6 +65,7 @@ impl NetworkId {
     pub fn identities(self) -> &'static dyn Identities {
         match self {
             NetworkId::X => &x::identity::IDENTITIES,
+            NetworkId::Mastodon => &mastodon::identity::JOURNAL,
         }
     }
 
@@ -73,7 +80,20 @@ impl NetworkId {
                     domains: false,
                 },
             ) => Ok(self.identities()),
-            (network, Scope { lists: true, .. }) if network != NetworkId::X => {
+            (
+                NetworkId::Mastodon,
+                Scope {
+                    lists: false,
+                    domains,
+                },
+            ) => Ok(if domains {
+                &mastodon::identity::DOMAINS
+            } else {
+                &mastodon::identity::ACCOUNTS
+            }),
+            (network, Scope { lists: true, .. })
+                if network != NetworkId::X && network != NetworkId::Mastodon =>
+            {
                 Ok(self.identities())
             }
             (network, scope) => Err(format!(
@@ -243,6 +263,8 @@ pub enum Client {
     XV1(x::XClient),
     /// X API v2.
     XV2(x::v2::XV2Client),
+    /// Mastodon.
+    Mastodon(mastodon::MastodonClient),
 }
 
 /// What a client needs to reach its network.
@@ -281,6 +303,21 @@ impl Client {
                     Api::V2 => Ok(Client::XV2(x::v2::XV2Client::new(settings, clock)?)),
                 }
             }
+            NetworkId::Mastodon => {
+                let settings = mastodon::MastodonSettings {
+                    instance: connect.api_base,
+                    token: connect
+                        .secrets
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| crate::secret::Secret::new(String::new())),
+                    domains: connect.scope.domains,
+                    timeout: connect.timeout,
+                };
+                Ok(Client::Mastodon(mastodon::MastodonClient::new(
+                    settings, clock,
+                )?))
+            }
         }
     }
 
@@ -289,6 +326,7 @@ impl Client {
         match self {
             Client::XV1(c) => c.base(),
             Client::XV2(c) => c.base(),
+            Client::Mastodon(c) => c.base(),
         }
     }
 }
@@ -298,6 +336,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.network(),
             Client::XV2(c) => c.network(),
+            Client::Mastodon(c) => c.network(),
         }
     }
 
@@ -305,6 +344,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.lookup_batch(),
             Client::XV2(c) => c.lookup_batch(),
+            Client::Mastodon(c) => c.lookup_batch(),
         }
     }
 
@@ -312,6 +352,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.verify().await,
             Client::XV2(c) => c.verify().await,
+            Client::Mastodon(c) => c.verify().await,
         }
     }
 
@@ -319,6 +360,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.act(action, targets).await,
             Client::XV2(c) => c.act(action, targets).await,
+            Client::Mastodon(c) => c.act(action, targets).await,
         }
     }
 
@@ -326,6 +368,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.batch(action),
             Client::XV2(c) => c.batch(action),
+            Client::Mastodon(c) => c.batch(action),
         }
     }
 
@@ -333,6 +376,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.cost(action, target),
             Client::XV2(c) => c.cost(action, target),
+            Client::Mastodon(c) => c.cost(action, target),
         }
     }
 
@@ -340,6 +384,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.needs_list(action, targets),
             Client::XV2(c) => c.needs_list(action, targets),
+            Client::Mastodon(c) => c.needs_list(action, targets),
         }
     }
 
@@ -347,6 +392,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.to_resolve(action, targets),
             Client::XV2(c) => c.to_resolve(action, targets),
+            Client::Mastodon(c) => c.to_resolve(action, targets),
         }
     }
 
@@ -354,6 +400,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.blocked_page(cursor).await,
             Client::XV2(c) => c.blocked_page(cursor).await,
+            Client::Mastodon(c) => c.blocked_page(cursor).await,
         }
     }
 
@@ -361,6 +408,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.lookup(targets).await,
             Client::XV2(c) => c.lookup(targets).await,
+            Client::Mastodon(c) => c.lookup(targets).await,
         }
     }
 
@@ -368,6 +416,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.settled(action, target),
             Client::XV2(c) => c.settled(action, target),
+            Client::Mastodon(c) => c.settled(action, target),
         }
     }
 }

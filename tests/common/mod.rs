@@ -457,3 +457,4 @@ impl Harness {
         cmd
     }
 }
+pub mod mastodon;
