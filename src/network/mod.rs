@@ -5,6 +5,7 @@
 //! journal, pacing and display only see the network-neutral types here: a [`Reply`] carrying a
 //! [`Verdict`], the [`RateInfo`] the server announced, and the server's clock reading.
 
+pub mod bluesky;
 pub mod x;
 
 use std::future::Future;
@@ -30,6 +31,8 @@ pub enum NetworkId {
     /// X (Twitter), API v1.1 or v2.
     #[default]
     X,
+    /// Bluesky (the AT Protocol).
+    Bluesky,
 }
 
 impl NetworkId {
@@ -37,6 +40,7 @@ impl NetworkId {
     pub fn name(self) -> &'static str {
         match self {
             NetworkId::X => "x",
+            NetworkId::Bluesky => "bluesky",
         }
     }
 
@@ -44,6 +48,7 @@ impl NetworkId {
     pub fn defaults(self) -> Defaults {
         match self {
             NetworkId::X => x::DEFAULTS,
+            NetworkId::Bluesky => bluesky::DEFAULTS,
         }
     }
 
@@ -51,6 +56,7 @@ impl NetworkId {
     pub fn credentials(self) -> &'static CredentialSpec {
         match self {
             NetworkId::X => &x::CREDENTIALS,
+            NetworkId::Bluesky => &bluesky::CREDENTIALS,
         }
     }
 
@@ -59,6 +65,7 @@ impl NetworkId {
     pub fn identities(self) -> &'static dyn Identities {
         match self {
             NetworkId::X => &x::identity::IDENTITIES,
+            NetworkId::Bluesky => &bluesky::identity::IDENTITIES,
         }
     }
 
@@ -73,6 +80,9 @@ impl NetworkId {
                     domains: false,
                 },
             ) => Ok(self.identities()),
+            // Lists are read from the inputs with or without `--lists`, which adds every list
+            // subscribed to the whole block list.
+            (NetworkId::Bluesky, Scope { domains: false, .. }) => Ok(self.identities()),
             (network, Scope { lists: true, .. }) if network != NetworkId::X => {
                 Ok(self.identities())
             }
@@ -243,6 +253,8 @@ pub enum Client {
     XV1(x::XClient),
     /// X API v2.
     XV2(x::v2::XV2Client),
+    /// Bluesky.
+    Bluesky(bluesky::BlueskyClient),
 }
 
 /// What a client needs to reach its network.
@@ -281,6 +293,26 @@ impl Client {
                     Api::V2 => Ok(Client::XV2(x::v2::XV2Client::new(settings, clock)?)),
                 }
             }
+            NetworkId::Bluesky => {
+                let mut secrets = connect.secrets.into_iter();
+                let mut next = || {
+                    secrets
+                        .next()
+                        .unwrap_or_else(|| crate::secret::Secret::new(""))
+                };
+                let settings = bluesky::BlueskySettings {
+                    api_base: connect.api_base,
+                    login: bluesky::session::Login {
+                        identifier: next(),
+                        password: next(),
+                    },
+                    scope: connect.scope,
+                    timeout: connect.timeout,
+                };
+                Ok(Client::Bluesky(bluesky::BlueskyClient::new(
+                    settings, clock,
+                )?))
+            }
         }
     }
 
@@ -289,6 +321,7 @@ impl Client {
         match self {
             Client::XV1(c) => c.base(),
             Client::XV2(c) => c.base(),
+            Client::Bluesky(c) => c.base(),
         }
     }
 }
@@ -298,6 +331,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.network(),
             Client::XV2(c) => c.network(),
+            Client::Bluesky(c) => c.network(),
         }
     }
 
@@ -305,6 +339,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.lookup_batch(),
             Client::XV2(c) => c.lookup_batch(),
+            Client::Bluesky(c) => c.lookup_batch(),
         }
     }
 
@@ -312,6 +347,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.verify().await,
             Client::XV2(c) => c.verify().await,
+            Client::Bluesky(c) => c.verify().await,
         }
     }
 
@@ -319,6 +355,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.act(action, targets).await,
             Client::XV2(c) => c.act(action, targets).await,
+            Client::Bluesky(c) => c.act(action, targets).await,
         }
     }
 
@@ -326,6 +363,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.batch(action),
             Client::XV2(c) => c.batch(action),
+            Client::Bluesky(c) => c.batch(action),
         }
     }
 
@@ -333,6 +371,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.cost(action, target),
             Client::XV2(c) => c.cost(action, target),
+            Client::Bluesky(c) => c.cost(action, target),
         }
     }
 
@@ -340,6 +379,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.needs_list(action, targets),
             Client::XV2(c) => c.needs_list(action, targets),
+            Client::Bluesky(c) => c.needs_list(action, targets),
         }
     }
 
@@ -347,6 +387,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.to_resolve(action, targets),
             Client::XV2(c) => c.to_resolve(action, targets),
+            Client::Bluesky(c) => c.to_resolve(action, targets),
         }
     }
 
@@ -354,6 +395,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.blocked_page(cursor).await,
             Client::XV2(c) => c.blocked_page(cursor).await,
+            Client::Bluesky(c) => c.blocked_page(cursor).await,
         }
     }
 
@@ -361,6 +403,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.lookup(targets).await,
             Client::XV2(c) => c.lookup(targets).await,
+            Client::Bluesky(c) => c.lookup(targets).await,
         }
     }
 
@@ -368,6 +411,7 @@ impl Network for Client {
         match self {
             Client::XV1(c) => c.settled(action, target),
             Client::XV2(c) => c.settled(action, target),
+            Client::Bluesky(c) => c.settled(action, target),
         }
     }
 }
