@@ -715,3 +715,35 @@ fn a_journal_of_another_network_is_refused() {
     assert!(h.sent(Endpoint::ApplyWrites).is_empty());
     assert!(h.sent(Endpoint::DeleteRecord).is_empty());
 }
+
+#[test]
+fn the_demo_runs_the_pipeline_through_an_expired_token_and_a_stale_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("demo.jsonl");
+    let out = std::process::Command::new(common::BIN)
+        .args(["demo", "--network", "bluesky", "--log"])
+        .arg(&log)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("unblocked 25 · not_blocked 1 · not_found 2 · failed 0"),
+        "{text}"
+    );
+    let refreshes = text
+        .split("createSession, ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u32>().ok());
+    assert!(
+        refreshes.is_some_and(|n| n >= 1),
+        "a token was refreshed: {text}"
+    );
+    assert!(
+        !text.contains("(0 answered 500"),
+        "a batch met a stale record: {text}"
+    );
+    assert_eq!(journal_records(&log).len(), 28);
+}
