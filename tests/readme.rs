@@ -1,7 +1,8 @@
 //! The README stays true: every command it shows is run, here or by CI.
 //!
 //! `bulk-unblock` commands in its console blocks run against the emulator (with `--api-base`
-//! pointing there and a fast `--rate` added, since the documented default takes 18 s a request);
+//! pointing there and a fast `--rate` added, since the documented default takes 18 s a request;
+//! those with `--network bluesky` against the Bluesky emulator, with its sample account);
 //! `export` lines must name the credential variables; `cargo` commands must appear in `.ci/run`.
 
 mod common;
@@ -10,6 +11,7 @@ use std::path::Path;
 
 use bulk_unblock::network::NetworkId;
 
+use common::bluesky::Bsky;
 use common::{Harness, show};
 
 fn readme_commands() -> Vec<String> {
@@ -54,12 +56,15 @@ fn cargo_commands_in_the_readme_are_run_by_ci() {
 #[test]
 fn tool_commands_in_the_readme_work_against_the_emulator() {
     let h = Harness::new();
+    let b = Bsky::new();
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data");
-    let copy = h.path("sample-data");
-    std::fs::create_dir(&copy).unwrap();
-    for entry in std::fs::read_dir(&samples).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    for dir in [h.dir.path(), b.dir.path()] {
+        let copy = dir.join("sample-data");
+        std::fs::create_dir(&copy).unwrap();
+        for entry in std::fs::read_dir(&samples).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
     }
     let mut ran = 0;
     for cmd in readme_commands() {
@@ -79,11 +84,16 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
                 assert!(known, "README exports `{name}`");
             }
             Some("bulk-unblock") => {
-                let mut command = h.command();
+                let bluesky = words.windows(2).any(|w| w == ["--network", "bluesky"]);
+                let (mut command, base) = if bluesky {
+                    (b.command(), b.base_url())
+                } else {
+                    (h.command(), h.base_url())
+                };
                 command.args(&words[1..]);
                 let sub = words.get(1).copied().unwrap_or_default();
                 if matches!(sub, "run" | "export" | "undo") {
-                    command.args(["--api-base", &h.base_url()]);
+                    command.args(["--api-base", &base]);
                 }
                 if matches!(sub, "run" | "undo") {
                     command.args(["--rate", "1000/s"]);
@@ -107,5 +117,23 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
     assert!(
         h.path("retry.txt").exists(),
         "the documented report wrote the retry list"
+    );
+    // The Bluesky section's runs deleted records and its undo created them again.
+    assert!(
+        !b.sent(bulk_unblock::emulator::bluesky::Endpoint::ApplyWrites)
+            .is_empty()
+    );
+    assert!(
+        b.sent(bulk_unblock::emulator::bluesky::Endpoint::ApplyWrites)
+            .iter()
+            .any(|r| r
+                .params
+                .get("writes")
+                .is_some_and(|w| w.contains("#create")))
+    );
+    assert!(b.path("bsky-blocks.csv").exists());
+    assert!(
+        b.blocks().is_empty(),
+        "the documented run --all unblocked everyone"
     );
 }
