@@ -747,3 +747,49 @@ fn the_demo_runs_the_pipeline_through_an_expired_token_and_a_stale_record() {
     );
     assert_eq!(journal_records(&log).len(), 28);
 }
+
+#[test]
+fn the_most_verbose_run_through_a_refresh_and_a_revocation_prints_no_secret() {
+    let h = Bsky::with_config(|c| {
+        c.faults.revoke_after = Some(2);
+        c.sessions.revocation_ends_access = true;
+        c.faults.over_capacity_rate = 0.2;
+    });
+    let dids = made_up_dids(700, 'm');
+    let input = block_and_list(&h, &dids, &[], 0, 3);
+    let mut cmd = h.command();
+    cmd.env("RUST_LOG", "trace");
+    let args = [
+        input.as_str(),
+        "--log",
+        "j.jsonl",
+        "--rate",
+        "1000/s",
+        "-vv",
+        "--concurrency",
+        "1",
+    ];
+    let out = h.with_network(cmd, "run", &args).output().expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "revoked mid-run: {}",
+        show(&out)
+    );
+    assert!(
+        h.sent(Endpoint::RefreshSession).len() == 1,
+        "a refresh was tried"
+    );
+    let journal = std::fs::read_to_string(h.path("j.jsonl")).unwrap();
+    let all = format!("{}{}{journal}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).len() > 2_000,
+        "trace logging produced output to check"
+    );
+    assert!(
+        !all.contains(&h.app_password),
+        "the app password was printed"
+    );
+    // Every token the emulator issues is a JWT, whose header encodes to `eyJ`.
+    assert!(!all.contains("eyJ"), "a token was printed");
+}

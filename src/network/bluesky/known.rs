@@ -199,6 +199,11 @@ impl Known {
             .insert(did.to_owned(), handle.to_ascii_lowercase());
     }
 
+    /// The handle a lookup gave for a DID.
+    pub fn name_of(&self, did: &str) -> Option<&str> {
+        self.names.get(did).map(String::as_str)
+    }
+
     /// Whether a lookup answered for `handle` (found or not).
     pub fn handle_known(&self, handle: &str) -> bool {
         self.handles.contains_key(&handle.to_ascii_lowercase())

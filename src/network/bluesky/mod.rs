@@ -266,7 +266,6 @@ impl BlueskyClient {
             refresh: answer.refresh,
             generation,
             did: answer.did,
-            handle: answer.handle,
             pds: answer.pds.unwrap_or_else(|| self.login_url.clone()),
         });
         account
@@ -1052,11 +1051,12 @@ impl Network for BlueskyClient {
                         }
                     }
                 }
-                BlockPage {
-                    ids,
-                    next,
-                    names: Default::default(),
-                }
+                // Handles are known only for accounts looked up before (by an earlier read).
+                let names = ids
+                    .iter()
+                    .filter_map(|id| Some((id.clone(), known.name_of(id)?.to_owned())))
+                    .collect();
+                BlockPage { ids, next, names }
             })
         })
     }

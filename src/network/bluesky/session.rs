@@ -33,8 +33,6 @@ pub struct Live {
     pub generation: u64,
     /// The account's DID.
     pub did: String,
-    /// The account's handle, when the session named one.
-    pub handle: Option<String>,
     /// Where repo reads and writes go: the didDoc's PDS, else the login host.
     pub pds: reqwest::Url,
 }

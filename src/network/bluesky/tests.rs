@@ -223,6 +223,23 @@ async fn a_stale_record_splits_a_batch_and_a_lone_subject_is_deleted_record_by_r
 }
 
 #[tokio::test]
+async fn a_subject_with_more_records_than_a_batch_takes_goes_in_several() {
+    let f = fixture(|_| {}).await;
+    let a = made_up(1);
+    f.emulator().set_blocks(&f.owner, vec![a.clone(); 250]);
+    let target = [did(&a)];
+    f.prepare(Action::Unblock, &target).await;
+    assert_eq!(f.client.cost(Action::Unblock, &target[0]), 250);
+    let first = f.client.act(Action::Unblock, &target).await;
+    assert_eq!(first.verdict, Err(Verdict::Progress { next_cost: 50 }));
+    assert_eq!(f.blocks().len(), 50);
+    let second = f.client.act(Action::Unblock, &target).await;
+    assert_eq!(second.verdict.expect("done")[0].outcome, Outcome::Unblocked);
+    assert!(f.blocks().is_empty());
+    assert_eq!(f.sent(Endpoint::ApplyWrites), 2);
+}
+
+#[tokio::test]
 async fn requests_refused_together_for_an_expired_token_refresh_once() {
     let f = fixture(|_| {}).await;
     let names: Vec<Target> = ["maya-books.bsky.test", "theo-tech.bsky.test"]
