@@ -793,3 +793,23 @@ fn the_most_verbose_run_through_a_refresh_and_a_revocation_prints_no_secret() {
     // Every token the emulator issues is a JWT, whose header encodes to `eyJ`.
     assert!(!all.contains("eyJ"), "a token was printed");
 }
+
+#[test]
+fn unusable_lines_exit_2_naming_each_and_nothing_is_sent() {
+    let h = Bsky::new();
+    h.write(
+        "bad.txt",
+        "did:plc:k7tfeou4ctanphw6wzlbjega\nhttps://x.com/jack\n@not_a_handle\nat://did:plc:k7tfeou4ctanphw6wzlbjega/app.bsky.graph.block/3k1\n",
+    );
+    let out = h.run(&["bad.txt", "--log", "j.jsonl"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = stderr(&out);
+    for line in ["bad.txt:2: ", "bad.txt:3: ", "bad.txt:4: "] {
+        assert!(err.contains(line), "{line} in {err}");
+    }
+    assert!(!err.contains("bad.txt:1:"), "{err}");
+    assert!(
+        h.emulator.requests().is_empty(),
+        "nothing sent, not even a login"
+    );
+}

@@ -12,26 +12,26 @@
 use std::borrow::Cow;
 
 use crate::input::{Column, Identities, SEVERAL_FIELDS};
-use crate::target::{Kind, Target};
+use crate::target::{Kind, Space, Target};
 
 /// An account named by its DID.
 pub static DID: Kind = Kind {
     name: "did",
-    space: crate::target::Space::Id,
+    space: Space::Id,
     noun: "a DID",
 };
 
 /// An account named by its handle.
 pub static HANDLE: Kind = Kind {
     name: "handle",
-    space: crate::target::Space::Name,
+    space: Space::Name,
     noun: "a handle",
 };
 
 /// A moderation list, named by its at-URI.
 pub static LIST: Kind = Kind {
     name: "list",
-    space: crate::target::Space::Other,
+    space: Space::Other,
     noun: "a moderation list",
 };
 
