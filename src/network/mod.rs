@@ -293,26 +293,9 @@ impl Client {
                     Api::V2 => Ok(Client::XV2(x::v2::XV2Client::new(settings, clock)?)),
                 }
             }
-            NetworkId::Bluesky => {
-                let mut secrets = connect.secrets.into_iter();
-                let mut next = || {
-                    secrets
-                        .next()
-                        .unwrap_or_else(|| crate::secret::Secret::new(""))
-                };
-                let settings = bluesky::BlueskySettings {
-                    api_base: connect.api_base,
-                    login: bluesky::session::Login {
-                        identifier: next(),
-                        password: next(),
-                    },
-                    scope: connect.scope,
-                    timeout: connect.timeout,
-                };
-                Ok(Client::Bluesky(bluesky::BlueskyClient::new(
-                    settings, clock,
-                )?))
-            }
+            NetworkId::Bluesky => Ok(Client::Bluesky(bluesky::BlueskyClient::connect(
+                connect, clock,
+            )?)),
         }
     }
 

@@ -186,6 +186,27 @@ impl BlueskyClient {
         })
     }
 
+    /// Builds a client from what every network's client is built from: the credentials in
+    /// [`CREDENTIALS`]'s order (identifier, app password). No request is sent.
+    pub fn connect(
+        connect: crate::network::Connect,
+        clock: Arc<ServerClock>,
+    ) -> Result<BlueskyClient, BaseUrlError> {
+        let mut secrets = connect.secrets.into_iter();
+        let mut next = || secrets.next().unwrap_or_else(|| Secret::new(""));
+        let login = Login {
+            identifier: next(),
+            password: next(),
+        };
+        let settings = BlueskySettings {
+            api_base: connect.api_base,
+            login,
+            scope: connect.scope,
+            timeout: connect.timeout,
+        };
+        BlueskyClient::new(settings, clock)
+    }
+
     /// The normalised login URL.
     pub fn base(&self) -> &str {
         self.http.base()
