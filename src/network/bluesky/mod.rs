@@ -652,26 +652,6 @@ impl BlueskyClient {
                 }));
             }
         };
-        let done = |client: &BlueskyClient| -> Vec<Settled> {
-            let known = client.known();
-            targets
-                .iter()
-                .zip(&subjects)
-                .map(|(target, (collection, subject))| {
-                    let outcome = if known.has_records(*collection, subject) {
-                        Outcome::Failed
-                    } else {
-                        Outcome::Unblocked
-                    };
-                    let mut settled = Settled::bare(outcome);
-                    settled.user = known.user(target);
-                    if outcome == Outcome::Failed {
-                        settled.message = Some("records of this subject are left".to_owned());
-                    }
-                    settled
-                })
-                .collect()
-        };
         if writes.is_empty() {
             // Every record is gone already (another target of this run named the same
             // subject): nothing to send. A subject whose records were never read is not
@@ -691,7 +671,7 @@ impl BlueskyClient {
         let single = targets.len() == 1;
         let stepwise = single && self.known().is_stepwise(&subjects[0].1);
         if writes.len() == 1 || stepwise {
-            return self.delete_one(&writes[0], targets).await;
+            return self.delete_one(&writes[0], targets, &subjects).await;
         }
         if writes.len() > MAX_WRITES && !single {
             return Reply::bare(Err(Verdict::Split {
@@ -731,7 +711,7 @@ impl BlueskyClient {
                     next_cost: left.min(MAX_WRITES as u32),
                 })
             } else {
-                Ok(done(self))
+                Ok(self.unblocked(targets, &subjects))
             }
         } else if exchange.status == 500 {
             // Maybe a record deleted since it was listed: the batch did nothing.
@@ -754,9 +734,14 @@ impl BlueskyClient {
         self.reply(&exchange, verdict, Request::Write)
     }
 
-    /// Deletes one record with `deleteRecord` (200 `{}` when it is gone already); the target
-    /// is unblocked once none of its records is left.
-    async fn delete_one(&self, write: &Write, targets: &[Target]) -> Reply<Acted> {
+    /// Deletes one record with `deleteRecord` (200 `{}` when it is gone already); the targets
+    /// are unblocked once none of their records is left.
+    async fn delete_one(
+        &self,
+        write: &Write,
+        targets: &[Target],
+        subjects: &[(Collection, String)],
+    ) -> Reply<Acted> {
         let Ok(did) = self.me() else {
             return Reply::bare(Err(not_ready("the session")));
         };
@@ -778,21 +763,40 @@ impl BlueskyClient {
             Err(reply) => return reply.map(Err),
         };
         let verdict = if exchange.is_success() {
-            let mut known = self.known();
-            known.deleted(std::slice::from_ref(write));
-            if known.has_records(write.collection, &write.subject) {
+            self.known().deleted(std::slice::from_ref(write));
+            if self.known().has_records(write.collection, &write.subject) {
                 Err(Verdict::Progress { next_cost: 1 })
             } else {
-                drop(known);
-                Ok(targets
-                    .iter()
-                    .map(|t| self.answer(Outcome::Unblocked, t))
-                    .collect())
+                Ok(self.unblocked(targets, subjects))
             }
         } else {
             Err(Self::failure(&exchange))
         };
         self.reply(&exchange, verdict, Request::Write)
+    }
+
+    /// The answers once a request's deletes are confirmed: each target is `unblocked` when
+    /// none of its subject's records is left, else `failed` (never the case when every
+    /// record of the target went in the request; the check keeps it that way).
+    fn unblocked(&self, targets: &[Target], subjects: &[(Collection, String)]) -> Vec<Settled> {
+        let known = self.known();
+        targets
+            .iter()
+            .zip(subjects)
+            .map(|(target, (collection, subject))| {
+                let left = known.has_records(*collection, subject);
+                Settled {
+                    outcome: if left {
+                        Outcome::Failed
+                    } else {
+                        Outcome::Unblocked
+                    },
+                    user: known.user(target),
+                    error_code: None,
+                    message: left.then(|| "records of this subject are left".to_owned()),
+                }
+            })
+            .collect()
     }
 
     /// Creates the records that block `targets` again: one request.
