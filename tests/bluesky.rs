@@ -470,21 +470,52 @@ fn runs_killed_at_20_seeded_moments_resume_with_one_terminal_line_per_target() {
     let mut rng = StdRng::seed_from_u64(seed);
     let h = Bsky::with_config(|c| {
         c.faults.seed = seed;
-        c.faults.latency_ms = 15;
+        c.faults.latency_ms = 10;
         c.faults.jitter_ms = 20;
     });
-    let listed = made_up_dids(500, 'h');
+    let listed = made_up_dids(1200, 'h');
     let unlisted = made_up_dids(30, 'i');
     let input = block_and_list(&h, &listed, &unlisted, 9, 5);
     let rkeys = h.block_rkeys();
-    let args = [input.as_str(), "--log", "j.jsonl", "--rate", "800/s"];
+    // Seven batches of 200 points, one every half second.
+    let args = [
+        input.as_str(),
+        "--log",
+        "j.jsonl",
+        "--rate",
+        "400/s",
+        "--list-rate",
+        "1000/s",
+        "--concurrency",
+        "2",
+    ];
+    // A moment is the arrival of a request of the run, then up to 20 ms more: every third
+    // kill lands as the run's first batch reaches the server (applied or not, recorded or
+    // not), the others while it logs in and reads the first pages of records (its first
+    // three requests: however far the work is, that many come first). Each run gets at most
+    // one batch further, so every kill meets a live run.
     let mut landed = 0;
     for i in 0..20 {
-        let after = Duration::from_millis(rng.random_range(0..=700));
+        let (endpoint, nth) = if i % 3 == 2 {
+            (Some(Endpoint::ApplyWrites), 1)
+        } else {
+            (None, rng.random_range(1..=3))
+        };
+        let after = Duration::from_millis(rng.random_range(0..=20));
+        let count = || match endpoint {
+            Some(endpoint) => h.sent(endpoint).len(),
+            None => h.emulator.requests().len(),
+        };
+        let before = count();
         let name = format!("run{i}");
         let mut child = h.spawn(&name, "run", &args);
+        let mut exited = false;
+        wait_until(PATIENCE, || {
+            exited = matches!(child.try_wait(), Ok(Some(_)));
+            exited || count() >= before + nth
+        });
         std::thread::sleep(after);
-        if child.try_wait().expect("polled").is_some() {
+        if exited || child.try_wait().expect("polled").is_some() {
             let out = h.output_of(&name, child);
             assert_eq!(out.status.code(), Some(0), "{}", show(&out));
             break;
@@ -493,8 +524,10 @@ fn runs_killed_at_20_seeded_moments_resume_with_one_terminal_line_per_target() {
         let _ = child.wait();
         landed += 1;
     }
-    println!("{landed} kills landed");
-    assert!(landed >= 15, "most kills landed on a live run: {landed}");
+    let batches = h.sent(Endpoint::ApplyWrites).len();
+    println!("{landed} kills landed; {batches} batches sent before the last run");
+    assert_eq!(landed, 20, "every kill landed on a live run");
+    assert!(batches >= 6, "kills landed as batches reached the server");
     let out = h.run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_finished(&h, "j.jsonl", &rkeys, &listed, listed.len());
