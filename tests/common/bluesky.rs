@@ -195,7 +195,7 @@ impl Bsky {
             .collect()
     }
 
-    /// Replaces the account's blocks with `per_subject[i]` records of each `subjects[i]`.
+    /// Replaces the account's blocks: for each `(subject, n)`, `n` records of the subject.
     pub fn block(&self, subjects: &[(String, usize)]) {
         let mut all = Vec::new();
         for (subject, n) in subjects {
