@@ -4,6 +4,12 @@
 //! the names the list gave and user lookups for the rest, then reports how many targets are
 //! blocked now and who would be unblocked. Only GET requests are sent. The same batched, paced
 //! resolution ([`resolve`]) runs before a real run on a network that acts by ID only.
+//!
+//! A network that reads the block list itself before acting ([`Network::needs_list`]: Bluesky,
+//! whose blocks are records) is asked the run's own questions instead: the same reads and
+//! lookups as before a run, then how acting on each target would end ([`Network::settled`]), so
+//! the check says exactly what the run would do (a moderation list named by its owner's handle
+//! included).
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,6 +19,7 @@ use crate::blocklist::{self, Partial};
 use crate::display::Verbosity;
 use crate::error::Error;
 use crate::network::Network;
+use crate::outcome::{Action, Outcome};
 use crate::pace::Pacer;
 use crate::target::{Space, Target, TargetKey};
 
@@ -68,6 +75,20 @@ pub async fn check<N: Network>(
     verbosity: Verbosity,
 ) -> Result<Findings, Error> {
     let mut list = Partial::in_memory();
+    if network.needs_list(Action::Unblock, targets) {
+        blocklist::fetch(network, pages, &mut list, cancel, verbosity).await?;
+        let unknown = network.to_resolve(Action::Unblock, targets);
+        let users = crate::resolve::look_up(network, lookups, &unknown, cancel, verbosity).await?;
+        let resolved = users
+            .into_iter()
+            .filter_map(|user| Some((TargetKey::name(&user.screen_name?), user.user_id?)))
+            .collect();
+        let findings = sort(targets, list.ids.len(), &resolved, |target| {
+            network.settled(Action::Unblock, target).map(|s| s.outcome)
+        });
+        print(&findings, targets.len());
+        return Ok(findings);
+    }
     blocklist::fetch(network, pages, &mut list, cancel, verbosity).await?;
     let blocked: HashSet<String> = list.ids.iter().cloned().collect();
     // Names the list gave with its IDs (X v2's, Mastodon's) need no lookup.
@@ -85,6 +106,35 @@ pub async fn check<N: Network>(
     let findings = compare(targets, &blocked, &resolved);
     print(&findings, targets.len());
     Ok(findings)
+}
+
+/// Sorts `targets` by how acting on each would end (`settled`: `None` when a request would be
+/// sent, that is, the target is blocked now), given the IDs resolved for names. Pure.
+pub fn sort(
+    targets: &[Target],
+    list_size: usize,
+    resolved: &HashMap<TargetKey, String>,
+    settled: impl Fn(&Target) -> Option<Outcome>,
+) -> Findings {
+    let mut findings = Findings {
+        list_size,
+        ..Findings::default()
+    };
+    for target in targets {
+        let id = match target.space() {
+            Space::Name => resolved.get(&target.key()).cloned(),
+            Space::Id | Space::Other => None,
+        }
+        .unwrap_or_else(|| target.text().to_owned());
+        match settled(target) {
+            Some(Outcome::NotFound | Outcome::Suspended) => {
+                findings.unresolved.push(target.clone())
+            }
+            Some(Outcome::NotBlocked) => findings.not_blocked.push((target.clone(), id)),
+            _ => findings.blocked.push((target.clone(), id)),
+        }
+    }
+    findings
 }
 
 fn describe(target: &Target, id: &str) -> String {
@@ -120,7 +170,10 @@ fn print(f: &Findings, total: usize) {
     }
     println!("  names nobody answers to:         {}", f.unresolved.len());
     for target in f.unresolved.iter().take(LISTED) {
-        println!("    @{target}");
+        match target.space() {
+            Space::Name => println!("    @{target}"),
+            Space::Id | Space::Other => println!("    {target}"),
+        }
     }
 }
 
@@ -150,5 +203,41 @@ mod tests {
             vec![(id(2), "2".to_owned()), (name("bob"), "11".to_owned())]
         );
         assert_eq!(f.unresolved, vec![name("ghost")]);
+    }
+
+    #[test]
+    fn a_network_that_reads_its_own_records_sorts_the_targets_itself() {
+        use crate::network::bluesky::identity::testing::{did, handle, list};
+        let a = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa";
+        let owner = "did:plc:oooooooooooooooooooooooo";
+        let targets = vec![
+            did(a),
+            handle("bob.bsky.social"),
+            handle("nobody.bsky.social"),
+            list("lists.bsky.social", "3kabc"),
+        ];
+        let resolved: HashMap<TargetKey, String> =
+            [(TargetKey::name("bob.bsky.social"), owner.to_owned())].into();
+        let f = sort(&targets, 7, &resolved, |t| match t.text() {
+            "bob.bsky.social" => Some(Outcome::NotBlocked),
+            "nobody.bsky.social" => Some(Outcome::NotFound),
+            _ => None,
+        });
+        assert_eq!(f.list_size, 7);
+        assert_eq!(
+            f.blocked,
+            vec![
+                (did(a), a.to_owned()),
+                (
+                    list("lists.bsky.social", "3kabc"),
+                    "at://lists.bsky.social/app.bsky.graph.list/3kabc".to_owned()
+                )
+            ]
+        );
+        assert_eq!(
+            f.not_blocked,
+            vec![(handle("bob.bsky.social"), owner.to_owned())]
+        );
+        assert_eq!(f.unresolved, vec![handle("nobody.bsky.social")]);
     }
 }

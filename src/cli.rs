@@ -240,10 +240,11 @@ pub struct DemoArgs {
     /// Keep the demo's journal here (default: a new file in the temporary directory).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
-    /// Length of the emulator's rate-limit window.
+    /// Length of the emulator's rate-limit window (on Bluesky, of its write-points budget).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub window: Duration,
-    /// Unblocks the emulator admits per window.
+    /// Unblocks the emulator admits per window (on Bluesky, write points, at least 200: one
+    /// full batch).
     #[arg(long, value_name = "N", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,

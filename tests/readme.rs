@@ -3,7 +3,8 @@
 //! `bulk-unblock` commands in its console blocks run against the emulator (with `--api-base`
 //! pointing there and a fast `--rate` added, since the documented default takes 18 s a request;
 //! those with `--network mastodon` against the Mastodon emulator, its instance and token in the
-//! environment);
+//! environment; those with `--network bluesky` against the Bluesky emulator, with its sample
+//! account);
 //! `export` lines must name the credential variables; `cargo` commands must appear in `.ci/run`.
 
 mod common;
@@ -12,6 +13,7 @@ use std::path::Path;
 
 use bulk_unblock::network::NetworkId;
 
+use common::bluesky::Bsky;
 use common::mastodon::Instance;
 use common::{Harness, show};
 
@@ -57,12 +59,15 @@ fn cargo_commands_in_the_readme_are_run_by_ci() {
 #[test]
 fn tool_commands_in_the_readme_work_against_the_emulator() {
     let h = Harness::new();
+    let b = Bsky::new();
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data");
-    let copy = h.path("sample-data");
-    std::fs::create_dir(&copy).unwrap();
-    for entry in std::fs::read_dir(&samples).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    for dir in [h.dir.path(), b.dir.path()] {
+        let copy = dir.join("sample-data");
+        std::fs::create_dir(&copy).unwrap();
+        for entry in std::fs::read_dir(&samples).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
     }
     let mastodon = Instance::new();
     let mut ran = 0;
@@ -97,11 +102,16 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
                 ran += 1;
             }
             Some("bulk-unblock") => {
-                let mut command = h.command();
+                let bluesky = words.windows(2).any(|w| w == ["--network", "bluesky"]);
+                let (mut command, base) = if bluesky {
+                    (b.command(), b.base_url())
+                } else {
+                    (h.command(), h.base_url())
+                };
                 command.args(&words[1..]);
                 let sub = words.get(1).copied().unwrap_or_default();
                 if matches!(sub, "run" | "export" | "undo") {
-                    command.args(["--api-base", &h.base_url()]);
+                    command.args(["--api-base", &base]);
                 }
                 if matches!(sub, "run" | "undo") {
                     command.args(["--rate", "1000/s"]);
@@ -132,4 +142,22 @@ fn tool_commands_in_the_readme_work_against_the_emulator() {
         assert!(!mastodon.requests_to(endpoint).is_empty(), "{endpoint:?}");
     }
     assert!(h.path("mastodon-blocks.csv").exists());
+    // The Bluesky section's runs deleted records and its undo created them again.
+    assert!(
+        !b.sent(bulk_unblock::emulator::bluesky::Endpoint::ApplyWrites)
+            .is_empty()
+    );
+    assert!(
+        b.sent(bulk_unblock::emulator::bluesky::Endpoint::ApplyWrites)
+            .iter()
+            .any(|r| r
+                .params
+                .get("writes")
+                .is_some_and(|w| w.contains("#create")))
+    );
+    assert!(b.path("bsky-blocks.csv").exists());
+    assert!(
+        b.blocks().is_empty(),
+        "the documented run --all unblocked everyone"
+    );
 }

@@ -5,6 +5,7 @@
 //! journal, pacing and display only see the network-neutral types here: a [`Reply`] carrying a
 //! [`Verdict`], the [`RateInfo`] the server announced, and the server's clock reading.
 
+pub mod bluesky;
 pub mod mastodon;
 pub mod x;
 
@@ -33,6 +34,8 @@ pub enum NetworkId {
     X,
     /// Mastodon, and the servers that speak its API.
     Mastodon,
+    /// Bluesky (the AT Protocol).
+    Bluesky,
 }
 
 impl NetworkId {
@@ -41,6 +44,7 @@ impl NetworkId {
         match self {
             NetworkId::X => "x",
             NetworkId::Mastodon => "mastodon",
+            NetworkId::Bluesky => "bluesky",
         }
     }
 
@@ -49,6 +53,7 @@ impl NetworkId {
         match self {
             NetworkId::X => x::DEFAULTS,
             NetworkId::Mastodon => mastodon::DEFAULTS,
+            NetworkId::Bluesky => bluesky::DEFAULTS,
         }
     }
 
@@ -57,6 +62,7 @@ impl NetworkId {
         match self {
             NetworkId::X => &x::CREDENTIALS,
             NetworkId::Mastodon => &mastodon::CREDENTIALS,
+            NetworkId::Bluesky => &bluesky::CREDENTIALS,
         }
     }
 
@@ -66,6 +72,7 @@ impl NetworkId {
         match self {
             NetworkId::X => &x::identity::IDENTITIES,
             NetworkId::Mastodon => &mastodon::identity::JOURNAL,
+            NetworkId::Bluesky => &bluesky::identity::IDENTITIES,
         }
     }
 
@@ -91,11 +98,9 @@ impl NetworkId {
             } else {
                 &mastodon::identity::ACCOUNTS
             }),
-            (network, Scope { lists: true, .. })
-                if network != NetworkId::X && network != NetworkId::Mastodon =>
-            {
-                Ok(self.identities())
-            }
+            // Lists are read from the inputs with or without `--lists`, which adds every list
+            // subscribed to the whole block list.
+            (NetworkId::Bluesky, Scope { domains: false, .. }) => Ok(self.identities()),
             (network, scope) => Err(format!(
                 "{} is not something {network} has",
                 if scope.domains {
@@ -265,6 +270,8 @@ pub enum Client {
     XV2(x::v2::XV2Client),
     /// Mastodon.
     Mastodon(mastodon::MastodonClient),
+    /// Bluesky.
+    Bluesky(bluesky::BlueskyClient),
 }
 
 /// What a client needs to reach its network.
@@ -318,6 +325,9 @@ impl Client {
                     settings, clock,
                 )?))
             }
+            NetworkId::Bluesky => Ok(Client::Bluesky(bluesky::BlueskyClient::connect(
+                connect, clock,
+            )?)),
         }
     }
 
@@ -327,6 +337,7 @@ impl Client {
             Client::XV1(c) => c.base(),
             Client::XV2(c) => c.base(),
             Client::Mastodon(c) => c.base(),
+            Client::Bluesky(c) => c.base(),
         }
     }
 }
@@ -337,6 +348,7 @@ impl Network for Client {
             Client::XV1(c) => c.network(),
             Client::XV2(c) => c.network(),
             Client::Mastodon(c) => c.network(),
+            Client::Bluesky(c) => c.network(),
         }
     }
 
@@ -345,6 +357,7 @@ impl Network for Client {
             Client::XV1(c) => c.lookup_batch(),
             Client::XV2(c) => c.lookup_batch(),
             Client::Mastodon(c) => c.lookup_batch(),
+            Client::Bluesky(c) => c.lookup_batch(),
         }
     }
 
@@ -353,6 +366,7 @@ impl Network for Client {
             Client::XV1(c) => c.verify().await,
             Client::XV2(c) => c.verify().await,
             Client::Mastodon(c) => c.verify().await,
+            Client::Bluesky(c) => c.verify().await,
         }
     }
 
@@ -361,6 +375,7 @@ impl Network for Client {
             Client::XV1(c) => c.act(action, targets).await,
             Client::XV2(c) => c.act(action, targets).await,
             Client::Mastodon(c) => c.act(action, targets).await,
+            Client::Bluesky(c) => c.act(action, targets).await,
         }
     }
 
@@ -369,6 +384,7 @@ impl Network for Client {
             Client::XV1(c) => c.batch(action),
             Client::XV2(c) => c.batch(action),
             Client::Mastodon(c) => c.batch(action),
+            Client::Bluesky(c) => c.batch(action),
         }
     }
 
@@ -377,6 +393,7 @@ impl Network for Client {
             Client::XV1(c) => c.cost(action, target),
             Client::XV2(c) => c.cost(action, target),
             Client::Mastodon(c) => c.cost(action, target),
+            Client::Bluesky(c) => c.cost(action, target),
         }
     }
 
@@ -385,6 +402,7 @@ impl Network for Client {
             Client::XV1(c) => c.needs_list(action, targets),
             Client::XV2(c) => c.needs_list(action, targets),
             Client::Mastodon(c) => c.needs_list(action, targets),
+            Client::Bluesky(c) => c.needs_list(action, targets),
         }
     }
 
@@ -393,6 +411,7 @@ impl Network for Client {
             Client::XV1(c) => c.to_resolve(action, targets),
             Client::XV2(c) => c.to_resolve(action, targets),
             Client::Mastodon(c) => c.to_resolve(action, targets),
+            Client::Bluesky(c) => c.to_resolve(action, targets),
         }
     }
 
@@ -401,6 +420,7 @@ impl Network for Client {
             Client::XV1(c) => c.blocked_page(cursor).await,
             Client::XV2(c) => c.blocked_page(cursor).await,
             Client::Mastodon(c) => c.blocked_page(cursor).await,
+            Client::Bluesky(c) => c.blocked_page(cursor).await,
         }
     }
 
@@ -409,6 +429,7 @@ impl Network for Client {
             Client::XV1(c) => c.lookup(targets).await,
             Client::XV2(c) => c.lookup(targets).await,
             Client::Mastodon(c) => c.lookup(targets).await,
+            Client::Bluesky(c) => c.lookup(targets).await,
         }
     }
 
@@ -417,6 +438,7 @@ impl Network for Client {
             Client::XV1(c) => c.settled(action, target),
             Client::XV2(c) => c.settled(action, target),
             Client::Mastodon(c) => c.settled(action, target),
+            Client::Bluesky(c) => c.settled(action, target),
         }
     }
 }
