@@ -394,7 +394,7 @@ fn a_record_deleted_behind_the_tools_back_does_not_fail_its_batch() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let stale = &subjects[300];
+    let stale = &subjects[230];
     let (rkey, _) = pds
         .records(&me, "app.bsky.graph.block")
         .into_iter()
