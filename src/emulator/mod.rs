@@ -21,21 +21,24 @@
 //!   that may break off after acting);
 //! - [`admin`]: `GET /admin/state`, `GET /admin/requests` and `GET|POST /admin/config`, mounted
 //!   by each network with its own state view through the [`Admin`] trait;
-//! - [`config`]: the bounds every network's knobs share and the error naming a knob.
+//! - [`config`]: the bounds every network's knobs share and the error naming a knob;
+//! - [`demo`]: the [`demo::Stage`] each network sets for `bulk-unblock demo`.
 //!
 //! **A network module provides** the rest: its endpoint enum (implementing [`EndpointKind`])
 //! and routing; its authentication; its answers and error shapes; its seed (users, accounts,
 //! credentials) and configuration; a state struct holding a [`RequestLog`], a [`FaultDice`] and
 //! its [`limits::Window`]s behind a [`Store`]; a handler that runs the steps (arrive, admit,
 //! act, finish) with the sleeps between them; its state view and [`Admin`] implementation;
-//! and a `spawn` that returns a [`Running`]. [`args`] dispatches the `bulk-unblock emulator`
-//! subcommand to the network chosen with `--network`.
+//! a `spawn` that returns a [`Running`]; and its stage for `bulk-unblock demo`. [`args`]
+//! dispatches the `bulk-unblock emulator` subcommand, and [`demo`] the demo, to the network
+//! chosen with `--network`.
 
 pub mod admin;
 pub mod args;
 pub mod bluesky;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod faults;
 pub mod limits;
 pub mod log;

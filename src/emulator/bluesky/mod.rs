@@ -23,6 +23,7 @@ mod admin;
 mod appview;
 pub mod cli;
 pub mod config;
+pub mod demo;
 mod digest;
 mod jwt;
 mod pipeline;

@@ -21,6 +21,7 @@ mod admin;
 mod api;
 pub mod cli;
 pub mod config;
+pub mod demo;
 mod pipeline;
 mod render;
 mod reply;

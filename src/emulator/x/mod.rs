@@ -18,6 +18,7 @@ mod admin;
 pub mod cli;
 pub mod config;
 mod cursor;
+pub mod demo;
 pub mod oauth;
 mod pipeline;
 mod render;
