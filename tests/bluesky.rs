@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bulk_unblock::emulator::bluesky::{Budget, Endpoint, Host};
-use common::bluesky::{Bsky, made_up_dids, made_up_handle, sample, terminal};
+use common::bluesky::{Bsky, made_up_dids, made_up_handle, sample};
 use common::{
-    count_after, journal_header, journal_len, journal_records, journal_records_tolerant, show,
-    stderr, stdout, test_seed, wait_until,
+    count_after, is_terminal_outcome, journal_header, journal_len, journal_records,
+    journal_records_tolerant, show, stderr, stdout, test_seed, wait_until,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -103,7 +103,7 @@ fn assert_finished(
     let per_target = outcomes(&records);
     assert_eq!(per_target.len(), targets, "every target is in the journal");
     for (target, outcomes) in &per_target {
-        let terminal_lines = outcomes.iter().filter(|o| terminal(o)).count();
+        let terminal_lines = outcomes.iter().filter(|o| is_terminal_outcome(o)).count();
         assert_eq!(
             terminal_lines, 1,
             "{target}: one terminal line: {outcomes:?}"

@@ -21,22 +21,14 @@ use std::time::{Duration, Instant};
 use bulk_unblock::emulator::mastodon::{Endpoint, HeaderMode, Throttle};
 use common::mastodon::{Instance, owner_blocks, writes};
 use common::{
-    journal_header, journal_records, journal_records_tolerant, send_signal, show, stderr, stdout,
-    test_seed, wait_until,
+    is_terminal_outcome, journal_header, journal_records, journal_records_tolerant, send_signal,
+    show, stderr, stdout, test_seed, wait_until,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// How long a test waits for a background run to reach a state before failing.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// The terminal outcomes of a Mastodon journal.
-fn is_terminal(outcome: &str) -> bool {
-    matches!(
-        outcome,
-        "unblocked" | "blocked" | "not_blocked" | "not_found"
-    )
-}
 
 /// Every record's target mapped to its outcomes, in file order.
 fn outcomes(records: &[serde_json::Value]) -> BTreeMap<String, Vec<String>> {
@@ -62,10 +54,10 @@ fn one_terminal_line_each(
     per_target
         .into_iter()
         .map(|(target, outcomes)| {
-            let terminal = outcomes.iter().filter(|o| is_terminal(o)).count();
+            let terminal = outcomes.iter().filter(|o| is_terminal_outcome(o)).count();
             assert_eq!(terminal, 1, "{target}: one terminal record: {outcomes:?}");
             assert!(
-                is_terminal(outcomes.last().unwrap()),
+                is_terminal_outcome(outcomes.last().unwrap()),
                 "{target}: {outcomes:?}"
             );
             (target, outcomes.last().unwrap().clone())
@@ -847,7 +839,7 @@ fn runs_killed_at_20_seeded_moments_end_with_one_terminal_line_per_target() {
         let seen = i.requests_to(Endpoint::Unblock).len();
         let (records, _) = journal_records_tolerant(&log);
         for (target, outcomes) in outcomes(&records) {
-            if outcomes.iter().any(|o| is_terminal(o)) {
+            if outcomes.iter().any(|o| is_terminal_outcome(o)) {
                 done_since.entry(id_of(&target)).or_insert(seen);
             }
         }

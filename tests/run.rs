@@ -10,8 +10,8 @@ use std::time::Duration;
 use bulk_unblock::emulator::x::config::Config;
 use bulk_unblock::emulator::x::{AccessLevel, Seed, SuspendedReply, UserState};
 use common::{
-    Harness, builtin_account, count_after, journal_header, journal_len, journal_records,
-    outcomes_by_target, sample, show, stderr, stdout, wait_until,
+    Harness, builtin_account, count_after, is_terminal_outcome, journal_header, journal_len,
+    journal_records, outcomes_by_target, sample, show, stderr, stdout, wait_until,
 };
 
 /// A pace fast enough that the tool's own spacing never slows a test.
@@ -196,15 +196,11 @@ fn id_list(users: &[bulk_unblock::emulator::x::SeedUser]) -> String {
     users.iter().map(|u| format!("{}\n", u.id)).collect()
 }
 
-fn is_terminal(outcome: &str) -> bool {
-    matches!(outcome, "unblocked" | "blocked" | "not_found" | "suspended")
-}
-
 /// Targets (lowercased) whose journal holds a terminal record.
 fn terminal_targets(records: &[serde_json::Value]) -> BTreeSet<String> {
     outcomes_by_target(records)
         .into_iter()
-        .filter(|(_, outcomes)| outcomes.iter().any(|o| is_terminal(o)))
+        .filter(|(_, outcomes)| outcomes.iter().any(|o| is_terminal_outcome(o)))
         .map(|(t, _)| t)
         .collect()
 }
@@ -236,7 +232,7 @@ fn assert_resumed_cleanly(h: &Harness, log: &Path, done_before: &BTreeSet<String
     let blocked = demo_blocked();
     assert_eq!(per_target.len(), blocked.len(), "every target is recorded");
     for (target, outcomes) in &per_target {
-        let terminal = outcomes.iter().filter(|o| is_terminal(o)).count();
+        let terminal = outcomes.iter().filter(|o| is_terminal_outcome(o)).count();
         assert_eq!(
             terminal, 1,
             "{target}: exactly one terminal record: {outcomes:?}"

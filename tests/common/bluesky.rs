@@ -268,11 +268,3 @@ pub fn sample(name: &str) -> PathBuf {
         .join("sample-data")
         .join(name)
 }
-
-/// Whether an outcome ends a target for good.
-pub fn terminal(outcome: &str) -> bool {
-    matches!(
-        outcome,
-        "unblocked" | "not_blocked" | "not_found" | "blocked" | "suspended"
-    )
-}

@@ -387,7 +387,10 @@ pub fn journal_records_tolerant(path: &Path) -> (Vec<serde_json::Value>, usize) 
 
 /// Whether a journal outcome ends a target for good (`failed` does not).
 pub fn is_terminal_outcome(outcome: &str) -> bool {
-    matches!(outcome, "unblocked" | "blocked" | "not_found" | "suspended")
+    matches!(
+        outcome,
+        "unblocked" | "blocked" | "not_blocked" | "not_found" | "suspended"
+    )
 }
 
 /// Targets (lowercased) with at least one terminal record.
