@@ -8,15 +8,17 @@
 //! accounting of that child alone (`wait4`), never mixed with the emulator served here.
 //!
 //! Run with `cargo bench --bench figures`; one line per figure on stdout. Arguments select
-//! sections: X's `pace`, `cost`, `latency`, `scale`, `journal`. `BENCH_REPEATS=N` repeats
-//! each measurement N times (default 3) and prints the median with the spread. X's pace runs
-//! last 35 s each, so they are done once unless `BENCH_PACE_REPEATS=N` asks for more.
+//! sections: X's `pace`, `cost`, `latency`, `scale`, `journal`, and `mastodon` (its parts
+//! alone: `mastodon-pace`, `mastodon-list`). `BENCH_REPEATS=N` repeats each measurement N
+//! times (default 3) and prints the median with the spread. X's pace runs last 35 s each, so
+//! they are done once unless `BENCH_PACE_REPEATS=N` asks for more.
 //!
 //! The pieces every network uses are here and in [`launcher`] (children measured alone) and
 //! [`windows`] (rate windows rebuilt from the emulator's log); each network's sections are in a
 //! module of their own.
 
 mod launcher;
+mod mastodon;
 mod windows;
 mod x;
 
@@ -46,7 +48,8 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(1);
-    let env = x::credentials();
+    let mut env = x::credentials();
+    env.extend(mastodon::credentials());
     let bench = Bench::new(repeats, &env);
     println!(
         "# bulk-unblock figures: median [min..max] of {repeats} run(s), {pace_repeats} for pace"
@@ -66,6 +69,13 @@ fn main() {
     }
     if wanted("journal") {
         x.journal();
+    }
+    let mastodon = mastodon::Mastodon::new(&bench);
+    if wanted("mastodon") || wanted("mastodon-pace") {
+        mastodon.pace();
+    }
+    if wanted("mastodon") || wanted("mastodon-list") {
+        mastodon.list();
     }
 }
 

@@ -2,8 +2,8 @@
 //! allowed a run spent.
 //!
 //! Each network lays its windows out in its own way ([`Grid`]); the figures rebuild them with
-//! the emulator's rule, so the time a client leaves idle between a window's close and its next
-//! request counts as capacity it did not use.
+//! the emulator's rule, so the time a client leaves idle (between a window's close and its next
+//! request, or a whole window without a request) counts as capacity it did not use.
 
 use std::time::Duration;
 
@@ -13,11 +13,14 @@ pub enum Grid {
     /// X: a window opens at the first request after the previous one closed, aligned down to a
     /// whole second, and lasts its length.
     OpenedByRequest(Duration),
+    /// Mastodon (Rack::Attack keys its counters on `now / period`): windows of their length on
+    /// a fixed grid counted from the epoch, one after the other whether requests come or not.
+    Epoch(Duration),
 }
 
 impl Grid {
     fn length_ms(self) -> i64 {
-        let Grid::OpenedByRequest(length) = self;
+        let (Grid::OpenedByRequest(length) | Grid::Epoch(length)) = self;
         (length.as_millis() as i64).max(1)
     }
 }
@@ -47,7 +50,8 @@ pub struct Window {
 }
 
 /// The windows of `grid` that the arrivals (time on the emulator clock, and what each did, in
-/// arrival order) fell into.
+/// arrival order) fell into. On an epoch grid, the windows between two arrivals are there too,
+/// empty.
 pub fn rebuild(arrivals: impl IntoIterator<Item = (i64, Charge)>, grid: Grid) -> Vec<Window> {
     let length = grid.length_ms();
     let mut windows: Vec<Window> = Vec::new();
@@ -56,7 +60,23 @@ pub fn rebuild(arrivals: impl IntoIterator<Item = (i64, Charge)>, grid: Grid) ->
         if at_ms >= closes {
             let start = match grid {
                 Grid::OpenedByRequest(_) => at_ms.div_euclid(1000) * 1000,
+                Grid::Epoch(_) => at_ms - at_ms.rem_euclid(length),
             };
+            if let Grid::Epoch(_) = grid
+                && closes != i64::MIN
+            {
+                // The idle windows between the last one and this one.
+                let mut idle = closes;
+                while idle < start {
+                    windows.push(Window {
+                        start_ms: idle,
+                        closes_ms: idle + length,
+                        used: 0,
+                        refused: 0,
+                    });
+                    idle += length;
+                }
+            }
             windows.push(Window {
                 start_ms: start,
                 closes_ms: start + length,
