@@ -266,19 +266,20 @@ pub async fn execute(
             job.settings.concurrency
         ));
     }
+    // A request of several targets takes their cost in cells at once: the bucket holds that.
+    let burst = network.batch(job.settings.action).cost;
+    let pacer = Arc::new(Pacer::with_burst(job.rate, clock.clone(), burst));
     prepare(
         &network,
         job.settings.action,
         &plan.todo,
         job.list_rate,
+        &pacer,
         &clock,
         &signals.cancel,
         verbosity,
     )
     .await?;
-    // A request of several targets takes their cost in cells at once: the bucket holds that.
-    let burst = network.batch(job.settings.action).cost;
-    let pacer = Arc::new(Pacer::with_burst(job.rate, clock, burst));
     let mut plan = plan;
     let todo = std::mem::take(&mut plan.todo);
     let todo_len = todo.len() as u64;
@@ -332,12 +333,15 @@ fn verb(action: Action) -> &'static str {
 
 /// Reads what the network must know before acting on `todo`: the block list (read into memory,
 /// paced as any list), then the accounts behind the targets it cannot act on yet (looked up in
-/// batches, paced by the lookups' own limit). The client keeps what the answers told.
+/// batches, paced by the lookups' own limit, or by `actions`, the action's pacer, where the
+/// lookups count against the action's limit). The client keeps what the answers told.
+#[allow(clippy::too_many_arguments)]
 async fn prepare<N: Network>(
     network: &N,
     action: Action,
     todo: &[crate::target::Target],
     list_rate: Rate,
+    actions: &Pacer,
     clock: &Arc<ServerClock>,
     cancel: &CancellationToken,
     verbosity: Verbosity,
@@ -349,9 +353,17 @@ async fn prepare<N: Network>(
     }
     let unknown = network.to_resolve(action, todo);
     if !unknown.is_empty() {
-        let rate = blocklist::lookup_rate(network.network(), list_rate);
-        let lookups = Pacer::new(rate, clock.clone());
-        crate::resolve::look_up(network, &lookups, &unknown, cancel, verbosity).await?;
+        let own;
+        let lookups = if network.network().defaults().lookups_share_limit {
+            actions
+        } else {
+            own = Pacer::new(
+                blocklist::lookup_rate(network.network(), list_rate),
+                clock.clone(),
+            );
+            &own
+        };
+        crate::resolve::look_up(network, lookups, &unknown, cancel, verbosity).await?;
     }
     Ok(())
 }
@@ -595,5 +607,114 @@ mod tests {
         assert!(text.starts_with("in.txt:1: bad\nin.txt:2: bad"));
         assert!(text.contains("in.txt:20: bad\n… and 5 more"));
         assert!(!text.contains("in.txt:21"));
+    }
+
+    /// A network whose every target needs a lookup, recording when each lookup was sent.
+    struct Lookups {
+        network: crate::network::NetworkId,
+        sent: std::sync::Mutex<Vec<tokio::time::Instant>>,
+    }
+
+    impl Network for Lookups {
+        fn network(&self) -> crate::network::NetworkId {
+            self.network
+        }
+
+        fn lookup_batch(&self) -> usize {
+            1
+        }
+
+        async fn verify(
+            &self,
+        ) -> crate::reply::Reply<Result<crate::network::Account, crate::reply::Verdict>> {
+            unreachable!("prepare does not check the credentials")
+        }
+
+        async fn act(
+            &self,
+            _: Action,
+            _: &[crate::target::Target],
+        ) -> crate::reply::Reply<crate::network::Acted> {
+            unreachable!("prepare acts on nothing")
+        }
+
+        async fn blocked_page(
+            &self,
+            _: Option<&str>,
+        ) -> crate::reply::Reply<Result<crate::network::BlockPage, crate::reply::Verdict>> {
+            unreachable!("prepare reads no list here")
+        }
+
+        async fn lookup(
+            &self,
+            _: &[crate::target::Target],
+        ) -> crate::reply::Reply<Result<Vec<crate::network::UserRef>, crate::reply::Verdict>>
+        {
+            self.sent.lock().unwrap().push(tokio::time::Instant::now());
+            crate::reply::Reply::bare(Ok(Vec::new()))
+        }
+
+        fn to_resolve(
+            &self,
+            _: Action,
+            targets: &[crate::target::Target],
+        ) -> Vec<crate::target::Target> {
+            targets.to_vec()
+        }
+    }
+
+    /// Three lookups at a fast `--list-rate`, then the first action at 10/s: when were the
+    /// lookups sent, and when was the action admitted.
+    async fn lookups_then_action(
+        network: crate::network::NetworkId,
+    ) -> (Vec<tokio::time::Instant>, tokio::time::Instant) {
+        use crate::network::mastodon::identity::ACCT;
+        let net = Lookups {
+            network,
+            sent: std::sync::Mutex::new(Vec::new()),
+        };
+        let clock = Arc::new(ServerClock::new());
+        let actions = Pacer::new("10/s".parse().unwrap(), clock.clone());
+        let todo: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|a| crate::target::Target::new(&ACCT, a))
+            .collect();
+        let cancel = CancellationToken::new();
+        let list_rate = "1000/s".parse().unwrap();
+        prepare(
+            &net,
+            Action::Unblock,
+            &todo,
+            list_rate,
+            &actions,
+            &clock,
+            &cancel,
+            Verbosity::Quiet,
+        )
+        .await
+        .unwrap();
+        let permit = actions.admit(1, &cancel).await.unwrap();
+        let admitted = tokio::time::Instant::now();
+        actions.release(permit);
+        let sent = net.sent.lock().unwrap().clone();
+        (sent, admitted)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lookups_that_share_the_action_limit_take_turns_with_it_on_one_pace() {
+        let interval = std::time::Duration::from_millis(100);
+        // Mastodon: every request counts against the token's limit, so the lookups go at the
+        // action's pace and the first action waits its turn after the last of them.
+        let (sent, admitted) = lookups_then_action(crate::network::NetworkId::Mastodon).await;
+        assert_eq!(sent.len(), 3);
+        for pair in sent.windows(2) {
+            assert!(pair[1] - pair[0] >= interval, "{:?}", pair[1] - pair[0]);
+        }
+        assert!(admitted - sent[2] >= interval, "{:?}", admitted - sent[2]);
+        // X: lookups have a limit of their own, paced apart from the action's.
+        let (sent, admitted) = lookups_then_action(crate::network::NetworkId::X).await;
+        assert_eq!(sent.len(), 3);
+        assert!(sent[2] - sent[0] < interval, "{:?}", sent[2] - sent[0]);
+        assert!(admitted - sent[2] < interval, "{:?}", admitted - sent[2]);
     }
 }

@@ -159,8 +159,14 @@ pub struct Defaults {
     pub rate: Rate,
     /// `--list-rate`: the pace of block-list pages.
     pub list_rate: Rate,
-    /// The pace of lookups (their own limit).
+    /// The pace of lookups (their own limit), unless they share the action's.
     pub lookup_rate: Rate,
+    /// Lookups count against the same limit as the action (Mastodon's per-token limit counts
+    /// every request): a run then paces its lookups with the action's pacer, at `--rate`, so
+    /// that the two phases together never go faster than it, and what the lookups learnt of
+    /// the window (its headers, a lowered pace) carries over to the first action. Otherwise
+    /// the lookups have a pacer of their own at `lookup_rate`.
+    pub lookups_share_limit: bool,
 }
 
 /// How many targets one action request may cover, and what it may cost at most.

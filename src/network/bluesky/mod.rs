@@ -81,6 +81,8 @@ pub const DEFAULTS: Defaults = Defaults {
     rate: Rate::new(5000, Duration::from_secs(3600)),
     list_rate: Rate::new(1500, Duration::from_secs(300)),
     lookup_rate: Rate::new(1500, Duration::from_secs(300)),
+    // Lookups cost no write points: they share only the per-IP limit, split above.
+    lookups_share_limit: false,
 };
 
 /// Writes one `applyWrites` takes.

@@ -70,12 +70,14 @@ pub static CREDENTIALS: CredentialSpec = CredentialSpec {
 
 /// Mastodon's defaults, from mastodon.social's throttles (instances may differ; the headers
 /// tell): 300 requests per 5 minutes per token, paging requests 300 per 15 minutes per user,
-/// lookups under the general limit. There is no default host: the instance is the user's.
+/// lookups under the general limit: a run's lookups take turns with its unblocks on one pace.
+/// There is no default host: the instance is the user's.
 pub const DEFAULTS: Defaults = Defaults {
     api_base: None,
     rate: Rate::new(300, Duration::from_secs(5 * 60)),
     list_rate: Rate::new(300, Duration::from_secs(15 * 60)),
     lookup_rate: Rate::new(300, Duration::from_secs(5 * 60)),
+    lookups_share_limit: true,
 };
 
 /// Accounts per `GET /api/v1/blocks` page: the most Mastodon gives.

@@ -67,6 +67,7 @@ pub const DEFAULTS: crate::network::Defaults = crate::network::Defaults {
     rate: Rate::new(50, Duration::from_secs(15 * 60)),
     list_rate: Rate::new(15, Duration::from_secs(15 * 60)),
     lookup_rate: Rate::new(900, Duration::from_secs(15 * 60)),
+    lookups_share_limit: false,
 };
 
 /// Settings for [`XClient`] and [`v2::XV2Client`].

@@ -1,21 +1,9 @@
-//! The figures behind BENCHMARKS.md: how much of the rate limit a run spends, and what the tool
-//! itself costs, measured against the emulator on loopback.
-//!
-//! A user's throughput is bounded by the server's rate limit, so the two things worth measuring
-//! are whether every request the server allows is spent, and whether the client's own cost
-//! (CPU, memory, start-up time on a large list, journal appends) stays negligible beside it. The
-//! real binary runs as a child process, so its CPU time and peak memory come from the kernel's
-//! accounting of that child alone (`wait4`), never mixed with the emulator served here.
-//!
-//! Run with `cargo bench --bench figures`; one line per figure on stdout. Arguments select
-//! sections (`pace`, `cost`, `latency`, `scale`, `journal`); `BENCH_REPEATS=N` repeats each
-//! measurement N times (default 3) and prints the median with the spread. The pace runs last
-//! 35 s each, so they are done once unless `BENCH_PACE_REPEATS=N` asks for more.
+//! X's figures: pace (1), client cost (2), latency hiding (3), planning at scale (4) and
+//! journal appends (5), against the X emulator (see BENCHMARKS.md for what each measures).
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bulk_unblock::emulator::x::config::{Config, HeaderMode};
@@ -26,8 +14,10 @@ use bulk_unblock::network::NetworkId;
 use bulk_unblock::network::x::oauth::{self, Credentials, Secret};
 use bulk_unblock::outcome::{Action, Outcome};
 
-/// The binary measured.
-const BIN: &str = env!("CARGO_BIN_EXE_bulk-unblock");
+use crate::launcher::ChildRun;
+use crate::windows::{self, Charge, Grid};
+use crate::{Bench, figure};
+
 /// First synthesized blocked ID: far from the builtin seed's users.
 const FIRST_ID: u64 = 9_000_000_000_000;
 /// Unblocks per client-cost run.
@@ -37,90 +27,44 @@ const SCALE_LINES: u64 = 1_000_000;
 /// Records appended by the journal measurement.
 const JOURNAL_RECORDS: u64 = 200_000;
 
-fn main() {
-    if std::env::var_os(LAUNCHER).is_some() {
-        launcher();
-        return;
-    }
-    let sections: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wanted = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
-    let repeats: usize = std::env::var("BENCH_REPEATS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(3);
-    bulk_unblock::http::install_tls_provider();
-    let pace_repeats: usize = std::env::var("BENCH_PACE_REPEATS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(1);
-    let bench = Bench::new(repeats);
-    println!(
-        "# bulk-unblock figures: median [min..max] of {repeats} run(s), {pace_repeats} for pace"
-    );
-    if wanted("pace") {
-        bench.pace(pace_repeats);
-    }
-    if wanted("cost") {
-        bench.cost();
-    }
-    if wanted("latency") {
-        bench.latency();
-    }
-    if wanted("scale") {
-        bench.scale();
-    }
-    if wanted("journal") {
-        bench.journal();
-    }
+/// The builtin seed's first account, with its app.
+fn seed_account() -> (SeedAccount, SeedApp) {
+    let seed = Seed::builtin();
+    let account = seed.accounts[0].clone();
+    let app = seed
+        .apps
+        .iter()
+        .find(|a| a.consumer_key == account.consumer_key)
+        .cloned()
+        .expect("the builtin seed's first account has an app");
+    (account, app)
 }
 
-/// The emulator's runtime, a scratch directory and the seed account the child acts as.
-struct Bench {
-    rt: tokio::runtime::Runtime,
-    dir: tempfile::TempDir,
+/// The environment that makes a child act as the seed's first account.
+pub fn credentials() -> Vec<(&'static str, String)> {
+    let (account, app) = seed_account();
+    vec![
+        ("TWITTER_CONSUMER_KEY", app.consumer_key),
+        ("TWITTER_CONSUMER_SECRET", app.consumer_secret),
+        ("TWITTER_ACCESS_TOKEN", account.access_token),
+        ("TWITTER_ACCESS_TOKEN_SECRET", account.access_token_secret),
+    ]
+}
+
+/// X's sections, acting as the builtin seed's first account.
+pub struct X<'a> {
+    bench: &'a Bench,
     account: SeedAccount,
     app: SeedApp,
-    repeats: usize,
-    /// Starts every child, from a process that stays small (see [`launcher`]).
-    launcher: std::sync::Mutex<Launcher>,
 }
 
-/// What the kernel accounted to one child process.
-struct ChildRun {
-    exit: i32,
-    wall: Duration,
-    cpu: Duration,
-    max_rss_kib: i64,
-}
-
-impl Bench {
-    fn new(repeats: usize) -> Bench {
-        let seed = Seed::builtin();
-        let account = seed.accounts[0].clone();
-        let app = seed
-            .apps
-            .iter()
-            .find(|a| a.consumer_key == account.consumer_key)
-            .cloned()
-            .expect("the builtin seed's first account has an app");
-        let dir = tempfile::tempdir().expect("scratch directory");
-        let launcher = std::sync::Mutex::new(Launcher::start(dir.path(), &account, &app));
-        Bench {
-            launcher,
-            rt: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime"),
-            dir,
+impl X<'_> {
+    pub fn new(bench: &Bench) -> X<'_> {
+        let (account, app) = seed_account();
+        X {
+            bench,
             account,
             app,
-            repeats,
         }
     }
 
@@ -129,16 +73,15 @@ impl Bench {
         let mut config = Config::default();
         configure(&mut config);
         let emulator = Emulator::new(Seed::builtin(), config).expect("builtin seed is valid");
-        self.rt.block_on(spawn(emulator)).expect("emulator starts")
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.bench
+            .rt
+            .block_on(spawn(emulator))
+            .expect("emulator starts")
     }
 
     /// Writes `n` synthesized IDs, one a line, and returns the file.
     fn id_list(&self, name: &str, n: u64) -> PathBuf {
-        let path = self.path(name);
+        let path = self.bench.path(name);
         let mut text = String::with_capacity(n as usize * 14);
         for i in 0..n {
             let _ = writeln!(text, "{}", FIRST_ID + i);
@@ -147,69 +90,14 @@ impl Bench {
         path
     }
 
-    /// `bulk-unblock ARGS` with the account's credentials, run by the launcher.
-    fn child(&self, args: &[&str], name: &str) -> ChildRun {
-        let mut launcher = self.launcher.lock().unwrap_or_else(|e| e.into_inner());
-        let mut request = name.to_owned();
-        for arg in args {
-            request.push(SEPARATOR);
-            request.push_str(arg);
-        }
-        request.push('\n');
-        launcher
-            .input
-            .write_all(request.as_bytes())
-            .expect("launcher reads");
-        let mut answer = String::new();
-        launcher
-            .output
-            .read_line(&mut answer)
-            .expect("launcher answers");
-        let numbers: Vec<i64> = answer
-            .split_whitespace()
-            .map(|n| n.parse().expect("launcher answers numbers"))
-            .collect();
-        let [exit, wall_us, cpu_us, max_rss_kib] = numbers[..] else {
-            panic!("launcher answered `{answer}`");
-        };
-        ChildRun {
-            exit: exit as i32,
-            wall: Duration::from_micros(wall_us as u64),
-            cpu: Duration::from_micros(cpu_us as u64),
-            max_rss_kib,
-        }
-    }
-
-    fn output(&self, name: &str) -> String {
-        let out = std::fs::read_to_string(self.path(&format!("{name}.stdout"))).unwrap_or_default();
-        let err = std::fs::read_to_string(self.path(&format!("{name}.stderr"))).unwrap_or_default();
-        format!("{out}{err}")
-    }
-
     /// `run INPUT --log LOG --api-base URL EXTRA…`, with a fresh journal.
     fn run_tool(&self, running: &Running, input: &Path, extra: &[&str], name: &str) -> ChildRun {
-        let log = self.path(&format!("{name}.jsonl"));
-        let _ = std::fs::remove_file(&log);
-        let base = running.base_url();
-        let mut args = vec![
-            "-q",
-            "run",
-            input.to_str().expect("utf-8 path"),
-            "--log",
-            log.to_str().expect("utf-8 path"),
-            "--api-base",
-            &base,
-        ];
-        args.extend_from_slice(extra);
-        let run = self.child(&args, name);
-        if run.exit != 0 {
-            eprintln!("warning: {name} exited {}: {}", run.exit, self.output(name));
-        }
-        run
+        self.bench
+            .run_tool(&running.base_url(), Some(input), extra, name)
     }
 
     /// Pace utilisation (1): successful unblocks over what the server allowed, in ten windows.
-    fn pace(&self, repeats: usize) {
+    pub fn pace(&self, repeats: usize) {
         const WINDOW: Duration = Duration::from_secs(3);
         const LIMIT: u32 = 30;
         const WINDOWS: u64 = 10;
@@ -266,7 +154,7 @@ impl Bench {
 
     /// Client cost (2): CPU per unblock and unblocks per second with no limit and no latency,
     /// beside the emulator's capacity measured by a minimal client.
-    fn cost(&self) {
+    pub fn cost(&self) {
         let input = self.id_list("cost.txt", COST_TARGETS);
         for concurrency in [1usize, 8, 32] {
             let mut cpu_per = Vec::new();
@@ -275,7 +163,7 @@ impl Bench {
             let mut ratio = Vec::new();
             let mut floor = Vec::new();
             let mut rss = Vec::new();
-            for r in 0..self.repeats {
+            for r in 0..self.bench.repeats {
                 let running = self.emulator(|c| c.limits.enabled = false);
                 seed_blocks(&running, &self.account, COST_TARGETS);
                 let name = format!("cost-{concurrency}-{r}");
@@ -292,7 +180,7 @@ impl Bench {
                     done,
                     COST_TARGETS,
                     "every target unblocked once: {}",
-                    self.output(&name)
+                    self.bench.output(&name)
                 );
                 let tool_rate = steady_rate(&log, Duration::ZERO);
                 cpu_per.push(run.cpu.as_secs_f64() * 1e6 / done as f64);
@@ -411,7 +299,7 @@ impl Bench {
     }
 
     /// Latency hiding (3): 100 ms per answer, no limit.
-    fn latency(&self) {
+    pub fn latency(&self) {
         const LATENCY: Duration = Duration::from_millis(100);
         for concurrency in [1u64, 8, 32] {
             let ideal = concurrency as f64 / LATENCY.as_secs_f64();
@@ -420,7 +308,7 @@ impl Bench {
             let input = self.id_list(&format!("latency-{concurrency}.txt"), n);
             let mut rate = Vec::new();
             let mut share = Vec::new();
-            for r in 0..self.repeats {
+            for r in 0..self.bench.repeats {
                 let running = self.emulator(|c| {
                     c.limits.enabled = false;
                     c.faults.latency_ms = LATENCY.as_millis() as u64;
@@ -455,17 +343,17 @@ impl Bench {
 
     /// Planning and resume at scale (4): a dry run over a million lines, with and without a
     /// journal of a million records.
-    fn scale(&self) {
+    pub fn scale(&self) {
         let input = self.id_list("scale.txt", SCALE_LINES);
-        let journal = self.path("scale-journal.jsonl");
+        let journal = self.bench.path("scale-journal.jsonl");
         write_scale_journal(&journal, &self.account);
-        let fresh = self.path("scale-none.jsonl");
+        let fresh = self.bench.path("scale-none.jsonl");
         for (label, log) in [("journal-1M", &journal), ("no-journal", &fresh)] {
             let mut wall = Vec::new();
             let mut rss = Vec::new();
-            for r in 0..self.repeats {
+            for r in 0..self.bench.repeats {
                 let name = format!("scale-{label}-{r}");
-                let run = self.child(
+                let run = self.bench.child(
                     &[
                         "run",
                         input.to_str().expect("utf-8 path"),
@@ -475,7 +363,7 @@ impl Bench {
                     ],
                     &name,
                 );
-                let out = self.output(&name);
+                let out = self.bench.output(&name);
                 let expected = if log == &journal {
                     100_000
                 } else {
@@ -504,10 +392,10 @@ impl Bench {
     }
 
     /// Journal appends (5) with the default sync policy, in this process.
-    fn journal(&self) {
+    pub fn journal(&self) {
         let mut rate = Vec::new();
-        for r in 0..self.repeats {
-            let path = self.path(&format!("append-{r}.jsonl"));
+        for r in 0..self.bench.repeats {
+            let path = self.bench.path(&format!("append-{r}.jsonl"));
             let (mut journal, _) = Journal::open(&path).expect("journal opens");
             journal
                 .write_header(&header(&self.account))
@@ -558,7 +446,7 @@ fn steady_rate(log: &[LoggedRequest], latency: Duration) -> f64 {
     ok as f64 / span.max(1e-3)
 }
 
-/// Successful requests in the server's first `windows` windows, over what the server allowed
+/// Successful requests in the server's first `count` windows, over what the server allowed
 /// from the first window's opening to the last one's close; and the 429s answered meanwhile.
 ///
 /// The windows are rebuilt from the arrivals with the emulator's rule (a window opens at the
@@ -573,50 +461,18 @@ fn utilisation_of(
     window: Duration,
     limit: u32,
     skip: u64,
-    windows: u64,
+    count: u64,
 ) -> (f64, u64) {
-    let length = window.as_millis() as i64;
-    let (mut opened, mut first_start, mut closes) = (0, None, i64::MIN);
-    let (mut ok, mut refused) = (0u64, 0u64);
-    for e in log {
-        if e.at_ms >= closes {
-            if opened == skip + windows {
-                break;
-            }
-            opened += 1;
-            let start = e.at_ms.div_euclid(1000) * 1000;
-            if opened > skip {
-                first_start.get_or_insert(start);
-            }
-            closes = start + length;
-        }
-        if opened <= skip {
-            continue;
-        }
-        match e.status {
-            200 => ok += 1,
-            429 => refused += 1,
-            _ => {}
-        }
-    }
-    let Some(first_start) = first_start else {
-        return (0.0, 0);
-    };
-    if opened < skip + windows {
-        eprintln!("warning: the run ended after {opened} windows");
-    }
-    let allowed = f64::from(limit) * (closes - first_start) as f64 / length as f64;
-    (ok as f64 / allowed, refused)
-}
-
-/// Prints `name median [min..max] unit`.
-fn figure(name: &str, values: &[f64], unit: &str, decimals: usize) {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
-    println!("{name}: {median:.decimals$}{unit} [{min:.decimals$}..{max:.decimals$}]");
-    let _ = std::io::stdout().flush();
+    let arrivals = log.iter().map(|e| {
+        let charge = match e.status {
+            200 => Charge::Used,
+            429 => Charge::Refused,
+            _ => Charge::Other,
+        };
+        (e.at_ms, charge)
+    });
+    let rebuilt = windows::rebuild(arrivals, Grid::OpenedByRequest(window));
+    windows::utilisation(&rebuilt, limit, skip as usize, count as usize)
 }
 
 fn header(account: &SeedAccount) -> Header {
@@ -673,120 +529,4 @@ fn thread_cpu() -> Duration {
     let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
     assert_eq!(ok, 0, "clock_gettime: {}", std::io::Error::last_os_error());
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-/// Separates the words of a launcher request (never in a path or an argument used here).
-const SEPARATOR: char = '\u{1f}';
-
-/// The launcher process and its pipes.
-struct Launcher {
-    _process: std::process::Child,
-    input: std::process::ChildStdin,
-    output: std::io::BufReader<std::process::ChildStdout>,
-}
-
-impl Launcher {
-    /// This benchmark again, as a launcher, with the account's credentials and a clean
-    /// environment, working in `dir`.
-    fn start(dir: &Path, account: &SeedAccount, app: &SeedApp) -> Launcher {
-        let mut cmd = Command::new(std::env::current_exe().expect("own path"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TWITTER_")
-                || key == "RUST_LOG"
-                || key.to_ascii_lowercase().ends_with("_proxy")
-            {
-                cmd.env_remove(key);
-            }
-        }
-        let mut process = cmd
-            .env(LAUNCHER, "1")
-            .env("TWITTER_CONSUMER_KEY", &app.consumer_key)
-            .env("TWITTER_CONSUMER_SECRET", &app.consumer_secret)
-            .env("TWITTER_ACCESS_TOKEN", &account.access_token)
-            .env("TWITTER_ACCESS_TOKEN_SECRET", &account.access_token_secret)
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("launcher starts");
-        Launcher {
-            input: process.stdin.take().expect("piped"),
-            output: std::io::BufReader::new(process.stdout.take().expect("piped")),
-            _process: process,
-        }
-    }
-}
-
-/// Set in the launcher's environment.
-const LAUNCHER: &str = "FIGURES_LAUNCHER";
-
-/// The launcher: runs each requested command and answers `exit wall_us cpu_us max_rss_kib`.
-///
-/// The kernel records in a child's peak memory the memory of the process it was forked from
-/// (the copy exists until `exec`), and the benchmark process grows to tens of megabytes with
-/// the emulators' request logs. The launcher stays small, so what a child reports is its own.
-fn launcher() {
-    use std::io::BufRead;
-    let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout();
-    for request in stdin.lock().lines() {
-        let request = request.expect("request line");
-        let mut words = request.split(SEPARATOR);
-        let name = words.next().expect("a name");
-        let args: Vec<&str> = words.collect();
-        let run = spawn_measured(&args, name);
-        writeln!(
-            stdout,
-            "{} {} {} {}",
-            run.exit,
-            run.wall.as_micros(),
-            run.cpu.as_micros(),
-            run.max_rss_kib
-        )
-        .expect("answer written");
-        stdout.flush().expect("answer flushed");
-    }
-}
-
-/// Runs `bulk-unblock ARGS` with output to `NAME.stdout` and `NAME.stderr`, waited for with
-/// `wait4` so its CPU time and peak memory are its own.
-fn spawn_measured(args: &[&str], name: &str) -> ChildRun {
-    let out = std::fs::File::create(format!("{name}.stdout")).expect("stdout");
-    let err = std::fs::File::create(format!("{name}.stderr")).expect("stderr");
-    let start = Instant::now();
-    let child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("the binary starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data, fully written by wait4 on success.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child, not yet reaped; the pointers are valid for the call.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    assert_eq!(
-        reaped,
-        pid,
-        "wait4 failed: {}",
-        std::io::Error::last_os_error()
-    );
-    // The Child value must not wait again: it was reaped above.
-    std::mem::forget(child);
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    ChildRun {
-        exit: if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            -1
-        },
-        wall,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        max_rss_kib: usage.ru_maxrss,
-    }
 }
