@@ -19,17 +19,22 @@
 //! - [`serve`](mod@serve): serving a router until shutdown, [`Running`] (one or several servers
 //!   over one handle, stopped when dropped), and [`respond`] (status, `Date`, headers, a body
 //!   that may break off after acting);
+//! - [`network`](mod@network): the [`NetworkState`] trait a network's state implements, and
+//!   [`Handle`], the one emulator handle over it (knobs changed at runtime, the request log,
+//!   the counters, the state view);
 //! - [`admin`]: `GET /admin/state`, `GET /admin/requests` and `GET|POST /admin/config`, mounted
-//!   by each network with its own state view through the [`Admin`] trait;
+//!   by each network over its [`Handle`];
 //! - [`config`]: the bounds every network's knobs share and the error naming a knob;
 //! - [`demo`]: the [`demo::Stage`] each network sets for `bulk-unblock demo`.
 //!
 //! **A network module provides** the rest: its endpoint enum (implementing [`EndpointKind`])
 //! and routing; its authentication; its answers and error shapes; its seed (users, accounts,
-//! credentials) and configuration; a state struct holding a [`RequestLog`], a [`FaultDice`] and
-//! its [`limits::Window`]s behind a [`Store`]; a handler that runs the steps (arrive, admit,
-//! act, finish) with the sleeps between them; its state view and [`Admin`] implementation;
-//! a `spawn` that returns a [`Running`]; and its stage for `bulk-unblock demo`. [`args`]
+//! credentials) and configuration (implementing [`Knobs`]); a state struct holding its knobs,
+//! a [`RequestLog`], a [`FaultDice`] and its [`limits::Window`]s, implementing
+//! [`NetworkState`] (its `Emulator` is the core's [`Handle`] on that state, behind a [`Store`],
+//! with the network's own methods added); a handler that runs the steps (arrive, admit, act,
+//! finish) with the sleeps between them; its state view; a `spawn` that returns a
+//! [`Running`]; and its stage for `bulk-unblock demo`. [`args`]
 //! dispatches the `bulk-unblock emulator` subcommand, and [`demo`] the demo, to the network
 //! chosen with `--network`.
 
@@ -43,16 +48,17 @@ pub mod faults;
 pub mod limits;
 pub mod log;
 pub mod mastodon;
+pub mod network;
 pub mod request;
 pub mod serve;
 pub mod store;
 pub mod x;
 
-pub use admin::Admin;
 pub use clock::clock_ms;
-pub use config::ConfigError;
+pub use config::{ConfigError, Knobs};
 pub use faults::{FaultDice, FaultKind, Faults};
 pub use log::{EndpointKind, ErrorCode, Finished, LoggedRequest, RequestLog, Stats};
+pub use network::{Handle, NetworkState};
 pub use request::Parts;
 pub use serve::{Answer, Running, respond, serve};
 pub use store::Store;

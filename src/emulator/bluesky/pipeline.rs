@@ -26,6 +26,7 @@ use super::state::State;
 use super::xrpc::{BodyKind, Incoming, Reply, wrong_host};
 use crate::emulator::faults::FaultKind;
 use crate::emulator::log::{ErrorCode, Finished};
+use crate::emulator::network::NetworkState as _;
 
 /// The version `/xrpc/_health` reports (the reference PDS the emulator was checked against).
 const PDS_VERSION: &str = "0.5.35";
@@ -97,13 +98,8 @@ impl State {
                 params.entry(k.clone()).or_insert(text);
             }
         }
-        let now_ms = self.now_ms();
-        let seq = self
-            .log
-            .arrive(now_ms, &req.method, &req.path, req.route.endpoint, params);
         self.hosts.push(req.host);
-        let delay = self.dice.latency(&self.config.faults);
-        (seq, delay)
+        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
     }
 
     /// Charges the request's limiters; `Err` is the 429.

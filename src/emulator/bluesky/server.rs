@@ -12,14 +12,16 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::pipeline::Done;
+use super::state;
 use super::xrpc::{Body, BodyKind, Incoming};
 use super::{Emulator, Host, admin, route};
+use crate::emulator::network::NetworkState as _;
 use crate::emulator::request::Parts;
 use crate::emulator::serve::{Answer, respond};
 
 /// The router of one host: the admin views, then everything else through the emulated API.
 pub fn router(emulator: Emulator, host: Host) -> Router {
-    crate::emulator::admin::routes::<Emulator>()
+    crate::emulator::admin::routes::<state::State>()
         .merge(admin::routes())
         .fallback(
             move |state: State<Emulator>,

@@ -23,7 +23,8 @@ use super::syntax::TidClock;
 use super::{BLOCK, Host, LISTBLOCK};
 use crate::emulator::clock::clock_ms;
 use crate::emulator::faults::FaultDice;
-use crate::emulator::log::{RequestLog, Stats};
+use crate::emulator::log::RequestLog;
+use crate::emulator::network::NetworkState;
 
 /// A credential of an account: its password (index 0) or one of its app passwords.
 #[derive(Clone)]
@@ -306,21 +307,6 @@ impl State {
             stale_fired: false,
             revoked_on_time: false,
         })
-    }
-
-    /// The emulator's clock now.
-    pub fn now_ms(&self) -> i64 {
-        clock_ms(self.config.clock_offset_secs)
-    }
-
-    /// Reseeds the fault RNG when the configured seed changed.
-    pub fn config_changed(&mut self) {
-        self.dice.reseed_if_changed(self.config.faults.seed);
-    }
-
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> Stats {
-        self.log.stats()
     }
 
     /// The URL the didDoc names the PDS by, once it listens.
@@ -723,6 +709,24 @@ impl State {
             self.by_handle.insert(lower, user.did.clone());
             self.users.insert(user.did.clone(), user);
         }
+    }
+}
+
+impl NetworkState for State {
+    type Endpoint = Endpoint;
+    type Config = Config;
+    type Seed = Seed;
+    type SeedError = SeedError;
+    type StateView = super::admin::StateView;
+
+    fn build(seed: Seed, config: Config) -> Result<State, SeedError> {
+        State::new(seed, config)
+    }
+
+    crate::emulator::network::common_fields!();
+
+    fn view(&self) -> super::admin::StateView {
+        super::admin::state_view(self)
     }
 }
 

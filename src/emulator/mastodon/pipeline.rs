@@ -15,9 +15,9 @@ use super::reply::{HTML, Incoming, Reply, TOKEN_PARAMS, invalid_token, outside_s
 use super::route::{Access, Endpoint, is_api_path};
 use super::state::State;
 use super::throttle::{self, Rate, Subject, Verdict};
-use crate::emulator::clock::clock_ms;
 use crate::emulator::faults::FaultKind;
 use crate::emulator::log::{ErrorCode, Finished};
+use crate::emulator::network::NetworkState as _;
 
 /// Doorkeeper's description of an unknown (or missing) token.
 pub const INVALID_TOKEN: &str = "The access token is invalid";
@@ -68,11 +68,6 @@ impl Done {
 }
 
 impl State {
-    /// The emulator's clock now.
-    pub fn now_ms(&self) -> i64 {
-        clock_ms(self.config.clock_offset_secs)
-    }
-
     /// Logs the arrival (parameters without tokens) and draws the latency to apply before
     /// answering.
     pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
@@ -87,12 +82,7 @@ impl State {
             params.entry(k.clone()).or_insert_with(|| v.clone());
         }
         params.retain(|k, _| !TOKEN_PARAMS.contains(&k.as_str()));
-        let now_ms = self.now_ms();
-        let seq = self
-            .log
-            .arrive(now_ms, &req.method, &req.path, req.route.endpoint, params);
-        let delay = self.dice.latency(&self.config.faults);
-        (seq, delay)
+        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
     }
 
     /// The 429 of Rack::Attack's responder: the refusing throttle's limit, remaining 0, its

@@ -14,13 +14,15 @@ use super::admin;
 use super::pipeline::Done;
 use super::reply::Incoming;
 use super::route;
+use super::state;
+use crate::emulator::network::NetworkState as _;
 use crate::emulator::request::Parts;
 use crate::emulator::serve::{Answer, respond};
 
 /// The whole router: the core's admin views and this network's admin calls, then everything
 /// else through the emulated API.
 pub fn router(emulator: Emulator) -> Router {
-    crate::emulator::admin::routes::<Emulator>()
+    crate::emulator::admin::routes::<state::State>()
         .route("/admin/revoke", post(admin::revoke))
         .route("/admin/restore", post(admin::restore))
         .fallback(dispatch)

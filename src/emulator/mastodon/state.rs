@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::admin::StateView;
 use super::config::Config;
 use super::render::Relation;
 use super::route::Endpoint;
@@ -17,7 +18,8 @@ use super::seed::{
 };
 use crate::emulator::faults::FaultDice;
 use crate::emulator::limits::Window;
-use crate::emulator::log::{RequestLog, Stats};
+use crate::emulator::log::RequestLog;
+use crate::emulator::network::NetworkState;
 
 /// The first ID of block rows (the table's sequence has been used for a while).
 const FIRST_BLOCK_ROW: u64 = 4_001;
@@ -331,11 +333,6 @@ impl State {
         self.by_user.get(&id).and_then(|&i| self.users.get(i))
     }
 
-    /// Reseeds the fault RNG when the configured seed changed.
-    pub fn config_changed(&mut self) {
-        self.dice.reseed_if_changed(self.config.faults.seed);
-    }
-
     /// Adds a block row for `target` unless there is one; true when added.
     fn add_block(&mut self, user: usize, target: u64) -> bool {
         let row = self.next_block_row;
@@ -587,10 +584,23 @@ impl State {
             None => false,
         }
     }
+}
 
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> Stats {
-        self.log.stats()
+impl NetworkState for State {
+    type Endpoint = Endpoint;
+    type Config = Config;
+    type Seed = Seed;
+    type SeedError = SeedError;
+    type StateView = StateView;
+
+    fn build(seed: Seed, config: Config) -> Result<State, SeedError> {
+        State::new(seed, config)
+    }
+
+    crate::emulator::network::common_fields!();
+
+    fn view(&self) -> StateView {
+        super::admin::state_view(self)
     }
 }
 

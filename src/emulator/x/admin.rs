@@ -5,12 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Emulator;
-use super::config::Config;
-use super::route::Endpoint;
 use super::seed::AccessLevel;
-use crate::emulator::admin::Admin;
-use crate::emulator::log::{LoggedRequest, Stats};
+use super::state::State;
+use crate::emulator::log::Stats;
+use crate::emulator::network::NetworkState;
 
 /// One account in `GET /admin/state`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +41,8 @@ pub struct StateView {
 }
 
 /// Builds the state view.
-pub fn state_view(emulator: &Emulator) -> StateView {
-    emulator.with(|s| StateView {
+pub fn state_view(s: &State) -> StateView {
+    StateView {
         accounts: s
             .accounts
             .iter()
@@ -64,29 +62,5 @@ pub fn state_view(emulator: &Emulator) -> StateView {
             .collect(),
         users: s.users.len(),
         stats: s.stats(),
-    })
-}
-
-impl Admin for Emulator {
-    type Endpoint = Endpoint;
-    type StateView = StateView;
-    type Config = Config;
-
-    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Endpoint>> {
-        self.with(|s| s.log.since(seq).to_vec())
-    }
-
-    fn state_view(&self) -> StateView {
-        state_view(self)
-    }
-
-    fn config(&self) -> Config {
-        Emulator::config(self)
-    }
-
-    fn replace_config(&self, next: Config) -> Result<(), String> {
-        next.validate().map_err(|e| e.to_string())?;
-        self.update_config(|c| *c = next);
-        Ok(())
     }
 }

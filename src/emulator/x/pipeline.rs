@@ -15,10 +15,10 @@ use super::route::Endpoint;
 use super::seed::{AccessLevel, UserState};
 use super::state::State;
 use super::{v1, v2};
-use crate::emulator::clock::clock_ms;
 use crate::emulator::faults::FaultKind;
 use crate::emulator::limits::{self, Verdict};
 use crate::emulator::log::{ErrorCode, Finished};
+use crate::emulator::network::NetworkState as _;
 
 /// A request that passed admission.
 #[derive(Debug)]
@@ -59,11 +59,6 @@ impl Done {
 }
 
 impl State {
-    /// The emulator's clock now.
-    pub fn now_ms(&self) -> i64 {
-        clock_ms(self.config.clock_offset_secs)
-    }
-
     /// Logs the arrival and draws the latency to apply before answering.
     pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
         let mut params = BTreeMap::new();
@@ -78,12 +73,7 @@ impl State {
                 params.entry(k.clone()).or_insert(text);
             }
         }
-        let now_ms = self.now_ms();
-        let seq = self
-            .log
-            .arrive(now_ms, &req.method, &req.path, req.route.endpoint, params);
-        let delay = self.dice.latency(&self.config.faults);
-        (seq, delay)
+        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
     }
 
     /// Verifies the OAuth header and returns the account index.

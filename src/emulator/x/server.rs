@@ -12,13 +12,15 @@ use super::Emulator;
 use super::pipeline::Done;
 use super::reply::{BodyKind, Incoming};
 use super::route;
+use super::state;
 use crate::emulator::admin;
+use crate::emulator::network::NetworkState as _;
 use crate::emulator::request::Parts;
 use crate::emulator::serve::{Answer, respond};
 
 /// The whole router: admin views, then everything else through the emulated API.
 pub fn router(emulator: Emulator) -> Router {
-    admin::routes::<Emulator>()
+    admin::routes::<state::State>()
         .fallback(dispatch)
         .with_state(emulator)
 }

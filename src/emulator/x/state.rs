@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::admin::StateView;
 use super::config::Config;
 use super::route::Endpoint;
 use super::seed::{
@@ -15,7 +16,8 @@ use super::seed::{
 };
 use crate::emulator::faults::FaultDice;
 use crate::emulator::limits::Window;
-use crate::emulator::log::{RequestLog, Stats};
+use crate::emulator::log::RequestLog;
+use crate::emulator::network::NetworkState;
 
 /// An account: a user with a token, a blocked set and rate windows.
 pub struct Account {
@@ -192,11 +194,6 @@ impl State {
         })
     }
 
-    /// Reseeds the fault RNG when the configured seed changed.
-    pub fn config_changed(&mut self) {
-        self.dice.reseed_if_changed(self.config.faults.seed);
-    }
-
     /// Adds or replaces users. IDs of 0 or above the signed 64-bit range are skipped, as is a
     /// user whose screen name another user already has.
     pub fn add_users(&mut self, users: impl IntoIterator<Item = SeedUser>) {
@@ -292,10 +289,23 @@ impl State {
             .get(&name.to_ascii_lowercase())
             .and_then(|id| self.users.get(id))
     }
+}
 
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> Stats {
-        self.log.stats()
+impl NetworkState for State {
+    type Endpoint = Endpoint;
+    type Config = Config;
+    type Seed = Seed;
+    type SeedError = SeedError;
+    type StateView = StateView;
+
+    fn build(seed: Seed, config: Config) -> Result<State, SeedError> {
+        State::new(seed, config)
+    }
+
+    crate::emulator::network::common_fields!();
+
+    fn view(&self) -> StateView {
+        super::admin::state_view(self)
     }
 }
 

@@ -1,0 +1,199 @@
+//! What a network's state gives the core, and the one handle every emulator is.
+//!
+//! Each network keeps its whole state in one struct (its users, credentials and windows, and
+//! the parts every network has: the knobs, the request log and the fault dice). By
+//! implementing [`NetworkState`] on that struct, a network gets the handle [`Handle`]: the
+//! state behind the core's [`Store`], with what every emulator offers its tests and its admin
+//! routes (the knobs, changed at runtime; the request log; the counters; the state view). The
+//! network adds its own methods to its handle (`impl Handle<State> { … }` through its
+//! `Emulator` alias).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::clock::clock_ms;
+use super::config::Knobs;
+use super::faults::FaultDice;
+use super::log::{EndpointKind, LoggedRequest, RequestLog, Stats};
+use super::store::Store;
+
+/// A network's whole state, as the core reaches into it.
+pub trait NetworkState: Sized + Send + 'static {
+    /// The network's endpoints, as its request log names them.
+    type Endpoint: EndpointKind + Serialize;
+    /// Its knobs, as a scenario file spells them.
+    type Config: Knobs;
+    /// Its starting data.
+    type Seed;
+    /// What is wrong with a seed.
+    type SeedError;
+    /// The body of `GET /admin/state`: accounts, counts and counters, never a credential.
+    type StateView: Serialize + Send;
+
+    /// Builds the state from a seed, checking every reference in it.
+    fn build(seed: Self::Seed, config: Self::Config) -> Result<Self, Self::SeedError>;
+
+    /// The knobs.
+    fn config(&self) -> &Self::Config;
+
+    /// The request log and the counters.
+    fn log(&self) -> &RequestLog<Self::Endpoint>;
+
+    /// The knobs, the log and the dice, borrowed together.
+    fn common(&mut self) -> Common<'_, Self>;
+
+    /// The state view.
+    fn view(&self) -> Self::StateView;
+
+    /// The emulator's clock now.
+    fn now_ms(&self) -> i64 {
+        clock_ms(self.config().clock_offset_secs())
+    }
+
+    /// A snapshot of the counters.
+    fn stats(&self) -> Stats {
+        self.log().stats()
+    }
+
+    /// Reseeds the fault dice when the configured seed changed.
+    fn config_changed(&mut self) {
+        let common = self.common();
+        common.dice.reseed_if_changed(common.config.faults().seed);
+    }
+
+    /// Logs an arrival (its parameters already stripped of credentials) and draws the latency
+    /// to apply before answering; returns its sequence number and the latency.
+    fn log_arrival(
+        &mut self,
+        method: &str,
+        path: &str,
+        endpoint: Self::Endpoint,
+        params: BTreeMap<String, String>,
+    ) -> (u64, Duration) {
+        let now_ms = self.now_ms();
+        let common = self.common();
+        let seq = common.log.arrive(now_ms, method, path, endpoint, params);
+        let delay = common.dice.latency(common.config.faults());
+        (seq, delay)
+    }
+}
+
+/// The parts every network's state holds, borrowed together.
+pub struct Common<'a, S: NetworkState> {
+    /// The knobs.
+    pub config: &'a mut S::Config,
+    /// The request log and the counters.
+    pub log: &'a mut RequestLog<S::Endpoint>,
+    /// The fault RNG.
+    pub dice: &'a mut FaultDice,
+}
+
+/// Implements [`NetworkState::config`], [`NetworkState::log`] and [`NetworkState::common`]
+/// inside `impl NetworkState for State`, for a state whose fields are named `config`, `log`
+/// and `dice`.
+macro_rules! common_fields {
+    () => {
+        fn config(&self) -> &Self::Config {
+            &self.config
+        }
+
+        fn log(&self) -> &$crate::emulator::log::RequestLog<Self::Endpoint> {
+            &self.log
+        }
+
+        fn common(&mut self) -> $crate::emulator::network::Common<'_, Self> {
+            $crate::emulator::network::Common {
+                config: &mut self.config,
+                log: &mut self.log,
+                dice: &mut self.dice,
+            }
+        }
+    };
+}
+pub(crate) use common_fields;
+
+/// A running emulated network: its state behind the core's one lock. Cheap to clone: clones
+/// share the state. Each network names its own (`x::Emulator`, `bluesky::Emulator`,
+/// `mastodon::Emulator`) and adds its methods to it.
+pub struct Handle<S> {
+    /// The state, behind the core's one lock.
+    store: Store<S>,
+}
+
+impl<S> Clone for Handle<S> {
+    fn clone(&self) -> Handle<S> {
+        Handle {
+            store: self.store.clone(),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Handle<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The store never prints the state: it holds credentials.
+        f.debug_struct("Emulator")
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+impl<S: NetworkState> Handle<S> {
+    /// Builds an emulator, checking the seed's references.
+    pub fn new(seed: S::Seed, config: S::Config) -> Result<Handle<S>, S::SeedError> {
+        Ok(Handle {
+            store: Store::new(S::build(seed, config)?),
+        })
+    }
+
+    /// Runs `f` under the state lock (short and synchronous: never across an await).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        self.store.with(f)
+    }
+
+    /// Changes knobs at runtime; the next request sees them.
+    pub fn update_config(&self, f: impl FnOnce(&mut S::Config)) {
+        self.with(|s| {
+            f(s.common().config);
+            s.config_changed();
+        });
+    }
+
+    /// The current knobs.
+    pub fn config(&self) -> S::Config {
+        self.with(|s| s.config().clone())
+    }
+
+    /// Every request received, in arrival order.
+    pub fn requests(&self) -> Vec<LoggedRequest<S::Endpoint>> {
+        self.with(|s| s.log().entries().to_vec())
+    }
+
+    /// The requests that resolved to `endpoint`, in arrival order.
+    pub fn requests_to(&self, endpoint: S::Endpoint) -> Vec<LoggedRequest<S::Endpoint>> {
+        self.with(|s| {
+            s.log()
+                .entries()
+                .iter()
+                .filter(|r| r.endpoint == endpoint)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// The requests from sequence number `seq` on.
+    pub fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<S::Endpoint>> {
+        self.with(|s| s.log().since(seq).to_vec())
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.with(|s| s.stats())
+    }
+
+    /// The admin state view (`GET /admin/state`).
+    pub fn state_view(&self) -> S::StateView {
+        self.with(|s| s.view())
+    }
+}
