@@ -21,7 +21,8 @@
 //!   that may break off after acting);
 //! - [`network`](mod@network): the [`NetworkState`] trait a network's state implements, and
 //!   [`Handle`], the one emulator handle over it (knobs changed at runtime, the request log,
-//!   the counters, the state view);
+//!   the counters, the state view); the [`Steps`] of a request (arrive, admit, act, finish),
+//!   and the one loop that runs them with the sleeps between them, outside the lock;
 //! - [`admin`]: `GET /admin/state`, `GET /admin/requests` and `GET|POST /admin/config`, mounted
 //!   by each network over its [`Handle`];
 //! - [`config`]: the bounds every network's knobs share and the error naming a knob;
@@ -32,9 +33,10 @@
 //! credentials) and configuration (implementing [`Knobs`]); a state struct holding its knobs,
 //! a [`RequestLog`], a [`FaultDice`] and its [`limits::Window`]s, implementing
 //! [`NetworkState`] (its `Emulator` is the core's [`Handle`] on that state, behind a [`Store`],
-//! with the network's own methods added); a handler that runs the steps (arrive, admit, act,
-//! finish) with the sleeps between them; its state view; a `spawn` that returns a
-//! [`Running`]; and its stage for `bulk-unblock demo`. [`args`]
+//! with the network's own methods added); its [`Steps`] (what arriving, admission, acting
+//! and finishing mean on its wire); a handler that reads a request for them and answers what
+//! they return; its state view; a `spawn` that returns a [`Running`]; and its stage for
+//! `bulk-unblock demo`. [`args`]
 //! dispatches the `bulk-unblock emulator` subcommand, and [`demo`] the demo, to the network
 //! chosen with `--network`.
 
@@ -58,7 +60,7 @@ pub use clock::clock_ms;
 pub use config::{ConfigError, Knobs};
 pub use faults::{FaultDice, FaultKind, Faults};
 pub use log::{EndpointKind, ErrorCode, Finished, LoggedRequest, RequestLog, Stats};
-pub use network::{Handle, NetworkState};
+pub use network::{Handle, NetworkState, Steps};
 pub use request::Parts;
 pub use serve::{Answer, Running, respond, serve};
 pub use store::Store;

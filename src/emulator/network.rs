@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::clock::clock_ms;
 use super::config::Knobs;
 use super::faults::FaultDice;
-use super::log::{EndpointKind, LoggedRequest, RequestLog, Stats};
+use super::log::{EndpointKind, Finished, LoggedRequest, RequestLog, Stats};
 use super::store::Store;
 
 /// A network's whole state, as the core reaches into it.
@@ -78,6 +78,38 @@ pub trait NetworkState: Sized + Send + 'static {
         let delay = common.dice.latency(common.config.faults());
         (seq, delay)
     }
+}
+
+/// The steps every emulated request goes through, each one a short critical section:
+/// arrive (log it, draw the latency) → admit (the network's checks, its rate limits, the fault
+/// draw) → act (run the endpoint, or fail as the fault says) → finish (log the answer).
+///
+/// The core runs them (`Handle::serve_request`), taking the lock once a step and sleeping
+/// between the steps (the latency before admit, a stall or the like before act), so the lock
+/// is never held across a sleep.
+pub trait Steps: NetworkState {
+    /// A request as the network reads it.
+    type Incoming: Sync;
+    /// A request that passed admission.
+    type Ticket: Send;
+    /// A finished request, ready to log and answer.
+    type Done;
+
+    /// Logs the arrival and draws the latency to apply before admission.
+    fn arrive(&mut self, req: &Self::Incoming) -> (u64, Duration);
+
+    /// The network's checks, its rate limits and the fault draw; `Err` is the refusal.
+    fn admit(&mut self, seq: u64, req: &Self::Incoming) -> Result<Self::Ticket, Self::Done>;
+
+    /// How long an admitted request waits before acting (a stall fault, a login delay), if
+    /// at all.
+    fn wait(ticket: &Self::Ticket) -> Option<Duration>;
+
+    /// Runs the endpoint (unless the fault says the server failed first).
+    fn act(&mut self, req: &Self::Incoming, ticket: Self::Ticket) -> Self::Done;
+
+    /// How the request ended, for its log entry and the counters.
+    fn finished(done: &Self::Done) -> Finished;
 }
 
 /// The parts every network's state holds, borrowed together.
@@ -195,5 +227,31 @@ impl<S: NetworkState> Handle<S> {
     /// The admin state view (`GET /admin/state`).
     pub fn state_view(&self) -> S::StateView {
         self.with(|s| s.view())
+    }
+}
+
+impl<S: Steps> Handle<S> {
+    /// Runs a request through the steps and returns how it finished and the emulator clock
+    /// then (for the `Date` header). If the client goes away during a sleep this future is
+    /// dropped: the log entry keeps status 0 and nothing is acted on.
+    pub(crate) async fn serve_request(&self, req: &S::Incoming) -> (S::Done, i64) {
+        let (seq, delay) = self.with(|s| s.arrive(req));
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let done = match self.with(|s| s.admit(seq, req)) {
+            Err(done) => done,
+            Ok(ticket) => {
+                if let Some(wait) = S::wait(&ticket) {
+                    tokio::time::sleep(wait).await;
+                }
+                self.with(|s| s.act(req, ticket))
+            }
+        };
+        let now_ms = self.with(|s| {
+            s.common().log.finish(seq, S::finished(&done));
+            s.now_ms()
+        });
+        (done, now_ms)
     }
 }

@@ -1,10 +1,11 @@
-//! The steps every emulated request goes through, each one a short critical section:
-//! arrive (log, draw latency) → admit (the throttles, as Rack::Attack runs them before any
-//! controller; then the route, the token and its scopes, as Doorkeeper checks them; then the
-//! fault draw) → act (run the endpoint, or fail as the fault says) → finish (log the answer).
+//! The steps every emulated request goes through (the core's `Steps`), each one a short
+//! critical section: arrive (log, draw latency) → admit (the throttles, as Rack::Attack runs
+//! them before any controller; then the route, the token and its scopes, as Doorkeeper checks
+//! them; then the fault draw) → act (run the endpoint, or fail as the fault says) → finish (log
+//! the answer).
 //!
-//! Splitting at the awaits (latency before admit, a stall before act) is what keeps the state
-//! lock from ever being held across a sleep.
+//! The core runs them, sleeping between them (latency before admit, a stall before act), so
+//! the state lock is never held across a sleep.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use super::state::State;
 use super::throttle::{self, Rate, Subject, Verdict};
 use crate::emulator::faults::FaultKind;
 use crate::emulator::log::{ErrorCode, Finished};
-use crate::emulator::network::NetworkState as _;
+use crate::emulator::network::{NetworkState as _, Steps};
 
 /// Doorkeeper's description of an unknown (or missing) token.
 pub const INVALID_TOKEN: &str = "The access token is invalid";
@@ -37,7 +38,7 @@ pub struct Ticket {
     headers: Vec<(&'static str, String)>,
     fault: Option<FaultKind>,
     /// How long to wait before acting (a stall fault).
-    pub stall: Option<Duration>,
+    stall: Option<Duration>,
 }
 
 /// A finished request, ready to log and answer.
@@ -68,23 +69,6 @@ impl Done {
 }
 
 impl State {
-    /// Logs the arrival (parameters without tokens) and draws the latency to apply before
-    /// answering.
-    pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let mut params = BTreeMap::new();
-        if let Some(serde_json::Value::Object(body)) = &req.json {
-            for (k, v) in body {
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                params.insert(k.clone(), text);
-            }
-        }
-        for (k, v) in req.params.iter().rev() {
-            params.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        params.retain(|k, _| !TOKEN_PARAMS.contains(&k.as_str()));
-        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
-    }
-
     /// The 429 of Rack::Attack's responder: the refusing throttle's limit, remaining 0, its
     /// reset; no `Retry-After`, and its own bare `Content-Type: application/json`.
     fn too_many(&self, rate: Rate, now_ms: i64) -> (Reply, Vec<(&'static str, String)>) {
@@ -124,8 +108,76 @@ impl State {
         Ok(t.account)
     }
 
+    /// An injected server error: an HTML page (a proxy's, or Rails' static one) or JSON.
+    fn server_error(&self, status: u16) -> Reply {
+        let text = reason(status);
+        match self.config.replies.error_body {
+            ErrorBody::Json => Reply::error(status, text),
+            ErrorBody::Html => Reply {
+                status,
+                body: format!(
+                    "<html>\r\n<head><title>{status} {text}</title></head>\r\n<body>\r\n<center><h1>{status} {text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+                )
+                .into_bytes(),
+                content_type: HTML,
+                error: Some(text.to_owned()),
+                headers: Vec::new(),
+            },
+        }
+    }
+
+    fn dispatch(&mut self, endpoint: Endpoint, user: Option<u64>, req: &Incoming) -> Reply {
+        let needs_user = |user: Option<u64>| {
+            user.ok_or_else(|| Reply::error(422, "This method requires an authenticated user"))
+        };
+        let answer = match endpoint {
+            Endpoint::VerifyCredentials => {
+                needs_user(user).map(|u| api::verify_credentials(self, u))
+            }
+            Endpoint::Lookup => Ok(api::lookup(self, req)),
+            Endpoint::Relationships => needs_user(user).map(|u| api::relationships(self, u, req)),
+            Endpoint::Block => needs_user(user).map(|u| api::block_write(self, u, req, true)),
+            Endpoint::Unblock => needs_user(user).map(|u| api::block_write(self, u, req, false)),
+            Endpoint::Blocks => needs_user(user).map(|u| api::blocks(self, u, req)),
+            Endpoint::DomainBlocks => needs_user(user).map(|u| api::domain_blocks(self, u, req)),
+            Endpoint::DomainBlock => {
+                needs_user(user).map(|u| api::domain_block_write(self, u, req, true))
+            }
+            Endpoint::DomainUnblock => {
+                needs_user(user).map(|u| api::domain_block_write(self, u, req, false))
+            }
+            Endpoint::Instance => Ok(api::instance(self, false)),
+            Endpoint::InstanceV2 => Ok(api::instance(self, true)),
+            Endpoint::Unknown => Ok(Reply::no_route()),
+        };
+        answer.unwrap_or_else(|refusal| refusal)
+    }
+}
+
+impl Steps for State {
+    type Incoming = Incoming;
+    type Ticket = Ticket;
+    type Done = Done;
+
+    /// Logs the arrival (parameters without tokens) and draws the latency to apply before
+    /// answering.
+    fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
+        let mut params = BTreeMap::new();
+        if let Some(serde_json::Value::Object(body)) = &req.json {
+            for (k, v) in body {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                params.insert(k.clone(), text);
+            }
+        }
+        for (k, v) in req.params.iter().rev() {
+            params.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        params.retain(|k, _| !TOKEN_PARAMS.contains(&k.as_str()));
+        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
+    }
+
     /// The throttles, the route, the token and its scopes, and the fault draw.
-    pub fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Box<Done>> {
+    fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
         let endpoint = req.route.endpoint;
         let now_ms = self.now_ms();
         let token = req
@@ -147,7 +199,7 @@ impl State {
                 let (reply, headers) = self.too_many(pretended, now_ms);
                 let mut done = Done::refused(reply, headers, token_user);
                 done.fault = Some(FaultKind::Spurious429);
-                return Err(Box::new(done));
+                return Err(done);
             }
             let subject = Subject {
                 api: is_api_path(&req.path),
@@ -159,14 +211,14 @@ impl State {
                     let (reply, headers) = self.too_many(r, now_ms);
                     let mut done = Done::refused(reply, headers, token_user);
                     done.window_spent = true;
-                    return Err(Box::new(done));
+                    return Err(done);
                 }
                 Verdict::Pass(r) => rate = r,
             }
         }
         if endpoint == Endpoint::Unknown {
             // The catch-all route's controller is not an API controller: no rate headers.
-            return Err(Box::new(Done::refused(Reply::no_route(), Vec::new(), None)));
+            return Err(Done::refused(Reply::no_route(), Vec::new(), None));
         }
         let mut headers = throttle::headers(rate, self.config.limits.headers, false, now_ms);
         headers.push(("cache-control", CACHE_CONTROL.to_owned()));
@@ -192,7 +244,7 @@ impl State {
                 if reply.status == 401 {
                     self.log.counters().auth_failures += 1;
                 }
-                return Err(Box::new(Done::refused(reply, headers, token_user)));
+                return Err(Done::refused(reply, headers, token_user));
             }
         };
         let fault = if applies_faults {
@@ -214,26 +266,12 @@ impl State {
         })
     }
 
-    /// An injected server error: an HTML page (a proxy's, or Rails' static one) or JSON.
-    fn server_error(&self, status: u16) -> Reply {
-        let text = reason(status);
-        match self.config.replies.error_body {
-            ErrorBody::Json => Reply::error(status, text),
-            ErrorBody::Html => Reply {
-                status,
-                body: format!(
-                    "<html>\r\n<head><title>{status} {text}</title></head>\r\n<body>\r\n<center><h1>{status} {text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-                )
-                .into_bytes(),
-                content_type: HTML,
-                error: Some(text.to_owned()),
-                headers: Vec::new(),
-            },
-        }
+    fn wait(ticket: &Ticket) -> Option<Duration> {
+        ticket.stall
     }
 
     /// Runs the endpoint (unless the fault says the server failed first).
-    pub fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
+    fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
         let endpoint = req.route.endpoint;
         let mut headers = ticket.headers;
         let reply = match ticket.fault {
@@ -271,44 +309,13 @@ impl State {
         }
     }
 
-    fn dispatch(&mut self, endpoint: Endpoint, user: Option<u64>, req: &Incoming) -> Reply {
-        let needs_user = |user: Option<u64>| {
-            user.ok_or_else(|| Reply::error(422, "This method requires an authenticated user"))
-        };
-        let answer = match endpoint {
-            Endpoint::VerifyCredentials => {
-                needs_user(user).map(|u| api::verify_credentials(self, u))
-            }
-            Endpoint::Lookup => Ok(api::lookup(self, req)),
-            Endpoint::Relationships => needs_user(user).map(|u| api::relationships(self, u, req)),
-            Endpoint::Block => needs_user(user).map(|u| api::block_write(self, u, req, true)),
-            Endpoint::Unblock => needs_user(user).map(|u| api::block_write(self, u, req, false)),
-            Endpoint::Blocks => needs_user(user).map(|u| api::blocks(self, u, req)),
-            Endpoint::DomainBlocks => needs_user(user).map(|u| api::domain_blocks(self, u, req)),
-            Endpoint::DomainBlock => {
-                needs_user(user).map(|u| api::domain_block_write(self, u, req, true))
-            }
-            Endpoint::DomainUnblock => {
-                needs_user(user).map(|u| api::domain_block_write(self, u, req, false))
-            }
-            Endpoint::Instance => Ok(api::instance(self, false)),
-            Endpoint::InstanceV2 => Ok(api::instance(self, true)),
-            Endpoint::Unknown => Ok(Reply::no_route()),
-        };
-        answer.unwrap_or_else(|refusal| refusal)
-    }
-
-    /// Records the answer in the log and the counters.
-    pub fn finish(&mut self, seq: u64, done: &Done) {
-        self.log.finish(
-            seq,
-            Finished {
-                status: done.reply.status,
-                error_code: done.reply.error.as_deref().map(ErrorCode::from),
-                account: done.account.map(|id| id.to_string()),
-                window_spent: done.window_spent,
-                fault: done.fault,
-            },
-        );
+    fn finished(done: &Done) -> Finished {
+        Finished {
+            status: done.reply.status,
+            error_code: done.reply.error.as_deref().map(ErrorCode::from),
+            account: done.account.map(|id| id.to_string()),
+            window_spent: done.window_spent,
+            fault: done.fault,
+        }
     }
 }

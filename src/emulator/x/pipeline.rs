@@ -1,9 +1,10 @@
-//! The steps every emulated request goes through, each one a short critical section:
-//! arrive (log, draw latency) → admit (authenticate, check access, count the rate window, draw
-//! a fault) → act (run the endpoint, or fail as the fault says) → finish (log the answer).
+//! The steps every emulated request goes through (the core's `Steps`), each one a short
+//! critical section: arrive (log, draw latency) → admit (authenticate, check access, count the
+//! rate window, draw a fault) → act (run the endpoint, or fail as the fault says) → finish (log
+//! the answer).
 //!
-//! Splitting at the awaits (latency before admit, a stall before act) is what keeps the state
-//! lock from ever being held across a sleep.
+//! The core runs them, sleeping between them (latency before admit, a stall before act), so
+//! the state lock is never held across a sleep.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use super::{v1, v2};
 use crate::emulator::faults::FaultKind;
 use crate::emulator::limits::{self, Verdict};
 use crate::emulator::log::{ErrorCode, Finished};
-use crate::emulator::network::NetworkState as _;
+use crate::emulator::network::{NetworkState as _, Steps};
 
 /// A request that passed admission.
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub struct Ticket {
     headers: Vec<(&'static str, String)>,
     fault: Option<FaultKind>,
     /// How long to wait before acting (a stall fault).
-    pub stall: Option<Duration>,
+    stall: Option<Duration>,
 }
 
 /// A finished request, ready to log and answer.
@@ -59,23 +60,6 @@ impl Done {
 }
 
 impl State {
-    /// Logs the arrival and draws the latency to apply before answering.
-    pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let mut params = BTreeMap::new();
-        for (k, v) in &req.params {
-            if !k.starts_with("oauth_") {
-                params.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        if let Some(serde_json::Value::Object(body)) = &req.json {
-            for (k, v) in body {
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                params.entry(k.clone()).or_insert(text);
-            }
-        }
-        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
-    }
-
     /// Verifies the OAuth header and returns the account index.
     fn authenticate(&mut self, req: &Incoming, now_ms: i64) -> Result<usize, AuthFailure> {
         let header = oauth::parse_header(req.authorization.as_deref())?;
@@ -147,9 +131,32 @@ impl State {
         account.requests = account.requests.saturating_add(1);
         Ok(idx)
     }
+}
+
+impl Steps for State {
+    type Incoming = Incoming;
+    type Ticket = Ticket;
+    type Done = Done;
+
+    /// Logs the arrival and draws the latency to apply before answering.
+    fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
+        let mut params = BTreeMap::new();
+        for (k, v) in &req.params {
+            if !k.starts_with("oauth_") {
+                params.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        if let Some(serde_json::Value::Object(body)) = &req.json {
+            for (k, v) in body {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                params.entry(k.clone()).or_insert(text);
+            }
+        }
+        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
+    }
 
     /// Authentication, access checks, the rate window and the fault draw.
-    pub fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
+    fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
         let endpoint = req.route.endpoint;
         if endpoint == Endpoint::Unknown {
             return Err(Done::refused(Reply::unknown_route(&req.path), None));
@@ -338,8 +345,12 @@ impl State {
         })
     }
 
+    fn wait(ticket: &Ticket) -> Option<Duration> {
+        ticket.stall
+    }
+
     /// Runs the endpoint (unless the fault says the server failed first).
-    pub fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
+    fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
         let endpoint = req.route.endpoint;
         let v2 = endpoint.is_v2();
         let idx = ticket.account;
@@ -393,18 +404,14 @@ impl State {
         }
     }
 
-    /// Records the answer in the log and the counters.
-    pub fn finish(&mut self, seq: u64, done: &Done) {
-        self.log.finish(
-            seq,
-            Finished {
-                status: done.reply.status,
-                error_code: done.reply.error_code.map(ErrorCode::Number),
-                account: done.account.map(|id| id.to_string()),
-                window_spent: done.window_spent,
-                fault: done.fault,
-            },
-        );
+    fn finished(done: &Done) -> Finished {
+        Finished {
+            status: done.reply.status,
+            error_code: done.reply.error_code.map(ErrorCode::Number),
+            account: done.account.map(|id| id.to_string()),
+            window_spent: done.window_spent,
+            fault: done.fault,
+        }
     }
 }
 
