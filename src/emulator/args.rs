@@ -1,23 +1,22 @@
 //! The `bulk-unblock emulator` subcommand: its flags, `--network` choosing which emulator
-//! serves, and what every network's start-up shares (reading the seed and scenario files,
-//! binding the port, printing the start-up lines, serving until Ctrl-C).
+//! serves, and what every network's start-up reads the same way (the seed and scenario files,
+//! the flags every network shares); [`start`](super::start) starts the chosen network with
+//! them.
 //!
 //! Flags override the scenario file, which overrides the faithful defaults. Most flags are
 //! shared; a network's own flags are refused for the other networks, with the flag named, so a
 //! knob never silently does nothing. Adding a network is a [`Network`] variant, its arm in
-//! [`run`], and the list of flags it does not take ([`EmulatorArgs::check_flags`]). The X
+//! [`run`], the list of flags it does not take ([`EmulatorArgs::check_flags`]), and its
+//! [`Startup`](super::start::Startup). The X
 //! emulator's start-up lines name the accounts but never a secret; the Bluesky and Mastodon
 //! emulators print their sample app passwords and tokens, which any client needs to log in.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use tokio::net::TcpListener;
 
-use super::config::ConfigError;
-use super::serve::{Running, bind_loopback};
+use super::config::{ConfigError, Knobs};
 
 /// `on` or `off`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -294,9 +293,13 @@ impl EmulatorArgs {
         .collect()
     }
 
-    /// Sets the fault knobs every network shares (latency, errors, drops, stalls, revocation)
-    /// from their flags; flags win over the scenario file.
-    pub fn apply_faults(&self, f: &mut super::faults::Faults) {
+    /// Sets the knobs every network shares (the clock offset, and the faults: latency, errors,
+    /// drops, stalls, revocation) from their flags; flags win over the scenario file.
+    pub fn apply_shared(&self, config: &mut impl Knobs) {
+        let (clock_offset_secs, f) = config.shared_mut();
+        if let Some(s) = self.clock_offset {
+            *clock_offset_secs = s;
+        }
         if let Some(v) = self.latency_ms {
             f.latency_ms = v;
         }
@@ -359,14 +362,6 @@ impl EmulatorArgs {
             None => Ok(()),
         }
     }
-
-    /// Binds `127.0.0.1:PORT` for `--port`.
-    pub async fn bind(&self) -> Result<TcpListener, EmulatorError> {
-        let port = self.port;
-        bind_loopback(port)
-            .await
-            .map_err(|source| EmulatorError::Bind { port, source })
-    }
 }
 
 /// Serves the chosen network until Ctrl-C.
@@ -376,26 +371,6 @@ pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
         Network::X => super::x::cli::run(&args).await,
         Network::Bluesky => super::bluesky::cli::run(&args).await,
         Network::Mastodon => super::mastodon::cli::run(&args).await,
-    }
-}
-
-/// Prints the start-up lines, then serves until Ctrl-C or until a server fails. Stops at once
-/// on Ctrl-C: dropping `running` aborts the servers, so a stalled request cannot hold the
-/// emulator open.
-pub async fn serve_until_ctrl_c<H>(
-    mut running: Running<H>,
-    lines: &[String],
-) -> Result<(), EmulatorError> {
-    {
-        let mut out = std::io::stdout().lock();
-        for line in lines {
-            writeln!(out, "{line}").map_err(EmulatorError::Stdout)?;
-        }
-        out.flush().map_err(EmulatorError::Stdout)?;
-    }
-    tokio::select! {
-        served = running.stopped() => served.map_err(EmulatorError::Serve),
-        signal = tokio::signal::ctrl_c() => signal.map_err(EmulatorError::Signal),
     }
 }
 

@@ -25,7 +25,11 @@
 //!   and the one loop that runs them with the sleeps between them, outside the lock;
 //! - [`admin`]: `GET /admin/state`, `GET /admin/requests` and `GET|POST /admin/config`, mounted
 //!   by each network over its [`Handle`];
-//! - [`config`]: the bounds every network's knobs share and the error naming a knob;
+//! - [`config`]: what the core reads in every network's knobs ([`Knobs`]), the bounds they
+//!   share and the error naming a knob;
+//! - [`start`]: starting any network's emulator the one way: [`start::load`] (the seed, the
+//!   scenario, the flags, the check of the knobs), [`start::launch`] (binding, serving, the
+//!   start-up lines, until Ctrl-C) and [`start::spawn`] (on free loopback ports);
 //! - [`demo`]: the [`demo::Stage`] each network sets for `bulk-unblock demo`.
 //!
 //! **A network module provides** the rest: its endpoint enum (implementing [`EndpointKind`])
@@ -35,10 +39,10 @@
 //! [`NetworkState`] (its `Emulator` is the core's [`Handle`] on that state, behind a [`Store`],
 //! with the network's own methods added); its [`Steps`] (what arriving, admission, acting
 //! and finishing mean on its wire); a handler that reads a request for them and answers what
-//! they return; its state view; a `spawn` that returns a [`Running`]; and its stage for
-//! `bulk-unblock demo`. [`args`]
-//! dispatches the `bulk-unblock emulator` subcommand, and [`demo`] the demo, to the network
-//! chosen with `--network`.
+//! they return; its state view; its [`start::Startup`] (its builtin seed, the flags of its own
+//! knobs, its servers and its start-up lines); and its stage for `bulk-unblock demo`.
+//! [`args`] dispatches the `bulk-unblock emulator` subcommand, and [`demo`] the demo, to the
+//! network chosen with `--network`.
 
 pub mod admin;
 pub mod args;
@@ -53,6 +57,7 @@ pub mod mastodon;
 pub mod network;
 pub mod request;
 pub mod serve;
+pub mod start;
 pub mod store;
 pub mod x;
 

@@ -28,7 +28,7 @@ pub trait NetworkState: Sized + Send + 'static {
     /// Its starting data.
     type Seed;
     /// What is wrong with a seed.
-    type SeedError;
+    type SeedError: std::error::Error + Send + Sync + 'static;
     /// The body of `GET /admin/state`: accounts, counts and counters, never a credential.
     type StateView: Serialize + Send;
 

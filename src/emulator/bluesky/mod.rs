@@ -180,21 +180,5 @@ impl Emulator {
 /// Binds two ports on `127.0.0.1` (the entryway, then the PDS) and serves `emulator` on the
 /// current runtime.
 pub async fn spawn(emulator: Emulator) -> std::io::Result<Running> {
-    let entryway = crate::emulator::serve::bind_loopback(0).await?;
-    let pds = crate::emulator::serve::bind_loopback(0).await?;
-    serve(emulator, entryway, pds)
-}
-
-/// Serves `emulator` on two bound listeners: the entryway, then the PDS.
-pub fn serve(
-    emulator: Emulator,
-    entryway: tokio::net::TcpListener,
-    pds: tokio::net::TcpListener,
-) -> std::io::Result<Running> {
-    emulator.set_pds_port(pds.local_addr()?.port());
-    let servers = [
-        (ENTRYWAY, entryway, emulator.router(Host::Entryway)),
-        (PDS, pds, emulator.router(Host::Pds)),
-    ];
-    Running::spawn(emulator, servers)
+    crate::emulator::start::spawn(emulator).await
 }

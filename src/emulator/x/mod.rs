@@ -92,6 +92,5 @@ pub const SERVER: &str = "api";
 
 /// Binds `127.0.0.1:0` and serves `emulator` on the current runtime.
 pub async fn spawn(emulator: Emulator) -> std::io::Result<Running> {
-    let router = emulator.router();
-    Running::on_loopback(emulator, [(SERVER, router)]).await
+    crate::emulator::start::spawn(emulator).await
 }
