@@ -64,7 +64,7 @@ pub trait Startup: NetworkState<Seed: Clone> {
 }
 
 /// The error of a seed that cannot be read or built, naming where it came from.
-fn bad_seed<S: NetworkState>(origin: &str, source: S::SeedError) -> EmulatorError {
+pub(crate) fn bad_seed<S: NetworkState>(origin: &str, source: S::SeedError) -> EmulatorError {
     EmulatorError::Seed {
         origin: origin.to_owned(),
         source: Box::new(source),
