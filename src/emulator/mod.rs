@@ -16,6 +16,8 @@
 //! - [`log`]: the request log ([`LoggedRequest`], generic over the network's endpoint enum)
 //!   and the counters ([`Stats`]);
 //! - [`request`]: the parts of a request every network reads ([`Parts`]);
+//! - [`seed`](mod@seed): what every network's seed and state share: [`seed::Redacted`],
+//!   standing for a credential in `Debug` output, and the name of a user made up for a test;
 //! - [`serve`](mod@serve): serving a router until shutdown, [`Running`] (one or several servers
 //!   over one handle, stopped when dropped), and [`respond`] (status, `Date`, headers, a body
 //!   that may break off after acting);
@@ -56,6 +58,7 @@ pub mod log;
 pub mod mastodon;
 pub mod network;
 pub mod request;
+pub mod seed;
 pub mod serve;
 pub mod start;
 pub mod store;

@@ -18,7 +18,7 @@ use super::digest::cid;
 use super::jwt::{self, Claims, Kind};
 use super::ratelimit::Limiters;
 use super::route::Endpoint;
-use super::seed::{Seed, SeedError, SeedUser, UserState};
+use super::seed::{Seed, SeedError, SeedUser, UserState, made_up_handle};
 use super::syntax::TidClock;
 use super::{BLOCK, Host, LISTBLOCK};
 use crate::emulator::clock::clock_ms;
@@ -764,18 +764,9 @@ fn commit_cid(did: &str, rev: &str) -> String {
     cid(format!("{did}#{rev}").as_bytes())
 }
 
-/// An active user for a DID no seed named: handle `u-` and the DID's last 10 characters.
+/// An active user for a DID no seed named.
 fn synthesized_user(did: &str) -> SeedUser {
-    let tail: String = did
-        .chars()
-        .rev()
-        .filter(char::is_ascii_alphanumeric)
-        .take(10)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    SeedUser::active(did, &format!("u-{}.bsky.test", tail.to_ascii_lowercase()))
+    SeedUser::active(did, &made_up_handle(did))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::route::Route;
-use super::seed::Redacted;
+use crate::emulator::seed::Redacted;
 
 /// The base of problem `type` URIs in v2 errors (older captures use this host).
 pub const PROBLEMS: &str = "https://api.twitter.com/2/problems";

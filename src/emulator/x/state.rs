@@ -12,12 +12,13 @@ use super::admin::StateView;
 use super::config::Config;
 use super::route::Endpoint;
 use super::seed::{
-    AccessLevel, MAX_USER_ID, Redacted, Seed, SeedError, SeedUser, UserState, check_screen_name,
+    AccessLevel, MAX_USER_ID, Seed, SeedError, SeedUser, UserState, check_screen_name,
 };
 use crate::emulator::faults::FaultDice;
 use crate::emulator::limits::Window;
 use crate::emulator::log::RequestLog;
 use crate::emulator::network::NetworkState;
+use crate::emulator::seed::{Redacted, made_up_name};
 
 /// An account: a user with a token, a blocked set and rate windows.
 pub struct Account {
@@ -49,7 +50,7 @@ pub struct Account {
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The token, its secret and the consumer key never appear (see `seed::Redacted`).
+        // The token, its secret and the consumer key never appear (see `Redacted`).
         f.debug_struct("Account")
             .field("user_id", &self.user_id)
             .field("consumer_key", &Redacted)
@@ -238,7 +239,7 @@ impl State {
             set.insert(id);
         }
         let synthesized = missing.into_iter().map(|id| {
-            let name = format!("u_{}", base36(id));
+            let name = made_up_name(id);
             SeedUser {
                 id,
                 name: format!("User {id}"),
@@ -307,20 +308,6 @@ impl NetworkState for State {
     fn view(&self) -> StateView {
         super::admin::state_view(self)
     }
-}
-
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -434,8 +421,8 @@ mod tests {
     }
 
     #[test]
-    fn base36_names_fit_screen_name_rules() {
-        let name = format!("u_{}", base36(MAX_USER_ID));
+    fn made_up_names_fit_screen_name_rules() {
+        let name = made_up_name(MAX_USER_ID);
         assert_eq!(check_screen_name(&name), Ok(()), "{name}");
     }
 }
