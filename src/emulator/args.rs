@@ -164,6 +164,14 @@ pub struct EmulatorArgs {
     pub mastodon: Box<crate::emulator::mastodon::cli::Flags>,
 }
 
+/// The flags of `flags` that were given (each paired with whether it was), in order.
+pub fn given<const N: usize>(flags: [(&'static str, bool); N]) -> Vec<&'static str> {
+    flags
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+}
+
 fn probability(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
@@ -273,7 +281,7 @@ impl EmulatorArgs {
 
     /// The flags given that only the X emulator takes.
     pub fn x_flags_given(&self) -> Vec<&'static str> {
-        [
+        given([
             ("--window", self.window.is_some()),
             ("--destroy-limit", self.destroy_limit.is_some()),
             ("--destroy-window", self.destroy_window.is_some()),
@@ -287,10 +295,7 @@ impl EmulatorArgs {
             ("--list-page-size", self.list_page_size.is_some()),
             ("--refuse-timestamps", !self.refuse_timestamps.is_empty()),
             ("--suspended", self.suspended.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(flag, given)| given.then_some(flag))
-        .collect()
+        ])
     }
 
     /// Sets the knobs every network shares (the clock offset, and the faults: latency, errors,
@@ -338,7 +343,7 @@ impl EmulatorArgs {
     /// Refuses a flag the chosen network does not take, naming it.
     pub fn check_flags(&self) -> Result<(), EmulatorError> {
         let x = self.x_flags_given();
-        let bluesky: Vec<&'static str> = self.bluesky.given().into_iter().collect();
+        let bluesky = self.bluesky.given();
         let mastodon = self.mastodon.given();
         let given = match self.network {
             Network::X => [bluesky, mastodon].concat(),

@@ -18,7 +18,7 @@ use super::config::{AppViewState, Config, EntrywayWrites, PdsHost};
 use super::seed::{Seed, SeedError};
 use super::state::State;
 use super::{ENTRYWAY, Emulator, Host, PDS, Running};
-use crate::emulator::args::{EmulatorArgs, EmulatorError, Switch};
+use crate::emulator::args::{self, EmulatorArgs, EmulatorError, Switch};
 use crate::emulator::start::{self, Startup};
 
 /// The flags only `--network bluesky` takes.
@@ -78,9 +78,9 @@ pub struct BlueskyArgs {
 }
 
 impl BlueskyArgs {
-    /// The first Bluesky-only flag given, for networks that refuse them.
-    pub fn given(&self) -> Option<&'static str> {
-        [
+    /// The Bluesky-only flags given, for networks that refuse them.
+    pub fn given(&self) -> Vec<&'static str> {
+        args::given([
             ("--pds-port", self.pds_port.is_some()),
             ("--access-ttl", self.access_ttl.is_some()),
             ("--did-doc", self.did_doc.is_some()),
@@ -97,9 +97,7 @@ impl BlueskyArgs {
             ("--stale-count", self.stale_count.is_some()),
             ("--revoke-at", self.revoke_at.is_some()),
             ("--login-delay", self.login_delay.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(flag, given)| given.then_some(flag))
+        ])
     }
 }
 
@@ -318,8 +316,8 @@ mod tests {
             "{err}"
         );
         let args = parse(&["--appview", "down"]);
-        assert_eq!(args.bluesky.given(), Some("--appview"));
-        assert_eq!(parse(&[]).bluesky.given(), None);
+        assert_eq!(args.bluesky.given(), ["--appview"]);
+        assert!(parse(&[]).bluesky.given().is_empty());
         let args = parse(&["--network", "bluesky", "--points-window", "500ms"]);
         assert!(matches!(load(&args), Err(EmulatorError::Config(_))));
     }

@@ -17,7 +17,7 @@ use super::config::{Config, HeaderMode, RevokedReply};
 use super::seed::{Seed, SeedError};
 use super::state::State;
 use super::{Emulator, Running, SERVER};
-use crate::emulator::args::{EmulatorArgs, EmulatorError, Switch};
+use crate::emulator::args::{self, EmulatorArgs, EmulatorError, Switch};
 use crate::emulator::start::{self, Startup};
 
 /// How a revoked token is refused, for `--revoked`.
@@ -61,7 +61,7 @@ pub struct Flags {
 impl Flags {
     /// The flags given, by name (for refusing them on another network).
     pub fn given(&self) -> Vec<&'static str> {
-        [
+        args::given([
             ("--token-limit", self.token_limit.is_some()),
             ("--token-period", self.token_period.is_some()),
             ("--paging-limit", self.paging_limit.is_some()),
@@ -69,10 +69,7 @@ impl Flags {
             ("--fault-status", self.fault_status.is_some()),
             ("--revoked", self.revoked.is_some()),
             ("--instance-version", self.instance_version.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(flag, given)| given.then_some(flag))
-        .collect()
+        ])
     }
 }
 
