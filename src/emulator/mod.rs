@@ -17,7 +17,8 @@
 //!   and the counters ([`Stats`]);
 //! - [`request`]: the parts of a request every network reads ([`Parts`]);
 //! - [`seed`](mod@seed): what every network's seed and state share: [`seed::Redacted`],
-//!   standing for a credential in `Debug` output, and the name of a user made up for a test;
+//!   standing for a credential in `Debug` output, the name of a user made up for a test, and
+//!   the hash that derives the fields no seed gives;
 //! - [`serve`](mod@serve): serving a router until shutdown, [`Running`] (one or several servers
 //!   over one handle, stopped when dropped), and [`respond`] (status, `Date`, headers, a body
 //!   that may break off after acting);

@@ -1,5 +1,6 @@
 //! What every network's seed and state share: the marker that stands for a credential in
-//! `Debug` output, and the name of a user the emulator makes up for a test.
+//! `Debug` output, the name of a user the emulator makes up for a test, and the hash that
+//! derives varied-looking fields (counts, dates) no seed gives.
 
 use std::fmt;
 
@@ -29,6 +30,14 @@ pub fn made_up_name(id: u64) -> String {
     }
     out.reverse();
     format!("u_{}", String::from_utf8(out).unwrap_or_default())
+}
+
+/// splitmix64: a cheap, well-spread hash so derived fields look varied.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
