@@ -213,7 +213,7 @@ impl State {
     /// Counts a successful write for its credential; `faults.revoke_after` revokes the
     /// credential once it reaches the count.
     fn count_write(&mut self, authed: Authed) {
-        let revoke_after = self.config.faults.revoke_after;
+        let faults = &self.config.faults;
         let Some(c) = self
             .accounts
             .get_mut(authed.account)
@@ -222,7 +222,7 @@ impl State {
             return;
         };
         c.writes = c.writes.saturating_add(1);
-        if revoke_after.is_some_and(|n| c.writes >= n) && !c.revoked {
+        if faults.revoked_by_writes(c.writes) && !c.revoked {
             self.revoke(authed.account, authed.credential);
         }
     }

@@ -91,11 +91,7 @@ impl State {
         };
         // A token past either revocation count is revoked before this request is served, so
         // the first `n` requests (or successful writes) are answered and the next one is not.
-        if faults.revoke_after.is_some_and(|n| t.mutations >= n)
-            || faults
-                .revoke_after_requests
-                .is_some_and(|n| t.requests >= n)
-        {
+        if faults.revoked_by_writes(t.mutations) || faults.revoked_by_requests(t.requests) {
             t.revoked = true;
         }
         if t.revoked {
@@ -290,12 +286,7 @@ impl Steps for State {
             && let Some(t) = ticket.token.and_then(|i| self.tokens.get_mut(i))
         {
             t.mutations += 1;
-            if self
-                .config
-                .faults
-                .revoke_after
-                .is_some_and(|n| t.mutations >= n)
-            {
+            if self.config.faults.revoked_by_writes(t.mutations) {
                 t.revoked = true;
             }
         }

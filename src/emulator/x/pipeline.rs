@@ -120,10 +120,8 @@ impl State {
             .accounts
             .get_mut(idx)
             .ok_or(AuthFailure::InvalidToken)?;
-        if faults.revoke_after.is_some_and(|n| account.mutations >= n)
-            || faults
-                .revoke_after_requests
-                .is_some_and(|n| account.requests >= n)
+        if faults.revoked_by_writes(account.mutations)
+            || faults.revoked_by_requests(account.requests)
         {
             account.revoked = true;
             return Err(AuthFailure::InvalidToken);
@@ -385,12 +383,7 @@ impl Steps for State {
             && let Some(account) = self.accounts.get_mut(idx)
         {
             account.mutations += 1;
-            if self
-                .config
-                .faults
-                .revoke_after
-                .is_some_and(|n| account.mutations >= n)
-            {
+            if self.config.faults.revoked_by_writes(account.mutations) {
                 account.revoked = true;
             }
         }
