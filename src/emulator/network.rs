@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::clock::clock_ms;
 use super::config::Knobs;
-use super::faults::FaultDice;
+use super::faults::{FaultDice, FaultKind};
 use super::log::{EndpointKind, Finished, LoggedRequest, RequestLog, Stats};
 use super::store::Store;
 
@@ -77,6 +77,25 @@ pub trait NetworkState: Sized + Send + 'static {
         let seq = common.log.arrive(now_ms, method, path, endpoint, params);
         let delay = common.dice.latency(common.config.faults());
         (seq, delay)
+    }
+
+    /// Draws the fault of an admitted request when the faults apply to it, and logs it at once
+    /// with the account it struck (so a stall whose client gave up still shows why).
+    fn draw_fault(
+        &mut self,
+        seq: u64,
+        applies: bool,
+        account: impl FnOnce() -> Option<String>,
+    ) -> Option<FaultKind> {
+        if !applies {
+            return None;
+        }
+        let common = self.common();
+        let fault = common.dice.draw(common.config.faults());
+        if let Some(kind) = fault {
+            common.log.note_fault(seq, kind, account());
+        }
+        fault
     }
 }
 

@@ -148,10 +148,7 @@ impl State {
                 done.fault = Some(FaultKind::Spurious429);
                 return Err(done);
             }
-            ticket.fault = self.dice.draw(&self.config.faults);
-            if let Some(kind) = ticket.fault {
-                self.log.note_fault(seq, kind, ticket.account.clone());
-            }
+            ticket.fault = self.draw_fault(seq, true, || ticket.account.clone());
             if ticket.fault == Some(FaultKind::Stall) {
                 ticket.delay += self.config.faults.stall;
             }
@@ -344,13 +341,7 @@ impl Steps for State {
             done.fault = Some(FaultKind::Spurious429);
             return Err(done);
         }
-        if applies {
-            ticket.fault = self.dice.draw(&self.config.faults);
-        }
-        if let Some(kind) = ticket.fault {
-            // Logged now, so a stall whose client gave up still shows why.
-            self.log.note_fault(seq, kind, ticket.account.clone());
-        }
+        ticket.fault = self.draw_fault(seq, applies, || ticket.account.clone());
         if endpoint.is_write() {
             self.writes_seen += 1;
             self.strike_stale(ticket.account.as_deref());

@@ -243,15 +243,7 @@ impl Steps for State {
                 return Err(Done::refused(reply, headers, token_user));
             }
         };
-        let fault = if applies_faults {
-            self.dice.draw(&self.config.faults)
-        } else {
-            None
-        };
-        if let Some(kind) = fault {
-            // Logged now, so a stall whose client gave up still shows why.
-            self.log.note_fault(seq, kind, user.map(|u| u.to_string()));
-        }
+        let fault = self.draw_fault(seq, applies_faults, || user.map(|u| u.to_string()));
         let stall = (fault == Some(FaultKind::Stall)).then_some(self.config.faults.stall);
         Ok(Ticket {
             token,

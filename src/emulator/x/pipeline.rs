@@ -324,15 +324,7 @@ impl Steps for State {
                 fault: spurious.then_some(FaultKind::Spurious429),
             });
         }
-        let fault = if applies_faults {
-            self.dice.draw(&self.config.faults)
-        } else {
-            None
-        };
-        if let Some(kind) = fault {
-            // Logged now, so a stall whose client gave up still shows why.
-            self.log.note_fault(seq, kind, Some(user_id.to_string()));
-        }
+        let fault = self.draw_fault(seq, applies_faults, || Some(user_id.to_string()));
         let stall = (fault == Some(FaultKind::Stall)).then_some(self.config.faults.stall);
         Ok(Ticket {
             account: idx,
