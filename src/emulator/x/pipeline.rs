@@ -18,7 +18,7 @@ use super::state::State;
 use super::{v1, v2};
 use crate::emulator::faults::FaultKind;
 use crate::emulator::limits::{self, Verdict};
-use crate::emulator::log::{ErrorCode, Finished};
+use crate::emulator::log::{EndpointKind as _, ErrorCode, Finished};
 use crate::emulator::network::{NetworkState as _, Steps};
 
 /// A request that passed admission.

@@ -42,9 +42,9 @@ pub struct Account {
     pub mutations: u64,
     /// Authenticated requests made with the token (for `revoke_after_requests`).
     pub requests: u64,
-    /// Rate windows, indexed by `Endpoint::index`.
+    /// Rate windows, indexed by `EndpointKind::index`.
     pub windows: [Window; Endpoint::ALL.len()],
-    /// 24-hour windows, indexed by `Endpoint::index`.
+    /// 24-hour windows, indexed by `EndpointKind::index`.
     pub daily: [Window; Endpoint::ALL.len()],
 }
 
@@ -88,7 +88,7 @@ pub struct State {
     pub dice: FaultDice,
     /// Nonces seen, with their timestamps (only when nonce checking is on).
     pub nonces: HashMap<String, i64>,
-    /// The apps' 24-hour windows by consumer key, indexed by `Endpoint::index`: shared by every
+    /// The apps' 24-hour windows by consumer key, indexed by `EndpointKind::index`: shared by every
     /// token of the app (for `app_daily_limit`).
     pub app_daily: HashMap<String, [Window; Endpoint::ALL.len()]>,
 }
