@@ -141,29 +141,60 @@ pub struct Common<'a, S: NetworkState> {
     pub dice: &'a mut FaultDice,
 }
 
-/// Implements [`NetworkState::config`], [`NetworkState::log`] and [`NetworkState::common`]
-/// inside `impl NetworkState for State`, for a state whose fields are named `config`, `log`
-/// and `dice`.
-macro_rules! common_fields {
-    () => {
-        fn config(&self) -> &Self::Config {
-            &self.config
-        }
+/// Implements [`NetworkState`] for a network's state with the fields `config`, `log` and
+/// `dice`, built by its `new(seed, config)`, its view made by the function after `view`:
+///
+/// ```ignore
+/// network_state!(State {
+///     endpoint: Endpoint,
+///     config: Config,
+///     seed: Seed,
+///     seed_error: SeedError,
+///     view: StateView = super::admin::state_view,
+/// });
+/// ```
+macro_rules! network_state {
+    ($state:ty {
+        endpoint: $endpoint:ty,
+        config: $config:ty,
+        seed: $seed:ty,
+        seed_error: $seed_error:ty,
+        view: $view:ty = $view_fn:path $(,)?
+    }) => {
+        impl $crate::emulator::network::NetworkState for $state {
+            type Endpoint = $endpoint;
+            type Config = $config;
+            type Seed = $seed;
+            type SeedError = $seed_error;
+            type StateView = $view;
 
-        fn log(&self) -> &$crate::emulator::log::RequestLog<Self::Endpoint> {
-            &self.log
-        }
+            fn build(seed: $seed, config: $config) -> Result<$state, $seed_error> {
+                <$state>::new(seed, config)
+            }
 
-        fn common(&mut self) -> $crate::emulator::network::Common<'_, Self> {
-            $crate::emulator::network::Common {
-                config: &mut self.config,
-                log: &mut self.log,
-                dice: &mut self.dice,
+            fn config(&self) -> &$config {
+                &self.config
+            }
+
+            fn log(&self) -> &$crate::emulator::log::RequestLog<$endpoint> {
+                &self.log
+            }
+
+            fn common(&mut self) -> $crate::emulator::network::Common<'_, $state> {
+                $crate::emulator::network::Common {
+                    config: &mut self.config,
+                    log: &mut self.log,
+                    dice: &mut self.dice,
+                }
+            }
+
+            fn view(&self) -> $view {
+                $view_fn(self)
             }
         }
     };
 }
-pub(crate) use common_fields;
+pub(crate) use network_state;
 
 /// A running emulated network: its state behind the core's one lock. Cheap to clone: clones
 /// share the state. Each network names its own (`x::Emulator`, `bluesky::Emulator`,

@@ -712,23 +712,13 @@ impl State {
     }
 }
 
-impl NetworkState for State {
-    type Endpoint = Endpoint;
-    type Config = Config;
-    type Seed = Seed;
-    type SeedError = SeedError;
-    type StateView = super::admin::StateView;
-
-    fn build(seed: Seed, config: Config) -> Result<State, SeedError> {
-        State::new(seed, config)
-    }
-
-    crate::emulator::network::common_fields!();
-
-    fn view(&self) -> super::admin::StateView {
-        super::admin::state_view(self)
-    }
-}
+crate::emulator::network::network_state!(State {
+    endpoint: Endpoint,
+    config: Config,
+    seed: Seed,
+    seed_error: SeedError,
+    view: super::admin::StateView = super::admin::state_view,
+});
 
 impl Credential {
     fn new(name: Option<String>, password: String) -> Credential {

@@ -19,7 +19,6 @@ use super::seed::{
 use crate::emulator::faults::FaultDice;
 use crate::emulator::limits::Window;
 use crate::emulator::log::RequestLog;
-use crate::emulator::network::NetworkState;
 use crate::emulator::seed::{Redacted, made_up_name};
 
 /// The first ID of block rows (the table's sequence has been used for a while).
@@ -587,23 +586,13 @@ impl State {
     }
 }
 
-impl NetworkState for State {
-    type Endpoint = Endpoint;
-    type Config = Config;
-    type Seed = Seed;
-    type SeedError = SeedError;
-    type StateView = StateView;
-
-    fn build(seed: Seed, config: Config) -> Result<State, SeedError> {
-        State::new(seed, config)
-    }
-
-    crate::emulator::network::common_fields!();
-
-    fn view(&self) -> StateView {
-        super::admin::state_view(self)
-    }
-}
+crate::emulator::network::network_state!(State {
+    endpoint: Endpoint,
+    config: Config,
+    seed: Seed,
+    seed_error: SeedError,
+    view: StateView = super::admin::state_view,
+});
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,6 @@ use super::seed::{
 use crate::emulator::faults::FaultDice;
 use crate::emulator::limits::Window;
 use crate::emulator::log::RequestLog;
-use crate::emulator::network::NetworkState;
 use crate::emulator::seed::{Redacted, made_up_name};
 
 /// An account: a user with a token, a blocked set and rate windows.
@@ -292,23 +291,13 @@ impl State {
     }
 }
 
-impl NetworkState for State {
-    type Endpoint = Endpoint;
-    type Config = Config;
-    type Seed = Seed;
-    type SeedError = SeedError;
-    type StateView = StateView;
-
-    fn build(seed: Seed, config: Config) -> Result<State, SeedError> {
-        State::new(seed, config)
-    }
-
-    crate::emulator::network::common_fields!();
-
-    fn view(&self) -> StateView {
-        super::admin::state_view(self)
-    }
-}
+crate::emulator::network::network_state!(State {
+    endpoint: Endpoint,
+    config: Config,
+    seed: Seed,
+    seed_error: SeedError,
+    view: StateView = super::admin::state_view,
+});
 
 #[cfg(test)]
 mod tests {
