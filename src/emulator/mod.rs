@@ -63,6 +63,8 @@ pub mod seed;
 pub mod serve;
 pub mod start;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod x;
 
 pub use clock::clock_ms;

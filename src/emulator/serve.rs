@@ -255,6 +255,7 @@ mod tests {
     use axum::routing::get;
 
     use super::*;
+    use crate::emulator::testing::http;
 
     fn hello(text: &'static str) -> Router {
         Router::new().route("/", get(move || async move { text }))
@@ -270,14 +271,6 @@ mod tests {
             servers.push((name, bind_loopback(0).await?, router));
         }
         Running::spawn(emulator, servers)
-    }
-
-    fn http() -> reqwest::Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client builds")
     }
 
     #[tokio::test]
