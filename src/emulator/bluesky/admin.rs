@@ -1,6 +1,7 @@
-//! What the Bluesky emulator shows on the core's admin routes (its state view, request log
-//! and knobs), and the two admin actions of its own: revoking app passwords and deleting
-//! records behind the client's back, for a person driving a client by hand.
+//! The Bluesky emulator's state view, which the core's admin routes show at `GET /admin/state`
+//! (beside the request log and the knobs, which the core shows alike for every network), and
+//! the two admin actions of its own: revoking app passwords and deleting records behind the
+//! client's back, for a person driving a client by hand.
 //!
 //! The view names accounts by DID and handle and never shows a password or a token.
 

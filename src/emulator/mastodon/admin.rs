@@ -1,6 +1,7 @@
-//! What the Mastodon emulator shows on the core's admin routes (its state view, request log and
-//! knobs), and its own admin calls: revoking a token mid-run, as a user revoking the app would,
-//! and restoring it.
+//! The Mastodon emulator's state view, which the core's admin routes show at
+//! `GET /admin/state` (beside the request log and the knobs, which the core shows alike for
+//! every network), and its own admin calls: revoking a token mid-run, as a user revoking the
+//! app would, and restoring it.
 //!
 //! The view names users by account ID and address and tokens by their seed names; it never
 //! shows a token.

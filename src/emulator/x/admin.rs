@@ -1,5 +1,6 @@
-//! What the X emulator shows on the core's admin routes: its state view (accounts, blocked
-//! sets, user count, counters), its request log and its knobs.
+//! The X emulator's state view, which the core's admin routes show at `GET /admin/state`
+//! (beside the request log and the knobs, which the core shows alike for every network):
+//! accounts, blocked sets, user count, counters.
 //!
 //! The view names accounts by user ID and screen name and never shows a credential.
 
