@@ -7,6 +7,10 @@
 //! routes (the knobs, changed at runtime; the request log; the counters; the state view). The
 //! network adds its own methods to its handle (`impl Handle<State> { … }` through its
 //! `Emulator` alias).
+//!
+//! The network also says what each step of a request means on its wire ([`Steps`]), and the
+//! handle runs the steps: one loop for every network, sleeping between the steps outside the
+//! lock.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
