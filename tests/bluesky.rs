@@ -13,8 +13,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use bulk_unblock::emulator::bluesky::seed::made_up_handle;
 use bulk_unblock::emulator::bluesky::{Budget, Endpoint, Host};
-use common::bluesky::{Bsky, made_up_dids, made_up_handle, sample};
+use common::bluesky::{Bsky, made_up_dids, sample};
 use common::{
     count_after, is_terminal_outcome, journal_header, journal_len, journal_records,
     journal_records_tolerant, show, stderr, stdout, test_seed, wait_until,

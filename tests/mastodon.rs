@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use bulk_unblock::emulator::mastodon::{Endpoint, HeaderMode, Throttle};
+use bulk_unblock::emulator::seed::made_up_name;
 use common::mastodon::{Instance, owner_blocks, writes};
 use common::{
     is_terminal_outcome, journal_header, journal_records, journal_records_tolerant, send_signal,
@@ -66,7 +67,8 @@ fn one_terminal_line_each(
 }
 
 /// A list of `ids`, every `acct_every`th written as the account's acct instead (made-up
-/// accounts are local: `u_<base36>`), and the targets as the journal writes them.
+/// accounts are local, named as the emulator names them), and the targets as the journal
+/// writes them.
 fn made_up_list(
     i: &Instance,
     ids: &[String],
@@ -76,7 +78,7 @@ fn made_up_list(
     let mut targets = BTreeSet::new();
     for (n, id) in ids.iter().enumerate() {
         if acct_every > 0 && n % acct_every == 0 {
-            let acct = format!("u_{}", base36(id.parse().unwrap()));
+            let acct = made_up_name(id.parse().unwrap());
             assert_eq!(i.emulator.lookup(&acct).as_deref(), Some(id.as_str()));
             text.push_str(&format!("@{acct}\n"));
             targets.insert(acct);
@@ -86,20 +88,6 @@ fn made_up_list(
         }
     }
     (i.write("targets.txt", text), targets)
-}
-
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap()
 }
 
 /// The sample export shipped with the seed.

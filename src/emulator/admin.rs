@@ -1,8 +1,8 @@
 //! Unauthenticated views of an emulator for people and tests: its state, its request log, and
 //! its knobs (readable, and patchable at runtime).
 //!
-//! Every network mounts the same routes with its own state view and knobs, by implementing
-//! [`Admin`] on its emulator handle and merging [`routes`] into its router. These routes are
+//! Every network mounts the same routes with its own state view and knobs, by merging
+//! [`routes`] into its router: they read its [`Handle`] through [`NetworkState`]. These routes are
 //! not part of the emulated API: they are neither logged nor rate limited.
 
 use axum::Json;
@@ -10,51 +10,29 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::log::{EndpointKind, LoggedRequest};
-
-/// What a network's emulator handle shows on the admin routes.
-pub trait Admin: Clone + Send + Sync + 'static {
-    /// The network's endpoints, as its request log names them.
-    type Endpoint: EndpointKind + Serialize;
-    /// The body of `GET /admin/state`: accounts, counts and counters, never a credential.
-    type StateView: Serialize;
-    /// The knobs, as a scenario file spells them.
-    type Config: Serialize + DeserializeOwned;
-
-    /// The log from sequence number `seq` on.
-    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Self::Endpoint>>;
-
-    /// The state view.
-    fn state_view(&self) -> Self::StateView;
-
-    /// The current knobs.
-    fn config(&self) -> Self::Config;
-
-    /// Checks `next` and, when the network can honour it, puts it in force for the next
-    /// request; otherwise says why, naming the knob.
-    fn replace_config(&self, next: Self::Config) -> Result<(), String>;
-}
+use super::config::Knobs;
+use super::log::LoggedRequest;
+use super::network::{Handle, NetworkState};
 
 /// The admin routes, to merge into a network's router before its fallback:
 ///
-/// - `GET /admin/state`: [`Admin::state_view`];
+/// - `GET /admin/state`: [`Handle::state_view`];
 /// - `GET /admin/requests?since=N`: the log from sequence number N on (all by default);
 /// - `GET /admin/config`: the knobs;
 /// - `POST /admin/config`: a JSON merge patch (RFC 7396) over the knobs; 422 names what is
 ///   wrong with the result, and nothing changes.
-pub fn routes<A: Admin>() -> Router<A> {
+pub fn routes<S: NetworkState>() -> Router<Handle<S>> {
     Router::new()
-        .route("/admin/state", get(state::<A>))
-        .route("/admin/requests", get(requests::<A>))
-        .route("/admin/config", get(config::<A>).post(patch_config::<A>))
+        .route("/admin/state", get(state::<S>))
+        .route("/admin/requests", get(requests::<S>))
+        .route("/admin/config", get(config::<S>).post(patch_config::<S>))
 }
 
-async fn state<A: Admin>(State(admin): State<A>) -> Json<A::StateView> {
-    Json(admin.state_view())
+async fn state<S: NetworkState>(State(emulator): State<Handle<S>>) -> Json<S::StateView> {
+    Json(emulator.state_view())
 }
 
 #[derive(Deserialize)]
@@ -63,22 +41,22 @@ struct Since {
     since: u64,
 }
 
-async fn requests<A: Admin>(
-    State(admin): State<A>,
+async fn requests<S: NetworkState>(
+    State(emulator): State<Handle<S>>,
     Query(q): Query<Since>,
-) -> Json<Vec<LoggedRequest<A::Endpoint>>> {
-    Json(admin.requests_since(q.since))
+) -> Json<Vec<LoggedRequest<S::Endpoint>>> {
+    Json(emulator.requests_since(q.since))
 }
 
-async fn config<A: Admin>(State(admin): State<A>) -> Json<A::Config> {
-    Json(admin.config())
+async fn config<S: NetworkState>(State(emulator): State<Handle<S>>) -> Json<S::Config> {
+    Json(emulator.config())
 }
 
-async fn patch_config<A: Admin>(
-    State(admin): State<A>,
+async fn patch_config<S: NetworkState>(
+    State(emulator): State<Handle<S>>,
     Json(patch): Json<Value>,
 ) -> Result<Json<Value>, (StatusCode, String)> {
-    let mut value = serde_json::to_value(admin.config())
+    let mut value = serde_json::to_value(emulator.config())
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     merge_patch(&mut value, patch);
     let invalid = |e: String| {
@@ -87,9 +65,12 @@ async fn patch_config<A: Admin>(
             format!("invalid config: {e}"),
         )
     };
-    let next: A::Config = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
-    admin.replace_config(next).map_err(invalid)?;
-    let now = serde_json::to_value(admin.config())
+    let next: S::Config = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    // Checked before it is put in force for the next request: the knob is named, and
+    // nothing changes.
+    next.validate().map_err(|e| invalid(e.to_string()))?;
+    emulator.update_config(|c| *c = next);
+    let now = serde_json::to_value(emulator.config())
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(now))
 }

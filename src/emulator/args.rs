@@ -1,23 +1,22 @@
 //! The `bulk-unblock emulator` subcommand: its flags, `--network` choosing which emulator
-//! serves, and what every network's start-up shares (reading the seed and scenario files,
-//! binding the port, printing the start-up lines, serving until Ctrl-C).
+//! serves, and what every network's start-up reads the same way (the seed and scenario files,
+//! the flags every network shares); [`start`](super::start) starts the chosen network with
+//! them.
 //!
 //! Flags override the scenario file, which overrides the faithful defaults. Most flags are
 //! shared; a network's own flags are refused for the other networks, with the flag named, so a
 //! knob never silently does nothing. Adding a network is a [`Network`] variant, its arm in
-//! [`run`], and the list of flags it does not take ([`EmulatorArgs::check_flags`]). The X
+//! [`run`], the list of flags it does not take ([`EmulatorArgs::check_flags`]), and its
+//! [`Startup`](super::start::Startup). The X
 //! emulator's start-up lines name the accounts but never a secret; the Bluesky and Mastodon
 //! emulators print their sample app passwords and tokens, which any client needs to log in.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use tokio::net::TcpListener;
 
-use super::config::ConfigError;
-use super::serve::{Running, bind_loopback};
+use super::config::{ConfigError, Knobs};
 
 /// `on` or `off`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -165,6 +164,14 @@ pub struct EmulatorArgs {
     pub mastodon: Box<crate::emulator::mastodon::cli::Flags>,
 }
 
+/// The flags of `flags` that were given (each paired with whether it was), in order.
+pub fn given<const N: usize>(flags: [(&'static str, bool); N]) -> Vec<&'static str> {
+    flags
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+}
+
 fn probability(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
@@ -274,7 +281,7 @@ impl EmulatorArgs {
 
     /// The flags given that only the X emulator takes.
     pub fn x_flags_given(&self) -> Vec<&'static str> {
-        [
+        given([
             ("--window", self.window.is_some()),
             ("--destroy-limit", self.destroy_limit.is_some()),
             ("--destroy-window", self.destroy_window.is_some()),
@@ -288,15 +295,16 @@ impl EmulatorArgs {
             ("--list-page-size", self.list_page_size.is_some()),
             ("--refuse-timestamps", !self.refuse_timestamps.is_empty()),
             ("--suspended", self.suspended.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(flag, given)| given.then_some(flag))
-        .collect()
+        ])
     }
 
-    /// Sets the fault knobs every network shares (latency, errors, drops, stalls, revocation)
-    /// from their flags; flags win over the scenario file.
-    pub fn apply_faults(&self, f: &mut super::faults::Faults) {
+    /// Sets the knobs every network shares (the clock offset, and the faults: latency, errors,
+    /// drops, stalls, revocation) from their flags; flags win over the scenario file.
+    pub fn apply_shared(&self, config: &mut impl Knobs) {
+        let (clock_offset_secs, f) = config.shared_mut();
+        if let Some(s) = self.clock_offset {
+            *clock_offset_secs = s;
+        }
         if let Some(v) = self.latency_ms {
             f.latency_ms = v;
         }
@@ -335,7 +343,7 @@ impl EmulatorArgs {
     /// Refuses a flag the chosen network does not take, naming it.
     pub fn check_flags(&self) -> Result<(), EmulatorError> {
         let x = self.x_flags_given();
-        let bluesky: Vec<&'static str> = self.bluesky.given().into_iter().collect();
+        let bluesky = self.bluesky.given();
         let mastodon = self.mastodon.given();
         let given = match self.network {
             Network::X => [bluesky, mastodon].concat(),
@@ -359,14 +367,6 @@ impl EmulatorArgs {
             None => Ok(()),
         }
     }
-
-    /// Binds `127.0.0.1:PORT` for `--port`.
-    pub async fn bind(&self) -> Result<TcpListener, EmulatorError> {
-        let port = self.port;
-        bind_loopback(port)
-            .await
-            .map_err(|source| EmulatorError::Bind { port, source })
-    }
 }
 
 /// Serves the chosen network until Ctrl-C.
@@ -376,26 +376,6 @@ pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
         Network::X => super::x::cli::run(&args).await,
         Network::Bluesky => super::bluesky::cli::run(&args).await,
         Network::Mastodon => super::mastodon::cli::run(&args).await,
-    }
-}
-
-/// Prints the start-up lines, then serves until Ctrl-C or until a server fails. Stops at once
-/// on Ctrl-C: dropping `running` aborts the servers, so a stalled request cannot hold the
-/// emulator open.
-pub async fn serve_until_ctrl_c<H>(
-    mut running: Running<H>,
-    lines: &[String],
-) -> Result<(), EmulatorError> {
-    {
-        let mut out = std::io::stdout().lock();
-        for line in lines {
-            writeln!(out, "{line}").map_err(EmulatorError::Stdout)?;
-        }
-        out.flush().map_err(EmulatorError::Stdout)?;
-    }
-    tokio::select! {
-        served = running.stopped() => served.map_err(EmulatorError::Serve),
-        signal = tokio::signal::ctrl_c() => signal.map_err(EmulatorError::Signal),
     }
 }
 

@@ -7,6 +7,53 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::faults::Faults;
+
+/// What the core reads and sets in every network's knobs: the clock offset and the faults
+/// every network shares, and the check of the whole.
+pub trait Knobs: Clone + Default + Serialize + DeserializeOwned + Send + 'static {
+    /// Signed seconds added to real time to make the emulator's clock.
+    fn clock_offset_secs(&self) -> i64;
+
+    /// The injected faults.
+    fn faults(&self) -> &Faults;
+
+    /// The clock offset and the faults, to set from the flags every network shares.
+    fn shared_mut(&mut self) -> (&mut i64, &mut Faults);
+
+    /// Checks every knob a person can set to a value the emulator cannot honour, naming the
+    /// first one found.
+    fn validate(&self) -> Result<(), ConfigError>;
+}
+
+/// Implements [`Knobs`] for a network's `Config` whose fields are named `clock_offset_secs`
+/// and `faults` and which has its own `validate`.
+macro_rules! knobs {
+    ($config:ty) => {
+        impl $crate::emulator::config::Knobs for $config {
+            fn clock_offset_secs(&self) -> i64 {
+                self.clock_offset_secs
+            }
+
+            fn faults(&self) -> &$crate::emulator::faults::Faults {
+                &self.faults
+            }
+
+            fn shared_mut(&mut self) -> (&mut i64, &mut $crate::emulator::faults::Faults) {
+                (&mut self.clock_offset_secs, &mut self.faults)
+            }
+
+            fn validate(&self) -> Result<(), $crate::emulator::config::ConfigError> {
+                <$config>::validate(self)
+            }
+        }
+    };
+}
+pub(crate) use knobs;
+
 /// The shortest rate window: resets are announced in whole seconds, so a shorter window would
 /// close before the reset it announces and never refuse anything.
 pub const MIN_WINDOW: Duration = Duration::from_secs(1);

@@ -10,6 +10,13 @@
 use std::time::Duration;
 
 use super::args::{EmulatorError, Network};
+use super::config::Knobs;
+use super::network::Handle;
+use super::serve::Running;
+use super::start::{self, Startup};
+
+/// How errors name the builtin seed a stage starts from.
+const BUILTIN: &str = "(builtin)";
 
 /// A running emulator, ready for a demo run. Dropping it stops the servers.
 pub struct Stage {
@@ -46,7 +53,20 @@ pub async fn stage(network: Network, limit: u32, window: Duration) -> Result<Sta
 /// The error of a built-in seed that does not hold what the demo needs.
 pub(crate) fn seed_lacks(what: &str) -> EmulatorError {
     EmulatorError::Seed {
-        origin: "(builtin)".into(),
+        origin: BUILTIN.into(),
         source: format!("it has no {what}").into(),
     }
+}
+
+/// Checks a stage's knobs, then builds the network's emulator on its builtin seed and serves
+/// it on free loopback ports.
+pub(crate) async fn serve<S: Startup>(
+    seed: S::Seed,
+    config: S::Config,
+) -> Result<Running<Handle<S>>, EmulatorError> {
+    config.validate().map_err(EmulatorError::Config)?;
+    let emulator = Handle::new(seed, config).map_err(|e| start::bad_seed::<S>(BUILTIN, e))?;
+    start::spawn(emulator)
+        .await
+        .map_err(|source| EmulatorError::Bind { port: 0, source })
 }

@@ -89,6 +89,17 @@ impl Faults {
         }
         Ok(())
     }
+
+    /// Whether a credential with this many successful writes has reached `revoke_after`.
+    pub fn revoked_by_writes(&self, writes: u64) -> bool {
+        self.revoke_after.is_some_and(|n| writes >= n)
+    }
+
+    /// Whether a credential with this many authenticated requests has reached
+    /// `revoke_after_requests`.
+    pub fn revoked_by_requests(&self, requests: u64) -> bool {
+        self.revoke_after_requests.is_some_and(|n| requests >= n)
+    }
 }
 
 /// An injected fault, as the request log records it.

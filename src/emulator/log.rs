@@ -31,6 +31,25 @@ pub trait EndpointKind: Copy + Eq + fmt::Debug + Send + Sync + 'static {
     }
 }
 
+/// Implements [`EndpointKind`] for a network's endpoint enum from its own `ALL` array and
+/// `name`: an endpoint's index is its place in the enum, which `ALL` lists in order.
+macro_rules! endpoint_kind {
+    ($endpoint:ty) => {
+        impl $crate::emulator::log::EndpointKind for $endpoint {
+            const ALL: &'static [$endpoint] = &<$endpoint>::ALL;
+
+            fn index(self) -> usize {
+                self as usize
+            }
+
+            fn name(self) -> &'static str {
+                <$endpoint>::name(self)
+            }
+        }
+    };
+}
+pub(crate) use endpoint_kind;
+
 /// A network's error code, as its error bodies carry it: some networks number their errors,
 /// others name them (`RateLimitExceeded`). Written as a bare JSON number or string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

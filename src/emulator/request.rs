@@ -88,11 +88,16 @@ impl Parts {
 
     /// The first value of a parameter.
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        first_param(&self.params, key)
     }
+}
+
+/// The first value of `key` among decoded parameters (a repeated one counts once, first wins).
+pub fn first_param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]

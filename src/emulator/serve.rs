@@ -92,18 +92,6 @@ impl<H> Running<H> {
         Ok(running)
     }
 
-    /// Binds `127.0.0.1:0` for each `(name, router)` and serves them, as [`Running::spawn`].
-    pub async fn on_loopback(
-        emulator: H,
-        routers: impl IntoIterator<Item = (&'static str, Router)>,
-    ) -> io::Result<Running<H>> {
-        let mut servers = Vec::new();
-        for (name, router) in routers {
-            servers.push((name, bind_loopback(0).await?, router));
-        }
-        Running::spawn(emulator, servers)
-    }
-
     /// The first server's address.
     pub fn addr(&self) -> SocketAddr {
         // `spawn` refuses an empty list, so there is a first server.
@@ -267,22 +255,27 @@ mod tests {
     use axum::routing::get;
 
     use super::*;
+    use crate::emulator::testing::http;
 
     fn hello(text: &'static str) -> Router {
         Router::new().route("/", get(move || async move { text }))
     }
 
-    fn http() -> reqwest::Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client builds")
+    /// Serves each `(name, router)` on a free loopback port.
+    async fn on_loopback<H>(
+        emulator: H,
+        routers: impl IntoIterator<Item = (&'static str, Router)>,
+    ) -> io::Result<Running<H>> {
+        let mut servers = Vec::new();
+        for (name, router) in routers {
+            servers.push((name, bind_loopback(0).await?, router));
+        }
+        Running::spawn(emulator, servers)
     }
 
     #[tokio::test]
     async fn several_servers_share_one_handle_and_stop_together() {
-        let running = Running::on_loopback(
+        let running = on_loopback(
             "shared",
             [("entryway", hello("entryway")), ("pds", hello("pds"))],
         )
@@ -310,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_handle_closes_every_port() {
-        let running = Running::on_loopback((), [("a", hello("a")), ("b", hello("b"))])
+        let running = on_loopback((), [("a", hello("a")), ("b", hello("b"))])
             .await
             .expect("binds");
         let urls: Vec<String> = ["a", "b"]

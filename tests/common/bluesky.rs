@@ -248,20 +248,6 @@ pub fn made_up_dids(n: usize, salt: char) -> Vec<String> {
         .collect()
 }
 
-/// The handle the emulator gives a made-up DID's user.
-pub fn made_up_handle(did: &str) -> String {
-    let tail: String = did
-        .chars()
-        .rev()
-        .filter(char::is_ascii_alphanumeric)
-        .take(10)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("u-{}.bsky.test", tail.to_ascii_lowercase())
-}
-
 /// A sample-data file's path.
 pub fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,6 +1,7 @@
-//! What the Bluesky emulator shows on the core's admin routes (its state view, request log
-//! and knobs), and the two admin actions of its own: revoking app passwords and deleting
-//! records behind the client's back, for a person driving a client by hand.
+//! The Bluesky emulator's state view, which the core's admin routes show at `GET /admin/state`
+//! (beside the request log and the knobs, which the core shows alike for every network), and
+//! the two admin actions of its own: revoking app passwords and deleting records behind the
+//! client's back, for a person driving a client by hand.
 //!
 //! The view names accounts by DID and handle and never shows a password or a token.
 
@@ -12,11 +13,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::config::Config;
-use super::route::Endpoint;
+use super::state;
 use super::{BLOCK, Emulator};
-use crate::emulator::admin::Admin;
-use crate::emulator::log::{LoggedRequest, Stats};
+use crate::emulator::log::Stats;
+use crate::emulator::network::NetworkState;
 
 /// A credential in the state view: its name and whether it was revoked, never the password.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,81 +62,55 @@ pub struct StateView {
 }
 
 /// Builds the state view.
-pub fn state_view(emulator: &Emulator) -> StateView {
-    emulator.with(|s| {
-        let mut requests_by_host = BTreeMap::new();
-        for host in &s.hosts {
-            *requests_by_host.entry(host.name().to_owned()).or_insert(0) += 1;
-        }
-        StateView {
-            pds_url: s.pds_url(),
-            accounts: s
-                .accounts
-                .iter()
-                .map(|a| {
-                    let repo = s.repos.get(&a.did);
-                    AccountView {
-                        did: a.did.clone(),
-                        handle: s
-                            .users
-                            .get(&a.did)
-                            .map(|u| u.handle.clone())
-                            .unwrap_or_default(),
-                        records: repo
-                            .map(|r| {
-                                r.collections
-                                    .iter()
-                                    .filter(|(_, c)| !c.is_empty())
-                                    .map(|(name, c)| (name.clone(), c.len()))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        blocks: s
-                            .records(&a.did, BLOCK)
-                            .into_iter()
-                            .filter_map(|r| r.value["subject"].as_str().map(str::to_owned))
-                            .collect(),
-                        credentials: a
-                            .credentials
-                            .iter()
-                            .map(|c| CredentialView {
-                                name: c.name.clone(),
-                                revoked: c.revoked,
-                                writes: c.writes,
-                            })
-                            .collect(),
-                    }
-                })
-                .collect(),
-            users: s.users.len(),
-            requests_by_host,
-            refresh_tokens: s.refresh_tokens.len(),
-            stats: s.stats(),
-        }
-    })
-}
-
-impl Admin for Emulator {
-    type Endpoint = Endpoint;
-    type StateView = StateView;
-    type Config = Config;
-
-    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Endpoint>> {
-        self.with(|s| s.log.since(seq).to_vec())
+pub fn state_view(s: &state::State) -> StateView {
+    let mut requests_by_host = BTreeMap::new();
+    for host in &s.hosts {
+        *requests_by_host.entry(host.name().to_owned()).or_insert(0) += 1;
     }
-
-    fn state_view(&self) -> StateView {
-        state_view(self)
-    }
-
-    fn config(&self) -> Config {
-        Emulator::config(self)
-    }
-
-    fn replace_config(&self, next: Config) -> Result<(), String> {
-        next.validate().map_err(|e| e.to_string())?;
-        self.update_config(|c| *c = next);
-        Ok(())
+    StateView {
+        pds_url: s.pds_url(),
+        accounts: s
+            .accounts
+            .iter()
+            .map(|a| {
+                let repo = s.repos.get(&a.did);
+                AccountView {
+                    did: a.did.clone(),
+                    handle: s
+                        .users
+                        .get(&a.did)
+                        .map(|u| u.handle.clone())
+                        .unwrap_or_default(),
+                    records: repo
+                        .map(|r| {
+                            r.collections
+                                .iter()
+                                .filter(|(_, c)| !c.is_empty())
+                                .map(|(name, c)| (name.clone(), c.len()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    blocks: s
+                        .records(&a.did, BLOCK)
+                        .into_iter()
+                        .filter_map(|r| r.value["subject"].as_str().map(str::to_owned))
+                        .collect(),
+                    credentials: a
+                        .credentials
+                        .iter()
+                        .map(|c| CredentialView {
+                            name: c.name.clone(),
+                            revoked: c.revoked,
+                            writes: c.writes,
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+        users: s.users.len(),
+        requests_by_host,
+        refresh_tokens: s.refresh_tokens.len(),
+        stats: s.stats(),
     }
 }
 

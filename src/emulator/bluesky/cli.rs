@@ -12,11 +12,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Router;
+
 use super::config::{AppViewState, Config, EntrywayWrites, PdsHost};
-use super::seed::Seed;
-use super::{Emulator, Running};
-use crate::emulator::args::{EmulatorArgs, EmulatorError, Switch};
-use crate::emulator::serve::bind_loopback;
+use super::seed::{Seed, SeedError};
+use super::state::State;
+use super::{ENTRYWAY, Emulator, Host, PDS, Running};
+use crate::emulator::args::{self, EmulatorArgs, EmulatorError, Switch};
+use crate::emulator::start::{self, Startup};
 
 /// The flags only `--network bluesky` takes.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -75,9 +78,9 @@ pub struct BlueskyArgs {
 }
 
 impl BlueskyArgs {
-    /// The first Bluesky-only flag given, for networks that refuse them.
-    pub fn given(&self) -> Option<&'static str> {
-        [
+    /// The Bluesky-only flags given, for networks that refuse them.
+    pub fn given(&self) -> Vec<&'static str> {
+        args::given([
             ("--pds-port", self.pds_port.is_some()),
             ("--access-ttl", self.access_ttl.is_some()),
             ("--did-doc", self.did_doc.is_some()),
@@ -94,14 +97,13 @@ impl BlueskyArgs {
             ("--stale-count", self.stale_count.is_some()),
             ("--revoke-at", self.revoke_at.is_some()),
             ("--login-delay", self.login_delay.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(flag, given)| given.then_some(flag))
+        ])
     }
 }
 
-/// Applies the flags over a configuration (flags win). Flags of the other networks were
-/// refused before (`EmulatorArgs::check_flags`).
+/// Applies the flags of Bluesky's own knobs over a configuration (flags win; the core applies
+/// the clock offset and the faults). Flags of the other networks were refused before
+/// (`EmulatorArgs::check_flags`).
 pub fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorError> {
     let b = &args.bluesky;
     if let Some(ttl) = b.access_ttl {
@@ -159,33 +161,7 @@ pub fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorErr
     if let Some(delay) = b.login_delay {
         config.sessions.login_delay = delay;
     }
-    if let Some(s) = args.clock_offset {
-        config.clock_offset_secs = s;
-    }
-    args.apply_faults(&mut config.faults);
     Ok(())
-}
-
-/// Reads the seed and the scenario, applies the flags and checks the result, so an absurd
-/// value stops the emulator at startup with the knob named. Returns the seed's origin too.
-pub fn load(args: &EmulatorArgs) -> Result<(Seed, Config, String), EmulatorError> {
-    let (seed, origin) = match args.seed_file()? {
-        Some((bytes, origin)) => {
-            let seed = Seed::from_json(&bytes).map_err(|source| EmulatorError::Seed {
-                origin: origin.clone(),
-                source: Box::new(source),
-            })?;
-            (seed, origin)
-        }
-        None => (
-            Seed::builtin(),
-            "sample-data/bluesky-seed.json (builtin)".to_owned(),
-        ),
-    };
-    let mut config: Config = args.scenario()?;
-    apply(args, &mut config)?;
-    config.validate().map_err(EmulatorError::Config)?;
-    Ok((seed, config, origin))
 }
 
 /// The stdout lines: the login host, then `account HANDLE DID password APP-PASSWORD` for each
@@ -210,31 +186,58 @@ pub fn banner(entryway: SocketAddr, seed: &Seed) -> Vec<String> {
 
 /// Serves the Bluesky emulator until Ctrl-C.
 pub async fn run(args: &EmulatorArgs) -> Result<(), EmulatorError> {
-    let (seed, config, origin) = load(args)?;
-    let emulator = Emulator::new(seed.clone(), config).map_err(|source| EmulatorError::Seed {
-        origin: origin.clone(),
-        source: Box::new(source),
-    })?;
-    let entryway = args.bind().await?;
-    let pds_port = args.bluesky.pds_port.unwrap_or(0);
-    let pds = bind_loopback(pds_port)
-        .await
-        .map_err(|source| EmulatorError::Bind {
-            port: pds_port,
-            source,
-        })?;
-    let running: Running =
-        super::serve(emulator, entryway, pds).map_err(|source| EmulatorError::Bind {
-            port: args.port,
-            source,
-        })?;
-    let lines = banner(running.addr(), &seed);
-    eprintln!(
-        "bluesky emulator: the PDS is {} (sessions name it in their didDoc: {}); seed {origin}; admin views at /admin/state, /admin/requests, /admin/config",
-        running.base_url_of(super::PDS).unwrap_or_default(),
-        running.emulator.pds_url().unwrap_or_default(),
-    );
-    crate::emulator::args::serve_until_ctrl_c(running, &lines).await
+    start::launch::<State>(args).await
+}
+
+impl Startup for State {
+    const BUILTIN_SEED: &'static str = "sample-data/bluesky-seed.json (builtin)";
+
+    fn builtin_seed() -> Seed {
+        Seed::builtin()
+    }
+
+    fn seed_from_json(bytes: &[u8]) -> Result<Seed, SeedError> {
+        Seed::from_json(bytes)
+    }
+
+    fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorError> {
+        apply(args, config)
+    }
+
+    /// The entryway (where clients log in, on `--port`), then the PDS (on `--pds-port`).
+    fn servers(emulator: &Emulator) -> Vec<(&'static str, Router)> {
+        vec![
+            (ENTRYWAY, emulator.router(Host::Entryway)),
+            (PDS, emulator.router(Host::Pds)),
+        ]
+    }
+
+    fn port(args: &EmulatorArgs, name: &str) -> u16 {
+        if name == PDS {
+            args.bluesky.pds_port.unwrap_or(0)
+        } else {
+            args.port
+        }
+    }
+
+    /// Sessions name the PDS by its port in their didDoc.
+    fn bound(emulator: &Emulator, addrs: &[(&'static str, SocketAddr)]) {
+        if let Some((_, pds)) = addrs.iter().find(|(name, _)| *name == PDS) {
+            emulator.set_pds_port(pds.port());
+        }
+    }
+
+    fn banner(running: &Running, seed: &Seed, _origin: &str) -> Vec<String> {
+        banner(running.addr(), seed)
+    }
+
+    fn notice(running: &Running, _seed: &Seed, origin: &str) -> Option<String> {
+        Some(format!(
+            "bluesky emulator: the PDS is {} (sessions name it in their didDoc: {}); seed {origin}; admin views at /admin/state, /admin/requests, /admin/config",
+            running.base_url_of(PDS).unwrap_or_default(),
+            running.emulator.pds_url().unwrap_or_default(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +250,10 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: EmulatorArgs,
+    }
+
+    fn load(args: &EmulatorArgs) -> Result<(Seed, Config, String), EmulatorError> {
+        start::load::<State>(args)
     }
 
     fn parse(flags: &[&str]) -> EmulatorArgs {
@@ -285,8 +292,7 @@ mod tests {
             "--fault-rate",
             "0.5",
         ]);
-        let mut config = Config::default();
-        apply(&args, &mut config).expect("flags apply");
+        let (_, config, _) = load(&args).expect("flags apply");
         assert_eq!(config.sessions.access_ttl, Duration::from_secs(3));
         assert!(!config.hosts.did_doc);
         assert_eq!(config.hosts.pds_host, PdsHost::Ip);
@@ -310,8 +316,8 @@ mod tests {
             "{err}"
         );
         let args = parse(&["--appview", "down"]);
-        assert_eq!(args.bluesky.given(), Some("--appview"));
-        assert_eq!(parse(&[]).bluesky.given(), None);
+        assert_eq!(args.bluesky.given(), ["--appview"]);
+        assert!(parse(&[]).bluesky.given().is_empty());
         let args = parse(&["--network", "bluesky", "--points-window", "500ms"]);
         assert!(matches!(load(&args), Err(EmulatorError::Config(_))));
     }

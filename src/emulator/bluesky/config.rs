@@ -313,6 +313,8 @@ impl Default for Replies {
     }
 }
 
+crate::emulator::config::knobs!(Config);
+
 impl Config {
     /// Checks every knob a scenario file, a flag or an admin patch can set to a value the
     /// emulator cannot honour, naming the first one found.

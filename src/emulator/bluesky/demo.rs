@@ -6,9 +6,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::{BLOCK, Budget, Config, Emulator, Endpoint, LISTBLOCK, Seed, spawn};
+use super::state::State;
+use super::{BLOCK, Budget, Config, Endpoint, LISTBLOCK, Seed};
 use crate::emulator::args::EmulatorError;
-use crate::emulator::demo::{Stage, seed_lacks};
+use crate::emulator::demo::{self, Stage, seed_lacks};
 
 /// The Bluesky sample list, in every shape a Bluesky list takes.
 const SAMPLE: &[u8] = include_bytes!("../../../sample-data/bluesky-blocked.txt");
@@ -45,14 +46,8 @@ pub async fn stage(limit: u32, window: Duration) -> Result<Stage, EmulatorError>
     config.stale.count = 1;
     config.faults.latency_ms = 100;
     config.faults.jitter_ms = 100;
-    config.validate().map_err(EmulatorError::Config)?;
-    let emulator = Emulator::new(seed, config).map_err(|source| EmulatorError::Seed {
-        origin: "(builtin)".into(),
-        source: Box::new(source),
-    })?;
-    let running = spawn(emulator.clone())
-        .await
-        .map_err(|source| EmulatorError::Bind { port: 0, source })?;
+    let running = demo::serve::<State>(seed, config).await?;
+    let emulator = running.emulator.clone();
     let did = account.did;
     let blocks = emulator.records(&did, BLOCK).len();
     let subjects = emulator

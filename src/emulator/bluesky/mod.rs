@@ -52,9 +52,6 @@ pub use route::Endpoint;
 pub use seed::{Seed, SeedAccount, SeedAppPassword, SeedError, SeedRecord, SeedUser, UserState};
 pub use state::RecordView;
 
-use crate::emulator::log::Stats;
-use crate::emulator::store::Store;
-
 /// The collection of blocks.
 pub const BLOCK: &str = "app.bsky.graph.block";
 /// The collection of moderation-list subscriptions (a block of every member of a list).
@@ -96,26 +93,12 @@ pub type LoggedRequest = crate::emulator::log::LoggedRequest<Endpoint>;
 /// both.
 pub type Running = crate::emulator::serve::Running<Emulator>;
 
-/// A running emulated Bluesky. Cheap to clone: clones share the state.
-#[derive(Clone, Debug)]
-pub struct Emulator {
-    /// The state, behind the core's one lock.
-    store: Store<state::State>,
-}
+/// A running emulated Bluesky: the core's [`Handle`](crate::emulator::Handle) on its state
+/// (knobs, request log, counters, state view) with Bluesky's own methods. Cheap to clone:
+/// clones share the state.
+pub type Emulator = crate::emulator::Handle<state::State>;
 
 impl Emulator {
-    /// Builds an emulator, checking the seed's identifiers and references.
-    pub fn new(seed: Seed, config: Config) -> Result<Emulator, SeedError> {
-        Ok(Emulator {
-            store: Store::new(state::State::new(seed, config)?),
-        })
-    }
-
-    /// Runs `f` under the state lock (short and synchronous: never across an await).
-    fn with<R>(&self, f: impl FnOnce(&mut state::State) -> R) -> R {
-        self.store.with(f)
-    }
-
     /// The axum router of one host (the emulated API and the admin views).
     pub fn router(&self, host: Host) -> Router {
         server::router(self.clone(), host)
@@ -129,24 +112,6 @@ impl Emulator {
     /// The URL sessions name the PDS by (`hosts.pds_host`), once it listens.
     pub fn pds_url(&self) -> Option<String> {
         self.with(|s| s.pds_url())
-    }
-
-    /// Changes knobs at runtime; the next request sees them.
-    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
-        self.with(|s| {
-            f(&mut s.config);
-            s.config_changed();
-        });
-    }
-
-    /// The current knobs.
-    pub fn config(&self) -> Config {
-        self.with(|s| s.config.clone())
-    }
-
-    /// Every request received, in arrival order.
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.with(|s| s.log.entries().to_vec())
     }
 
     /// The requests that reached one host, in arrival order.
@@ -169,11 +134,6 @@ impl Emulator {
                 .ok()
                 .and_then(|i| s.hosts.get(i).copied())
         })
-    }
-
-    /// The counters.
-    pub fn stats(&self) -> Stats {
-        self.with(|s| s.stats())
     }
 
     /// The subjects of an account's block records, one per record (duplicates kept), oldest
@@ -215,31 +175,10 @@ impl Emulator {
     pub fn add_users(&self, users: impl IntoIterator<Item = SeedUser>) {
         self.with(|s| s.add_users(users));
     }
-
-    /// The admin state view (accounts, their records and credentials, counters).
-    pub fn state_view(&self) -> StateView {
-        admin::state_view(self)
-    }
 }
 
 /// Binds two ports on `127.0.0.1` (the entryway, then the PDS) and serves `emulator` on the
 /// current runtime.
 pub async fn spawn(emulator: Emulator) -> std::io::Result<Running> {
-    let entryway = crate::emulator::serve::bind_loopback(0).await?;
-    let pds = crate::emulator::serve::bind_loopback(0).await?;
-    serve(emulator, entryway, pds)
-}
-
-/// Serves `emulator` on two bound listeners: the entryway, then the PDS.
-pub fn serve(
-    emulator: Emulator,
-    entryway: tokio::net::TcpListener,
-    pds: tokio::net::TcpListener,
-) -> std::io::Result<Running> {
-    emulator.set_pds_port(pds.local_addr()?.port());
-    let servers = [
-        (ENTRYWAY, entryway, emulator.router(Host::Entryway)),
-        (PDS, pds, emulator.router(Host::Pds)),
-    ];
-    Running::spawn(emulator, servers)
+    crate::emulator::start::spawn(emulator).await
 }

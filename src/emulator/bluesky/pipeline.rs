@@ -1,14 +1,15 @@
-//! The steps every emulated request goes through, each one a short critical section:
-//! arrive (log, draw latency) → admit (the PDS's checks in its order, the rate limiters, a
-//! fault) → act (the method, or the fault's failure) → finish (log the answer).
+//! The steps every emulated request goes through (the core's `Steps`), each one a short
+//! critical section: arrive (log, draw latency) → admit (the PDS's checks in its order, the
+//! rate limiters, a fault) → act (the method, or the fault's failure) → finish (log the
+//! answer).
 //!
 //! The order of the checks is the PDS's, because it decides what a client sees: for its own
 //! methods the HTTP method, the parameters, the credentials and the body are checked before
 //! any limiter is charged (so those refusals carry no rate headers), then every limiter of
 //! the route is charged at once; for methods it hands to the AppView the per-IP limiter comes
-//! first, then the service, then the credentials. Splitting at the awaits (latency before
-//! admit; a stall or the login delay before act) keeps the lock from being held across a
-//! sleep.
+//! first, then the service, then the credentials. The core runs the steps, sleeping between
+//! them (latency before admit; a stall or the login delay before act), so the lock is never
+//! held across a sleep.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use super::state::State;
 use super::xrpc::{BodyKind, Incoming, Reply, wrong_host};
 use crate::emulator::faults::FaultKind;
 use crate::emulator::log::{ErrorCode, Finished};
+use crate::emulator::network::{NetworkState as _, Steps};
 
 /// The version `/xrpc/_health` reports (the reference PDS the emulator was checked against).
 const PDS_VERSION: &str = "0.5.35";
@@ -44,7 +46,7 @@ pub struct Ticket {
     /// The fault drawn, if any.
     fault: Option<FaultKind>,
     /// How long to wait before acting: a stall, or the login delay.
-    pub delay: Duration,
+    delay: Duration,
 }
 
 /// A finished request, ready to log and answer.
@@ -82,30 +84,6 @@ impl Done {
 }
 
 impl State {
-    /// Logs the arrival (credentials left out) and draws the latency to apply first.
-    pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let mut params = BTreeMap::new();
-        for (k, v) in &req.params {
-            params.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        if let Some(Value::Object(body)) = req.json() {
-            for (k, v) in body {
-                if k == "password" {
-                    continue;
-                }
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                params.entry(k.clone()).or_insert(text);
-            }
-        }
-        let now_ms = self.now_ms();
-        let seq = self
-            .log
-            .arrive(now_ms, &req.method, &req.path, req.route.endpoint, params);
-        self.hosts.push(req.host);
-        let delay = self.dice.latency(&self.config.faults);
-        (seq, delay)
-    }
-
     /// Charges the request's limiters; `Err` is the 429.
     fn charge(
         &mut self,
@@ -129,8 +107,150 @@ impl State {
         Ok(charged)
     }
 
+    /// The PDS's catch-all for the AppView's methods (and unknown ones): the per-IP limiter,
+    /// then the service, then the credentials, then the AppView itself.
+    fn admit_proxied(&mut self, seq: u64, req: &Incoming, now_ms: i64) -> Result<Ticket, Done> {
+        let charged = self.charge(req, &Charge::IpOnly, now_ms, None)?;
+        let headers = charged.headers(&self.config.limits, now_ms, false);
+        let refuse = |reply: Reply, account: Option<String>| {
+            let mut done = Done::refused(reply, headers.clone(), account);
+            done.private = true;
+            done
+        };
+        let state = self.config.appview.state;
+        if state == AppViewState::Absent {
+            let message = format!("No service configured for {}", req.route.nsid);
+            return Err(refuse(Reply::invalid(&message), None));
+        }
+        let authed = match session::verify_access(self, req, now_ms) {
+            Ok(authed) => authed,
+            Err(failure) => return Err(refuse(self.auth_failed(failure).reply, None)),
+        };
+        let account = Some(self.accounts[authed.account].did.clone());
+        if state == AppViewState::Down {
+            let reply = Reply::error(502, "UpstreamFailure", "Upstream service unreachable");
+            return Err(refuse(reply, account));
+        }
+        if req.route.endpoint == Endpoint::Unknown {
+            return Err(refuse(Reply::status(501), account));
+        }
+        let mut ticket = Ticket {
+            authed: Some(authed),
+            account,
+            headers: headers.clone(),
+            ..Ticket::default()
+        };
+        if self.config.faults.all_endpoints {
+            if self.dice.spurious_429(&self.config.faults, true) {
+                self.log.counters().faults_injected += 1;
+                let mut done = refuse(Reply::status(429), ticket.account.clone());
+                done.headers = charged.headers(&self.config.limits, now_ms, true);
+                done.fault = Some(FaultKind::Spurious429);
+                return Err(done);
+            }
+            ticket.fault = self.draw_fault(seq, true, || ticket.account.clone());
+            if ticket.fault == Some(FaultKind::Stall) {
+                ticket.delay += self.config.faults.stall;
+            }
+        }
+        Ok(ticket)
+    }
+
+    fn auth_failed(&mut self, failure: session::AuthFailure) -> Done {
+        self.log.counters().auth_failures += 1;
+        let mut done = Done::refused(failure.reply(), Vec::new(), None);
+        done.private = true;
+        done
+    }
+
+    /// `stale.at_write`: deletes records of the writer's repo behind its back, once.
+    fn strike_stale(&mut self, did: Option<&str>) {
+        let stale = &self.config.stale;
+        if self.stale_fired || stale.at_write != Some(self.writes_seen) {
+            return;
+        }
+        let Some(did) = did else { return };
+        self.stale_fired = true;
+        let collection = stale.collection.clone();
+        let total = self.records(did, &collection).len();
+        let by_fraction = (self.config.stale_fraction() * total as f64).ceil() as usize;
+        let count = stale.count.max(by_fraction);
+        let gone = self.delete_behind(did, &collection, count);
+        tracing::info!(
+            did,
+            collection,
+            deleted = gone.len(),
+            "emulator: stale records deleted"
+        );
+    }
+
+    fn run(&mut self, req: &Incoming, ticket: &Ticket) -> Reply {
+        let authed = ticket.authed;
+        let jti = ticket.refresh_jti.as_deref().unwrap_or_default();
+        match (req.route.endpoint, authed) {
+            (Endpoint::CreateSession, _) => session::create_session(self, req),
+            (Endpoint::RefreshSession, _) => session::refresh_session(self, jti),
+            (Endpoint::DeleteSession, _) => session::delete_session(self, jti),
+            (Endpoint::GetSession, Some(a)) => session::get_session(self, a),
+            (Endpoint::DescribeServer, _) => session::describe_server(self),
+            (Endpoint::ListRecords, _) => repo::list_records(self, req),
+            (Endpoint::GetRecord, _) => repo::get_record(self, req),
+            (Endpoint::DeleteRecord, Some(a)) => repo::delete_record(self, req, a),
+            (Endpoint::CreateRecord, Some(a)) => repo::create_record(self, req, a),
+            (Endpoint::ApplyWrites, Some(a)) => repo::apply_writes(self, req, a),
+            (Endpoint::ResolveHandle, _) => appview::resolve_handle(self, req),
+            (Endpoint::GetProfiles, Some(a)) => appview::get_profiles(self, req, a),
+            (Endpoint::GetProfile, Some(a)) => appview::get_profile(self, req, a),
+            (Endpoint::GetBlocks, Some(a)) => appview::get_blocks(self, req, a),
+            (Endpoint::Health, _) => Reply::ok(&serde_json::json!({"version": PDS_VERSION})),
+            _ => Reply::status(501),
+        }
+    }
+
+    /// Counts a successful write for its credential; `faults.revoke_after` revokes the
+    /// credential once it reaches the count.
+    fn count_write(&mut self, authed: Authed) {
+        let faults = &self.config.faults;
+        let Some(c) = self
+            .accounts
+            .get_mut(authed.account)
+            .and_then(|a| a.credentials.get_mut(authed.credential))
+        else {
+            return;
+        };
+        c.writes = c.writes.saturating_add(1);
+        if faults.revoked_by_writes(c.writes) && !c.revoked {
+            self.revoke(authed.account, authed.credential);
+        }
+    }
+}
+
+impl Steps for State {
+    type Incoming = Incoming;
+    type Ticket = Ticket;
+    type Done = Done;
+
+    /// Logs the arrival (credentials left out) and draws the latency to apply first.
+    fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
+        let mut params = BTreeMap::new();
+        for (k, v) in &req.params {
+            params.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if let Some(Value::Object(body)) = req.json() {
+            for (k, v) in body {
+                if k == "password" {
+                    continue;
+                }
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                params.entry(k.clone()).or_insert(text);
+            }
+        }
+        self.hosts.push(req.host);
+        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
+    }
+
     /// The PDS's checks, the limiters and the fault draw.
-    pub fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
+    fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
         let now_ms = self.now_ms();
         self.revoke_on_time(now_ms);
         let endpoint = req.route.endpoint;
@@ -221,13 +341,7 @@ impl State {
             done.fault = Some(FaultKind::Spurious429);
             return Err(done);
         }
-        if applies {
-            ticket.fault = self.dice.draw(&self.config.faults);
-        }
-        if let Some(kind) = ticket.fault {
-            // Logged now, so a stall whose client gave up still shows why.
-            self.log.note_fault(seq, kind, ticket.account.clone());
-        }
+        ticket.fault = self.draw_fault(seq, applies, || ticket.account.clone());
         if endpoint.is_write() {
             self.writes_seen += 1;
             self.strike_stale(ticket.account.as_deref());
@@ -241,88 +355,12 @@ impl State {
         Ok(ticket)
     }
 
-    /// The PDS's catch-all for the AppView's methods (and unknown ones): the per-IP limiter,
-    /// then the service, then the credentials, then the AppView itself.
-    fn admit_proxied(&mut self, seq: u64, req: &Incoming, now_ms: i64) -> Result<Ticket, Done> {
-        let charged = self.charge(req, &Charge::IpOnly, now_ms, None)?;
-        let headers = charged.headers(&self.config.limits, now_ms, false);
-        let refuse = |reply: Reply, account: Option<String>| {
-            let mut done = Done::refused(reply, headers.clone(), account);
-            done.private = true;
-            done
-        };
-        let state = self.config.appview.state;
-        if state == AppViewState::Absent {
-            let message = format!("No service configured for {}", req.route.nsid);
-            return Err(refuse(Reply::invalid(&message), None));
-        }
-        let authed = match session::verify_access(self, req, now_ms) {
-            Ok(authed) => authed,
-            Err(failure) => return Err(refuse(self.auth_failed(failure).reply, None)),
-        };
-        let account = Some(self.accounts[authed.account].did.clone());
-        if state == AppViewState::Down {
-            let reply = Reply::error(502, "UpstreamFailure", "Upstream service unreachable");
-            return Err(refuse(reply, account));
-        }
-        if req.route.endpoint == Endpoint::Unknown {
-            return Err(refuse(Reply::status(501), account));
-        }
-        let mut ticket = Ticket {
-            authed: Some(authed),
-            account,
-            headers: headers.clone(),
-            ..Ticket::default()
-        };
-        if self.config.faults.all_endpoints {
-            if self.dice.spurious_429(&self.config.faults, true) {
-                self.log.counters().faults_injected += 1;
-                let mut done = refuse(Reply::status(429), ticket.account.clone());
-                done.headers = charged.headers(&self.config.limits, now_ms, true);
-                done.fault = Some(FaultKind::Spurious429);
-                return Err(done);
-            }
-            ticket.fault = self.dice.draw(&self.config.faults);
-            if let Some(kind) = ticket.fault {
-                self.log.note_fault(seq, kind, ticket.account.clone());
-            }
-            if ticket.fault == Some(FaultKind::Stall) {
-                ticket.delay += self.config.faults.stall;
-            }
-        }
-        Ok(ticket)
-    }
-
-    fn auth_failed(&mut self, failure: session::AuthFailure) -> Done {
-        self.log.counters().auth_failures += 1;
-        let mut done = Done::refused(failure.reply(), Vec::new(), None);
-        done.private = true;
-        done
-    }
-
-    /// `stale.at_write`: deletes records of the writer's repo behind its back, once.
-    fn strike_stale(&mut self, did: Option<&str>) {
-        let stale = &self.config.stale;
-        if self.stale_fired || stale.at_write != Some(self.writes_seen) {
-            return;
-        }
-        let Some(did) = did else { return };
-        self.stale_fired = true;
-        let collection = stale.collection.clone();
-        let total = self.records(did, &collection).len();
-        let by_fraction = (self.config.stale_fraction() * total as f64).ceil() as usize;
-        let count = stale.count.max(by_fraction);
-        let gone = self.delete_behind(did, &collection, count);
-        tracing::info!(
-            did,
-            collection,
-            deleted = gone.len(),
-            "emulator: stale records deleted"
-        );
+    fn wait(ticket: &Ticket) -> Option<Duration> {
+        (!ticket.delay.is_zero()).then_some(ticket.delay)
     }
 
     /// Runs the method (unless the fault says the server failed first).
-    pub fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
+    fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
         let endpoint = req.route.endpoint;
         let reply = match ticket.fault {
             Some(FaultKind::OverCapacity) => Reply::status(self.config.replies.fault_status),
@@ -346,58 +384,14 @@ impl State {
         }
     }
 
-    fn run(&mut self, req: &Incoming, ticket: &Ticket) -> Reply {
-        let authed = ticket.authed;
-        let jti = ticket.refresh_jti.as_deref().unwrap_or_default();
-        match (req.route.endpoint, authed) {
-            (Endpoint::CreateSession, _) => session::create_session(self, req),
-            (Endpoint::RefreshSession, _) => session::refresh_session(self, jti),
-            (Endpoint::DeleteSession, _) => session::delete_session(self, jti),
-            (Endpoint::GetSession, Some(a)) => session::get_session(self, a),
-            (Endpoint::DescribeServer, _) => session::describe_server(self),
-            (Endpoint::ListRecords, _) => repo::list_records(self, req),
-            (Endpoint::GetRecord, _) => repo::get_record(self, req),
-            (Endpoint::DeleteRecord, Some(a)) => repo::delete_record(self, req, a),
-            (Endpoint::CreateRecord, Some(a)) => repo::create_record(self, req, a),
-            (Endpoint::ApplyWrites, Some(a)) => repo::apply_writes(self, req, a),
-            (Endpoint::ResolveHandle, _) => appview::resolve_handle(self, req),
-            (Endpoint::GetProfiles, Some(a)) => appview::get_profiles(self, req, a),
-            (Endpoint::GetProfile, Some(a)) => appview::get_profile(self, req, a),
-            (Endpoint::GetBlocks, Some(a)) => appview::get_blocks(self, req, a),
-            (Endpoint::Health, _) => Reply::ok(&serde_json::json!({"version": PDS_VERSION})),
-            _ => Reply::status(501),
+    fn finished(done: &Done) -> Finished {
+        Finished {
+            status: done.reply.status,
+            error_code: done.reply.error.as_deref().map(ErrorCode::from),
+            account: done.account.clone(),
+            window_spent: done.window_spent,
+            fault: done.fault,
         }
-    }
-
-    /// Counts a successful write for its credential; `faults.revoke_after` revokes the
-    /// credential once it reaches the count.
-    fn count_write(&mut self, authed: Authed) {
-        let revoke_after = self.config.faults.revoke_after;
-        let Some(c) = self
-            .accounts
-            .get_mut(authed.account)
-            .and_then(|a| a.credentials.get_mut(authed.credential))
-        else {
-            return;
-        };
-        c.writes = c.writes.saturating_add(1);
-        if revoke_after.is_some_and(|n| c.writes >= n) && !c.revoked {
-            self.revoke(authed.account, authed.credential);
-        }
-    }
-
-    /// Records the answer in the log and the counters.
-    pub fn finish(&mut self, seq: u64, done: &Done) {
-        self.log.finish(
-            seq,
-            Finished {
-                status: done.reply.status,
-                error_code: done.reply.error.as_deref().map(ErrorCode::from),
-                account: done.account.clone(),
-                window_spent: done.window_spent,
-                fault: done.fault,
-            },
-        );
     }
 }
 

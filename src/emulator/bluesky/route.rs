@@ -8,8 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::emulator::log::EndpointKind;
-
 /// An emulated XRPC method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,17 +129,7 @@ impl Endpoint {
     }
 }
 
-impl EndpointKind for Endpoint {
-    const ALL: &'static [Endpoint] = &Endpoint::ALL;
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn name(self) -> &'static str {
-        Endpoint::name(self)
-    }
-}
+crate::emulator::log::endpoint_kind!(Endpoint);
 
 /// A request line, sorted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,6 +172,7 @@ pub fn resolve(method: &str, path: &str) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::log::EndpointKind;
 
     #[test]
     fn paths_are_sorted_as_the_pds_sorts_them() {

@@ -13,6 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::syntax::{is_did, is_handle, is_nsid, is_record_key};
+use crate::emulator::seed::Redacted;
 
 /// The builtin seed, the one `bulk-unblock emulator --network bluesky` serves when no
 /// `--seed` is given.
@@ -20,15 +21,6 @@ const BUILTIN_SEED: &str = include_str!("../../../sample-data/bluesky-seed.json"
 
 /// The service DID when the seed names none (the reference PDS on loopback calls itself so).
 pub const DEFAULT_SERVICE_DID: &str = "did:web:localhost";
-
-/// Stands in for a password in `Debug` output.
-struct Redacted;
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// Everything the emulator starts from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -90,6 +82,22 @@ impl SeedUser {
             created_at: default_created_at(),
         }
     }
+}
+
+/// The handle of a user the emulator makes up for a DID no seed names (a test blocks thousands
+/// of made-up DIDs without listing users): `u-` and the DID's last 10 letters and digits,
+/// lowercase, under `.bsky.test`.
+pub fn made_up_handle(did: &str) -> String {
+    let tail: String = did
+        .chars()
+        .rev()
+        .filter(char::is_ascii_alphanumeric)
+        .take(10)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("u-{}.bsky.test", tail.to_ascii_lowercase())
 }
 
 /// The life state of a user: only active users resolve, have profiles and serve their repo.

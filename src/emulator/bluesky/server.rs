@@ -1,7 +1,7 @@
 //! The HTTP side of the Bluesky emulator: one axum service per host (the entryway and the PDS
 //! share the state and differ only in their role), turning a request into an [`Incoming`],
-//! driving it through the pipeline with the awaits between the steps, and answering with the
-//! core's helpers plus what every PDS answer carries (CORS for browser clients).
+//! having the core run it through the pipeline's steps (sleeping between them), and answering
+//! with the core's helpers plus what every PDS answer carries (CORS for browser clients).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::pipeline::Done;
+use super::state;
 use super::xrpc::{Body, BodyKind, Incoming};
 use super::{Emulator, Host, admin, route};
 use crate::emulator::request::Parts;
@@ -19,7 +20,7 @@ use crate::emulator::serve::{Answer, respond};
 
 /// The router of one host: the admin views, then everything else through the emulated API.
 pub fn router(emulator: Emulator, host: Host) -> Router {
-    crate::emulator::admin::routes::<Emulator>()
+    crate::emulator::admin::routes::<state::State>()
         .merge(admin::routes())
         .fallback(
             move |state: State<Emulator>,
@@ -78,8 +79,7 @@ fn incoming(host: Host, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
     }
 }
 
-/// Every non-admin request. If the client goes away during a sleep this future is dropped:
-/// the log entry keeps status 0 and nothing is acted on.
+/// Every non-admin request (if the client goes away during a sleep, nothing is acted on).
 async fn dispatch(
     State(emulator): State<Emulator>,
     host: Host,
@@ -92,23 +92,7 @@ async fn dispatch(
         return preflight(&headers);
     }
     let req = incoming(host, &method, &uri, &headers, &body);
-    let (seq, latency) = emulator.with(|s| s.arrive(&req));
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let done = match emulator.with(|s| s.admit(seq, &req)) {
-        Err(done) => done,
-        Ok(ticket) => {
-            if !ticket.delay.is_zero() {
-                tokio::time::sleep(ticket.delay).await;
-            }
-            emulator.with(|s| s.act(&req, ticket))
-        }
-    };
-    let now_ms = emulator.with(|s| {
-        s.finish(seq, &done);
-        s.now_ms()
-    });
+    let (done, now_ms) = emulator.serve_request(&req).await;
     answer(done, now_ms)
 }
 

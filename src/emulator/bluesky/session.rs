@@ -121,7 +121,7 @@ pub fn verify_access(
         .access_tokens
         .get(jwt::signature(token))
         .ok_or(AuthFailure::Token(Rejection::Unverified))?;
-    let revoke_after_requests = state.config.faults.revoke_after_requests;
+    let faults = &state.config.faults;
     let ends_access = state.config.sessions.revocation_ends_access;
     let mut revoke = false;
     if let Some(c) = state
@@ -129,7 +129,7 @@ pub fn verify_access(
         .get_mut(account)
         .and_then(|a| a.credentials.get_mut(credential))
     {
-        if revoke_after_requests.is_some_and(|n| c.requests >= n) && !c.revoked {
+        if faults.revoked_by_requests(c.requests) && !c.revoked {
             revoke = true;
         }
         c.requests = c.requests.saturating_add(1);

@@ -18,12 +18,13 @@ use super::digest::cid;
 use super::jwt::{self, Claims, Kind};
 use super::ratelimit::Limiters;
 use super::route::Endpoint;
-use super::seed::{Seed, SeedError, SeedUser, UserState};
+use super::seed::{Seed, SeedError, SeedUser, UserState, made_up_handle};
 use super::syntax::TidClock;
 use super::{BLOCK, Host, LISTBLOCK};
 use crate::emulator::clock::clock_ms;
 use crate::emulator::faults::FaultDice;
-use crate::emulator::log::{RequestLog, Stats};
+use crate::emulator::log::RequestLog;
+use crate::emulator::network::NetworkState;
 
 /// A credential of an account: its password (index 0) or one of its app passwords.
 #[derive(Clone)]
@@ -306,21 +307,6 @@ impl State {
             stale_fired: false,
             revoked_on_time: false,
         })
-    }
-
-    /// The emulator's clock now.
-    pub fn now_ms(&self) -> i64 {
-        clock_ms(self.config.clock_offset_secs)
-    }
-
-    /// Reseeds the fault RNG when the configured seed changed.
-    pub fn config_changed(&mut self) {
-        self.dice.reseed_if_changed(self.config.faults.seed);
-    }
-
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> Stats {
-        self.log.stats()
     }
 
     /// The URL the didDoc names the PDS by, once it listens.
@@ -726,6 +712,14 @@ impl State {
     }
 }
 
+crate::emulator::network::network_state!(State {
+    endpoint: Endpoint,
+    config: Config,
+    seed: Seed,
+    seed_error: SeedError,
+    view: super::admin::StateView = super::admin::state_view,
+});
+
 impl Credential {
     fn new(name: Option<String>, password: String) -> Credential {
         Credential {
@@ -760,18 +754,9 @@ fn commit_cid(did: &str, rev: &str) -> String {
     cid(format!("{did}#{rev}").as_bytes())
 }
 
-/// An active user for a DID no seed named: handle `u-` and the DID's last 10 characters.
+/// An active user for a DID no seed named.
 fn synthesized_user(did: &str) -> SeedUser {
-    let tail: String = did
-        .chars()
-        .rev()
-        .filter(char::is_ascii_alphanumeric)
-        .take(10)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    SeedUser::active(did, &format!("u-{}.bsky.test", tail.to_ascii_lowercase()))
+    SeedUser::active(did, &made_up_handle(did))
 }
 
 #[cfg(test)]

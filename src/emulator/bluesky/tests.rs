@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::jwt;
 use super::*;
+use crate::emulator::testing::{Answer, http};
 use crate::emulator::{FaultKind, clock_ms};
 
 const OWNER: &str = "did:plc:ownerownerownerownerowne";
@@ -99,26 +99,9 @@ fn test_seed() -> Seed {
     }
 }
 
-/// A decoded answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    json: Value,
-}
-
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn number(&self, name: &str) -> i64 {
-        self.header(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} is a number: {:?}", self.headers))
-    }
-
-    fn error(&self) -> (u16, &str, &str) {
+    /// The status, and the `error` and `message` of an XRPC error body.
+    fn xrpc_error(&self) -> (u16, &str, &str) {
         (
             self.status,
             self.json["error"].as_str().unwrap_or_default(),
@@ -157,17 +140,12 @@ impl Client {
     }
 
     async fn start_with(seed: Seed, configure: impl FnOnce(&mut Config)) -> Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config = Config::default();
         config.sessions.login_delay = Duration::ZERO;
         configure(&mut config);
         let emulator = Emulator::new(seed, config).expect("valid seed");
         Client {
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("client builds"),
+            http: http(),
             running: spawn(emulator).await.expect("binds loopback"),
         }
     }
@@ -182,15 +160,7 @@ impl Client {
     }
 
     async fn answer(response: reqwest::Response) -> Answer {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
-            status,
-            headers,
-            json,
-        }
+        Answer::read(response).await
     }
 
     async fn get(
@@ -373,7 +343,7 @@ async fn sessions_open_with_a_handle_a_did_or_an_email_and_either_password() {
     ] {
         let a = c.try_login(identifier, password).await;
         assert_eq!(
-            a.error(),
+            a.xrpc_error(),
             (
                 401,
                 "AuthenticationRequired",
@@ -391,7 +361,7 @@ async fn sessions_open_with_a_handle_a_did_or_an_email_and_either_password() {
         )
         .await;
     assert_eq!(
-        a.error(),
+        a.xrpc_error(),
         (
             400,
             "InvalidRequest",
@@ -449,34 +419,37 @@ async fn bad_and_missing_tokens_get_the_pds_answers() {
         }
     };
     assert_eq!(
-        get(None).await.error(),
+        get(None).await.xrpc_error(),
         (401, "AuthMissing", "Authentication Required")
     );
     let unverified = (400, "InvalidToken", "Token could not be verified");
-    assert_eq!(get(Some("Bearer garbage".into())).await.error(), unverified);
-    assert_eq!(get(Some(s.refresh_bearer())).await.error(), unverified);
+    assert_eq!(
+        get(Some("Bearer garbage".into())).await.xrpc_error(),
+        unverified
+    );
+    assert_eq!(get(Some(s.refresh_bearer())).await.xrpc_error(), unverified);
     let mut forged = s.access.clone();
     forged.truncate(forged.len() - 4);
     forged.push_str("AAAA");
     assert_eq!(
-        get(Some(format!("Bearer {forged}"))).await.error(),
+        get(Some(format!("Bearer {forged}"))).await.xrpc_error(),
         unverified
     );
     assert_eq!(
-        get(Some("Bearer".into())).await.error(),
+        get(Some("Bearer".into())).await.xrpc_error(),
         (400, "InvalidToken", "Malformed authorization header")
     );
     assert_eq!(
-        get(Some("Basic YTpi".into())).await.error(),
+        get(Some("Basic YTpi".into())).await.xrpc_error(),
         (400, "InvalidToken", "Unexpected authorization type")
     );
     assert_eq!(
-        get(Some("Token abc".into())).await.error(),
+        get(Some("Token abc".into())).await.xrpc_error(),
         (400, "InvalidToken", "Unsupported authorization type: Token")
     );
     // An access token is no refresh token.
     assert_eq!(
-        c.refresh(Host::Entryway, &s.bearer()).await.error(),
+        c.refresh(Host::Entryway, &s.bearer()).await.xrpc_error(),
         unverified
     );
     assert!(c.emulator().stats().auth_failures >= 7);
@@ -498,7 +471,7 @@ async fn expired_tokens_are_refreshed_and_a_used_refresh_token_has_a_grace_perio
             Some(&s.bearer()),
         )
         .await;
-    assert_eq!(a.error(), (400, "ExpiredToken", "Token has expired"));
+    assert_eq!(a.xrpc_error(), (400, "ExpiredToken", "Token has expired"));
     // listRecords needs no token and ignores a stale one.
     let a = c
         .get(
@@ -533,7 +506,7 @@ async fn expired_tokens_are_refreshed_and_a_used_refresh_token_has_a_grace_perio
     // Past the grace period (2 hours after its last use) the old token is revoked.
     c.advance(2 * 3600 + 1);
     assert_eq!(
-        c.refresh(Host::Pds, &s.refresh_bearer()).await.error(),
+        c.refresh(Host::Pds, &s.refresh_bearer()).await.xrpc_error(),
         (400, "ExpiredToken", "Token has been revoked")
     );
     // The successor still works; logging out kills it.
@@ -548,7 +521,9 @@ async fn expired_tokens_are_refreshed_and_a_used_refresh_token_has_a_grace_perio
     assert_eq!(a.status, 200);
     assert_eq!(a.header("content-type"), None);
     assert_eq!(
-        c.refresh(Host::Pds, &fresh.refresh_bearer()).await.error(),
+        c.refresh(Host::Pds, &fresh.refresh_bearer())
+            .await
+            .xrpc_error(),
         (400, "ExpiredToken", "Token has been revoked")
     );
 }
@@ -563,11 +538,15 @@ async fn a_revoked_app_password_ends_refreshing_and_logging_in_but_not_the_acces
     assert_eq!(c.delete(&s, "3kaaaaaaaaa42").await.status, 200);
     // ...but it cannot be refreshed, and the app password no longer logs in.
     assert_eq!(
-        c.refresh(Host::Entryway, &s.refresh_bearer()).await.error(),
+        c.refresh(Host::Entryway, &s.refresh_bearer())
+            .await
+            .xrpc_error(),
         (400, "ExpiredToken", "Token has been revoked")
     );
     assert_eq!(
-        c.try_login("owner.bsky.test", APP_PASSWORD).await.error(),
+        c.try_login("owner.bsky.test", APP_PASSWORD)
+            .await
+            .xrpc_error(),
         (
             401,
             "AuthenticationRequired",
@@ -587,7 +566,7 @@ async fn a_revoked_app_password_ends_refreshing_and_logging_in_but_not_the_acces
     let s = c.login().await;
     assert_eq!(c.emulator().revoke_app_password(OWNER, Some("cli")), 1);
     assert_eq!(
-        c.delete(&s, "3kaaaaaaaaa22").await.error(),
+        c.delete(&s, "3kaaaaaaaaa22").await.xrpc_error(),
         (400, "ExpiredToken", "Token has been revoked")
     );
 
@@ -596,7 +575,9 @@ async fn a_revoked_app_password_ends_refreshing_and_logging_in_but_not_the_acces
     let s = c.login().await;
     c.advance(31);
     assert_eq!(
-        c.refresh(Host::Entryway, &s.refresh_bearer()).await.error(),
+        c.refresh(Host::Entryway, &s.refresh_bearer())
+            .await
+            .xrpc_error(),
         (400, "ExpiredToken", "Token has been revoked")
     );
     let c = Client::start(|_| {}).await;
@@ -707,13 +688,13 @@ async fn list_records_pages_newest_first_with_a_cursor_on_every_non_empty_page()
         200
     );
     assert_eq!(
-        c.list("DEMO.bsky.test", BLOCK, &[]).await.error(),
+        c.list("DEMO.bsky.test", BLOCK, &[]).await.xrpc_error(),
         (400, "InvalidRequest", "Could not find repo: DEMO.bsky.test")
     );
     assert_eq!(
         c.list("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", BLOCK, &[])
             .await
-            .error(),
+            .xrpc_error(),
         (
             400,
             "InvalidRequest",
@@ -721,7 +702,9 @@ async fn list_records_pages_newest_first_with_a_cursor_on_every_non_empty_page()
         )
     );
     assert_eq!(
-        c.list(&owner, BLOCK, &[("limit", "101")]).await.error(),
+        c.list(&owner, BLOCK, &[("limit", "101")])
+            .await
+            .xrpc_error(),
         (
             400,
             "InvalidRequest",
@@ -766,7 +749,7 @@ async fn delete_record_is_idempotent_and_only_for_the_own_repo() {
         )
         .await;
     assert_eq!(
-        a.error(),
+        a.xrpc_error(),
         (401, "AuthenticationRequired", "Authentication Required")
     );
     let a = c
@@ -777,7 +760,10 @@ async fn delete_record_is_idempotent_and_only_for_the_own_repo() {
             Some(&s.bearer()),
         )
         .await;
-    assert_eq!(a.error(), (403, "AccountNotFound", "Account not found"));
+    assert_eq!(
+        a.xrpc_error(),
+        (403, "AccountNotFound", "Account not found")
+    );
     let a = c
         .post(
             Host::Pds,
@@ -786,7 +772,10 @@ async fn delete_record_is_idempotent_and_only_for_the_own_repo() {
             None,
         )
         .await;
-    assert_eq!(a.error(), (401, "AuthMissing", "Authentication Required"));
+    assert_eq!(
+        a.xrpc_error(),
+        (401, "AuthMissing", "Authentication Required")
+    );
     let a = c
         .get(
             Host::Pds,
@@ -796,7 +785,7 @@ async fn delete_record_is_idempotent_and_only_for_the_own_repo() {
         )
         .await;
     assert_eq!(
-        a.error(),
+        a.xrpc_error(),
         (
             400,
             "InvalidRequest",
@@ -819,7 +808,7 @@ async fn apply_writes_is_atomic_and_takes_at_most_200_writes() {
         )
         .await;
     assert_eq!(
-        a.error(),
+        a.xrpc_error(),
         (500, "InternalServerError", "Internal Server Error")
     );
     assert_eq!(c.emulator().blocks_of(OWNER).len(), 5);
@@ -831,7 +820,7 @@ async fn apply_writes_is_atomic_and_takes_at_most_200_writes() {
         .map(|i| delete_write(&format!("3kbbbbbbbb{i:03}")))
         .collect();
     assert_eq!(
-        c.apply(Host::Pds, &s, too_many).await.error(),
+        c.apply(Host::Pds, &s, too_many).await.xrpc_error(),
         (400, "InvalidRequest", "Too many writes. Max: 200")
     );
     let a = c
@@ -928,7 +917,7 @@ async fn create_record_of_a_block_replaces_older_blocks_of_the_subject_and_apply
         )
         .await;
     assert_eq!(
-        a.error(),
+        a.xrpc_error(),
         (
             400,
             "InvalidRequest",
@@ -963,7 +952,7 @@ async fn create_record_of_a_block_replaces_older_blocks_of_the_subject_and_apply
             None,
         )
         .await;
-    assert_eq!(a.error().1, "RecordNotFound");
+    assert_eq!(a.xrpc_error().1, "RecordNotFound");
     // A repo this PDS does not host is the AppView's to answer.
     let elsewhere = [
         ("repo", BOB),
@@ -1016,7 +1005,10 @@ async fn write_points_are_charged_before_judging_and_the_headers_follow_the_tigh
         .map(|i| delete_write(&format!("3kbbbbbbbb{i:03}")))
         .collect();
     let a = c.apply(Host::Pds, &s, writes).await;
-    assert_eq!(a.error(), (429, "RateLimitExceeded", "Rate Limit Exceeded"));
+    assert_eq!(
+        a.xrpc_error(),
+        (429, "RateLimitExceeded", "Rate Limit Exceeded")
+    );
     assert_eq!(a.header("ratelimit-policy"), Some("20;w=3600"));
     assert_eq!(a.number("ratelimit-remaining"), 0);
     assert_eq!(a.number("ratelimit-reset"), reset);
@@ -1078,7 +1070,10 @@ async fn the_per_ip_limiter_counts_every_call_that_gets_past_authentication() {
         assert_eq!(a.header("ratelimit-policy"), Some("3;w=300"));
     }
     let a = c.list(OWNER, BLOCK, &[]).await;
-    assert_eq!(a.error(), (429, "RateLimitExceeded", "Rate Limit Exceeded"));
+    assert_eq!(
+        a.xrpc_error(),
+        (429, "RateLimitExceeded", "Rate Limit Exceeded")
+    );
     // The entryway counts separately.
     let a = c
         .get(
@@ -1118,7 +1113,10 @@ async fn create_session_has_its_own_limit_per_identifier() {
         assert_eq!(a.number("ratelimit-remaining"), remaining);
     }
     let a = c.try_login("owner.bsky.test", APP_PASSWORD).await;
-    assert_eq!(a.error(), (429, "RateLimitExceeded", "Rate Limit Exceeded"));
+    assert_eq!(
+        a.xrpc_error(),
+        (429, "RateLimitExceeded", "Rate Limit Exceeded")
+    );
     assert!(a.number("retry-after") > 290);
     // The key is the identifier as sent.
     assert_eq!(c.try_login(OWNER, APP_PASSWORD).await.status, 200);
@@ -1166,7 +1164,7 @@ async fn the_appview_answers_profiles_unless_it_is_absent_or_down() {
     assert!(found[1]["followersCount"].is_number());
     let many: Vec<&'static str> = std::iter::repeat_n("alice.bsky.test", 26).collect();
     assert_eq!(
-        profiles(many).await.error(),
+        profiles(many).await.xrpc_error(),
         (
             400,
             "InvalidRequest",
@@ -1181,7 +1179,10 @@ async fn the_appview_answers_profiles_unless_it_is_absent_or_down() {
             None,
         )
         .await;
-    assert_eq!(a.error(), (401, "AuthMissing", "Authentication Required"));
+    assert_eq!(
+        a.xrpc_error(),
+        (401, "AuthMissing", "Authentication Required")
+    );
     let a = c
         .get(
             Host::Pds,
@@ -1214,7 +1215,7 @@ async fn the_appview_answers_profiles_unless_it_is_absent_or_down() {
     c.emulator()
         .update_config(|config| config.appview.state = AppViewState::Absent);
     assert_eq!(
-        profiles(vec!["alice.bsky.test"]).await.error(),
+        profiles(vec!["alice.bsky.test"]).await.xrpc_error(),
         (
             400,
             "InvalidRequest",
@@ -1224,7 +1225,7 @@ async fn the_appview_answers_profiles_unless_it_is_absent_or_down() {
     c.emulator()
         .update_config(|config| config.appview.state = AppViewState::Down);
     assert_eq!(
-        profiles(vec!["alice.bsky.test"]).await.error(),
+        profiles(vec!["alice.bsky.test"]).await.xrpc_error(),
         (502, "UpstreamFailure", "Upstream service unreachable")
     );
 }
@@ -1247,19 +1248,19 @@ async fn resolve_handle_tells_the_own_domain_from_others() {
     assert_eq!(resolve("ALICE.bsky.test").await.json, json!({"did": ALICE}));
     assert_eq!(resolve("bob.example.com").await.json, json!({"did": BOB}));
     assert_eq!(
-        resolve("gone.bsky.test").await.error(),
+        resolve("gone.bsky.test").await.xrpc_error(),
         (400, "HandleNotFound", "Unable to resolve handle")
     );
     assert_eq!(
-        resolve("carol.bsky.test").await.error(),
+        resolve("carol.bsky.test").await.xrpc_error(),
         (400, "HandleNotFound", "Unable to resolve handle")
     );
     assert_eq!(
-        resolve("nobody.example.com").await.error(),
+        resolve("nobody.example.com").await.xrpc_error(),
         (400, "InvalidRequest", "Unable to resolve handle")
     );
     assert_eq!(
-        resolve("@alice.bsky.test").await.error(),
+        resolve("@alice.bsky.test").await.xrpc_error(),
         (
             400,
             "InvalidRequest",
@@ -1269,7 +1270,10 @@ async fn resolve_handle_tells_the_own_domain_from_others() {
     // Handles of other hosts need the AppView.
     c.emulator()
         .update_config(|config| config.appview.state = AppViewState::Down);
-    assert_eq!(resolve("bob.example.com").await.error().1, "InvalidRequest");
+    assert_eq!(
+        resolve("bob.example.com").await.xrpc_error().1,
+        "InvalidRequest"
+    );
     assert_eq!(resolve("alice.bsky.test").await.status, 200);
 }
 
@@ -1282,8 +1286,8 @@ async fn the_entryway_refuses_repo_writes_while_sessions_name_the_pds() {
         .await;
     let pds = c.emulator().pds_url().expect("listening");
     assert_eq!(a.status, 400);
-    assert_eq!(a.error().1, "InvalidRequest");
-    assert!(a.error().2.contains(&pds), "{a:?}");
+    assert_eq!(a.xrpc_error().1, "InvalidRequest");
+    assert!(a.xrpc_error().2.contains(&pds), "{a:?}");
     assert_eq!(c.emulator().blocks_of(OWNER).len(), 5);
     let refused = c.emulator().requests_at(Host::Entryway);
     assert!(
@@ -1387,7 +1391,7 @@ async fn faults_strike_writes_and_leave_reads_alone() {
     let s = c.login().await;
     let a = c.delete(&s, "3kaaaaaaaaa22").await;
     assert_eq!(
-        a.error(),
+        a.xrpc_error(),
         (500, "InternalServerError", "Internal Server Error")
     );
     assert_eq!(c.emulator().blocks_of(OWNER).len(), 5, "nothing done");
@@ -1398,7 +1402,7 @@ async fn faults_strike_writes_and_leave_reads_alone() {
         config.replies.fault_status = 502;
     });
     assert_eq!(
-        c.delete(&s, "3kaaaaaaaaa22").await.error(),
+        c.delete(&s, "3kaaaaaaaaa22").await.xrpc_error(),
         (502, "UpstreamFailure", "Upstream Failure")
     );
     // Dropped after acting: the write happened, the body breaks off.
@@ -1460,12 +1464,15 @@ async fn unknown_methods_other_paths_and_preflights_are_answered_as_the_pds_does
     let c = Client::start(|_| {}).await;
     let s = c.login().await;
     let a = c.get(Host::Pds, "com.example.nothing", &[], None).await;
-    assert_eq!(a.error(), (401, "AuthMissing", "Authentication Required"));
+    assert_eq!(
+        a.xrpc_error(),
+        (401, "AuthMissing", "Authentication Required")
+    );
     let a = c
         .get(Host::Pds, "com.example.nothing", &[], Some(&s.bearer()))
         .await;
     assert_eq!(
-        a.error(),
+        a.xrpc_error(),
         (501, "MethodNotImplemented", "Method Not Implemented")
     );
     let a = c
@@ -1477,7 +1484,7 @@ async fn unknown_methods_other_paths_and_preflights_are_answered_as_the_pds_does
         )
         .await;
     assert_eq!(
-        a.error(),
+        a.xrpc_error(),
         (
             400,
             "InvalidRequest",

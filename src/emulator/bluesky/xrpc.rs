@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Host;
 use super::route::Route;
+use crate::emulator::request::first_param;
 
 /// A procedure's body, as the PDS tells them apart before validating it.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,10 +60,7 @@ impl std::fmt::Debug for Incoming {
 impl Incoming {
     /// The first value of a query parameter.
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        first_param(&self.params, key)
     }
 
     /// Every value of a repeated query parameter.

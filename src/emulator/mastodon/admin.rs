@@ -1,6 +1,7 @@
-//! What the Mastodon emulator shows on the core's admin routes (its state view, request log and
-//! knobs), and its own admin calls: revoking a token mid-run, as a user revoking the app would,
-//! and restoring it.
+//! The Mastodon emulator's state view, which the core's admin routes show at
+//! `GET /admin/state` (beside the request log and the knobs, which the core shows alike for
+//! every network), and its own admin calls: revoking a token mid-run, as a user revoking the
+//! app would, and restoring it.
 //!
 //! The view names users by account ID and address and tokens by their seed names; it never
 //! shows a token.
@@ -11,11 +12,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::Emulator;
-use super::config::Config;
-use super::route::Endpoint;
 use super::state::{State, TokenRec};
-use crate::emulator::admin::Admin;
-use crate::emulator::log::{LoggedRequest, Stats};
+use crate::emulator::log::Stats;
+use crate::emulator::network::NetworkState;
 
 /// A token in `GET /admin/state`: its name, never its value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,30 +102,6 @@ pub fn state_view(s: &State) -> StateView {
         accounts: s.accounts.len(),
         suspended: s.accounts.values().filter(|a| a.suspended).count(),
         stats: s.stats(),
-    }
-}
-
-impl Admin for Emulator {
-    type Endpoint = Endpoint;
-    type StateView = StateView;
-    type Config = Config;
-
-    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Endpoint>> {
-        self.with(|s| s.log.since(seq).to_vec())
-    }
-
-    fn state_view(&self) -> StateView {
-        Emulator::state_view(self)
-    }
-
-    fn config(&self) -> Config {
-        Emulator::config(self)
-    }
-
-    fn replace_config(&self, next: Config) -> Result<(), String> {
-        next.validate().map_err(|e| e.to_string())?;
-        self.update_config(|c| *c = next);
-        Ok(())
     }
 }
 

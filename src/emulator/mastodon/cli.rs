@@ -11,10 +11,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Router;
+
 use super::config::{Config, HeaderMode, RevokedReply};
-use super::seed::Seed;
+use super::seed::{Seed, SeedError};
+use super::state::State;
 use super::{Emulator, Running, SERVER};
-use crate::emulator::args::{EmulatorArgs, EmulatorError, Switch};
+use crate::emulator::args::{self, EmulatorArgs, EmulatorError, Switch};
+use crate::emulator::start::{self, Startup};
 
 /// How a revoked token is refused, for `--revoked`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -57,7 +61,7 @@ pub struct Flags {
 impl Flags {
     /// The flags given, by name (for refusing them on another network).
     pub fn given(&self) -> Vec<&'static str> {
-        [
+        args::given([
             ("--token-limit", self.token_limit.is_some()),
             ("--token-period", self.token_period.is_some()),
             ("--paging-limit", self.paging_limit.is_some()),
@@ -65,14 +69,12 @@ impl Flags {
             ("--fault-status", self.fault_status.is_some()),
             ("--revoked", self.revoked.is_some()),
             ("--instance-version", self.instance_version.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(flag, given)| given.then_some(flag))
-        .collect()
+        ])
     }
 }
 
-/// Applies the shared flags and the Mastodon ones over a configuration (flags win).
+/// Applies the shared flags that set Mastodon's own knobs and the Mastodon ones over a
+/// configuration (flags win; the core applies the clock offset and the faults).
 pub fn apply(args: &EmulatorArgs, config: &mut Config) {
     let m = &args.mastodon;
     let l = &mut config.limits;
@@ -109,32 +111,6 @@ pub fn apply(args: &EmulatorArgs, config: &mut Config) {
     if let Some(v) = &m.instance_version {
         config.instance.version = v.clone();
     }
-    if let Some(s) = args.clock_offset {
-        config.clock_offset_secs = s;
-    }
-    args.apply_faults(&mut config.faults);
-}
-
-/// Reads the seed and the scenario, applies the flags and checks the result, so an absurd
-/// value stops the emulator at startup with the knob named. Returns the seed's origin too.
-pub fn load(args: &EmulatorArgs) -> Result<(Seed, Config, String), EmulatorError> {
-    let (seed, origin) = match args.seed_file()? {
-        Some((bytes, origin)) => {
-            let seed = Seed::from_json(&bytes).map_err(|source| EmulatorError::Seed {
-                origin: origin.clone(),
-                source: Box::new(source),
-            })?;
-            (seed, origin)
-        }
-        None => (
-            Seed::builtin(),
-            "sample-data/mastodon-seed.json (builtin)".to_owned(),
-        ),
-    };
-    let mut config: Config = args.scenario()?;
-    apply(args, &mut config);
-    config.validate().map_err(EmulatorError::Config)?;
-    Ok((seed, config, origin))
 }
 
 /// The stdout lines: the address, then, for each local account holding a token (in the order
@@ -164,26 +140,39 @@ pub fn banner(addr: SocketAddr, seed: &Seed) -> Vec<String> {
 
 /// Serves the Mastodon emulator until Ctrl-C.
 pub async fn run(args: &EmulatorArgs) -> Result<(), EmulatorError> {
-    let (seed, config, origin) = load(args)?;
-    let lines_seed = seed.clone();
-    let domain = seed.domain.clone();
-    let emulator = Emulator::new(seed, config).map_err(|source| EmulatorError::Seed {
-        origin: origin.clone(),
-        source: Box::new(source),
-    })?;
-    let listener = args.bind().await?;
-    let router = emulator.router();
-    let running = Running::spawn(emulator, [(SERVER, listener, router)]).map_err(|source| {
-        EmulatorError::Bind {
-            port: args.port,
-            source,
-        }
-    })?;
-    eprintln!(
-        "Mastodon emulator: instance {domain}, seed {origin}; every token and its scopes are in the seed"
-    );
-    let lines = banner(running.addr(), &lines_seed);
-    crate::emulator::args::serve_until_ctrl_c(running, &lines).await
+    start::launch::<State>(args).await
+}
+
+impl Startup for State {
+    const BUILTIN_SEED: &'static str = "sample-data/mastodon-seed.json (builtin)";
+
+    fn builtin_seed() -> Seed {
+        Seed::builtin()
+    }
+
+    fn seed_from_json(bytes: &[u8]) -> Result<Seed, SeedError> {
+        Seed::from_json(bytes)
+    }
+
+    fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorError> {
+        apply(args, config);
+        Ok(())
+    }
+
+    fn servers(emulator: &Emulator) -> Vec<(&'static str, Router)> {
+        vec![(SERVER, emulator.router())]
+    }
+
+    fn banner(running: &Running, seed: &Seed, _origin: &str) -> Vec<String> {
+        banner(running.addr(), seed)
+    }
+
+    fn notice(_running: &Running, seed: &Seed, origin: &str) -> Option<String> {
+        Some(format!(
+            "Mastodon emulator: instance {}, seed {origin}; every token and its scopes are in the seed",
+            seed.domain
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +186,10 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: EmulatorArgs,
+    }
+
+    fn load(args: &EmulatorArgs) -> Result<(Seed, Config, String), EmulatorError> {
+        start::load::<State>(args)
     }
 
     #[test]

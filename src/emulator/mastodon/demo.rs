@@ -5,9 +5,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::{Config, Emulator, HeaderMode, Seed, Throttle, spawn};
+use super::state::State;
+use super::{Config, HeaderMode, Seed, Throttle};
 use crate::emulator::args::EmulatorError;
-use crate::emulator::demo::{Stage, seed_lacks};
+use crate::emulator::demo::{self, Stage, seed_lacks};
 
 /// Mastodon's export of the sample account's blocks, as a user would download it.
 const BLOCKED_ACCOUNTS: &[u8] = include_bytes!("../../../sample-data/blocked_accounts.csv");
@@ -48,14 +49,8 @@ pub async fn stage(limit: u32, window: Duration) -> Result<Stage, EmulatorError>
     config.limits.per_token = throttle.clone();
     config.limits.paging = throttle;
     config.limits.headers = HeaderMode::All;
-    config.validate().map_err(EmulatorError::Config)?;
-    let emulator = Emulator::new(seed, config).map_err(|source| EmulatorError::Seed {
-        origin: "(builtin)".into(),
-        source: Box::new(source),
-    })?;
-    let running = spawn(emulator.clone())
-        .await
-        .map_err(|source| EmulatorError::Bind { port: 0, source })?;
+    let running = demo::serve::<State>(seed, config).await?;
+    let emulator = running.emulator.clone();
     let before = emulator.blocked(&owner).len();
     Ok(Stage {
         base_url: running.base_url(),

@@ -45,80 +45,28 @@ pub use render::iso8601_micros;
 pub use route::Endpoint;
 pub use seed::{Seed, SeedAccount, SeedError, SeedToken, SeedUser};
 
-use crate::emulator::log::Stats;
-use crate::emulator::store::Store;
-
 /// One request as the Mastodon emulator saw it.
 pub type LoggedRequest = crate::emulator::log::LoggedRequest<Endpoint>;
 
 /// A Mastodon emulator served on loopback; dropping it stops the server.
 pub type Running = crate::emulator::serve::Running<Emulator>;
 
-/// A running emulated Mastodon instance. Cheap to clone: clones share the state. Account IDs
-/// are strings of digits, as the API writes them.
-#[derive(Clone, Debug)]
-pub struct Emulator {
-    /// The state, behind the core's one lock.
-    store: Store<state::State>,
-}
+/// A running emulated Mastodon instance: the core's [`Handle`](crate::emulator::Handle) on its
+/// state (knobs, request log, counters, state view) with Mastodon's own methods. Cheap to
+/// clone: clones share the state. Account IDs are strings of digits, as the API writes them.
+/// In its counters, `blocks_applied` and `unblocks_applied` count account blocks; domain block
+/// writes show in `per_endpoint` (`domain_blocks/create`, `domain_blocks/destroy`).
+pub type Emulator = crate::emulator::Handle<state::State>;
 
 impl Emulator {
-    /// Builds an emulator, checking the seed's references.
-    pub fn new(seed: Seed, config: Config) -> Result<Emulator, SeedError> {
-        Ok(Emulator {
-            store: Store::new(state::State::new(seed, config)?),
-        })
-    }
-
-    /// Runs `f` under the state lock (short and synchronous: never across an await).
-    fn with<R>(&self, f: impl FnOnce(&mut state::State) -> R) -> R {
-        self.store.with(f)
-    }
-
     /// The axum router serving the emulated API and the admin views.
     pub fn router(&self) -> Router {
         server::router(self.clone())
     }
 
-    /// Changes knobs at runtime; the next request sees them.
-    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
-        self.with(|s| {
-            f(&mut s.config);
-            s.config_changed();
-        });
-    }
-
-    /// The current knobs.
-    pub fn config(&self) -> Config {
-        self.with(|s| s.config.clone())
-    }
-
     /// The instance's domain.
     pub fn domain(&self) -> String {
         self.with(|s| s.domain.clone())
-    }
-
-    /// Every request received, in arrival order.
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.with(|s| s.log.entries().to_vec())
-    }
-
-    /// The requests that resolved to `endpoint`, in arrival order.
-    pub fn requests_to(&self, endpoint: Endpoint) -> Vec<LoggedRequest> {
-        self.with(|s| {
-            s.log
-                .entries()
-                .iter()
-                .filter(|r| r.endpoint == endpoint)
-                .cloned()
-                .collect()
-        })
-    }
-
-    /// The counters. `blocks_applied` and `unblocks_applied` count account blocks; domain
-    /// block writes show in `per_endpoint` (`domain_blocks/create`, `domain_blocks/destroy`).
-    pub fn stats(&self) -> Stats {
-        self.with(|s| s.stats())
     }
 
     /// The account IDs a local account blocks, oldest block first, suspended ones included
@@ -176,11 +124,6 @@ impl Emulator {
     pub fn restore_token(&self, token: &str) -> bool {
         self.with(|s| s.restore_token(token))
     }
-
-    /// The admin state view (users, their blocks and tokens by name, counters).
-    pub fn state_view(&self) -> StateView {
-        self.with(|s| admin::state_view(s))
-    }
 }
 
 /// The name of the Mastodon emulator's one server in [`Running`].
@@ -188,6 +131,5 @@ pub const SERVER: &str = "api";
 
 /// Binds `127.0.0.1:0` and serves `emulator` on the current runtime.
 pub async fn spawn(emulator: Emulator) -> std::io::Result<Running> {
-    let router = emulator.router();
-    Running::on_loopback(emulator, [(SERVER, router)]).await
+    crate::emulator::start::spawn(emulator).await
 }

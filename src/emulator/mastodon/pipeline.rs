@@ -1,10 +1,11 @@
-//! The steps every emulated request goes through, each one a short critical section:
-//! arrive (log, draw latency) → admit (the throttles, as Rack::Attack runs them before any
-//! controller; then the route, the token and its scopes, as Doorkeeper checks them; then the
-//! fault draw) → act (run the endpoint, or fail as the fault says) → finish (log the answer).
+//! The steps every emulated request goes through (the core's `Steps`), each one a short
+//! critical section: arrive (log, draw latency) → admit (the throttles, as Rack::Attack runs
+//! them before any controller; then the route, the token and its scopes, as Doorkeeper checks
+//! them; then the fault draw) → act (run the endpoint, or fail as the fault says) → finish (log
+//! the answer).
 //!
-//! Splitting at the awaits (latency before admit, a stall before act) is what keeps the state
-//! lock from ever being held across a sleep.
+//! The core runs them, sleeping between them (latency before admit, a stall before act), so
+//! the state lock is never held across a sleep.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,9 +16,9 @@ use super::reply::{HTML, Incoming, Reply, TOKEN_PARAMS, invalid_token, outside_s
 use super::route::{Access, Endpoint, is_api_path};
 use super::state::State;
 use super::throttle::{self, Rate, Subject, Verdict};
-use crate::emulator::clock::clock_ms;
 use crate::emulator::faults::FaultKind;
 use crate::emulator::log::{ErrorCode, Finished};
+use crate::emulator::network::{NetworkState as _, Steps};
 
 /// Doorkeeper's description of an unknown (or missing) token.
 pub const INVALID_TOKEN: &str = "The access token is invalid";
@@ -37,7 +38,7 @@ pub struct Ticket {
     headers: Vec<(&'static str, String)>,
     fault: Option<FaultKind>,
     /// How long to wait before acting (a stall fault).
-    pub stall: Option<Duration>,
+    stall: Option<Duration>,
 }
 
 /// A finished request, ready to log and answer.
@@ -68,33 +69,6 @@ impl Done {
 }
 
 impl State {
-    /// The emulator's clock now.
-    pub fn now_ms(&self) -> i64 {
-        clock_ms(self.config.clock_offset_secs)
-    }
-
-    /// Logs the arrival (parameters without tokens) and draws the latency to apply before
-    /// answering.
-    pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let mut params = BTreeMap::new();
-        if let Some(serde_json::Value::Object(body)) = &req.json {
-            for (k, v) in body {
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                params.insert(k.clone(), text);
-            }
-        }
-        for (k, v) in req.params.iter().rev() {
-            params.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        params.retain(|k, _| !TOKEN_PARAMS.contains(&k.as_str()));
-        let now_ms = self.now_ms();
-        let seq = self
-            .log
-            .arrive(now_ms, &req.method, &req.path, req.route.endpoint, params);
-        let delay = self.dice.latency(&self.config.faults);
-        (seq, delay)
-    }
-
     /// The 429 of Rack::Attack's responder: the refusing throttle's limit, remaining 0, its
     /// reset; no `Retry-After`, and its own bare `Content-Type: application/json`.
     fn too_many(&self, rate: Rate, now_ms: i64) -> (Reply, Vec<(&'static str, String)>) {
@@ -117,11 +91,7 @@ impl State {
         };
         // A token past either revocation count is revoked before this request is served, so
         // the first `n` requests (or successful writes) are answered and the next one is not.
-        if faults.revoke_after.is_some_and(|n| t.mutations >= n)
-            || faults
-                .revoke_after_requests
-                .is_some_and(|n| t.requests >= n)
-        {
+        if faults.revoked_by_writes(t.mutations) || faults.revoked_by_requests(t.requests) {
             t.revoked = true;
         }
         if t.revoked {
@@ -132,96 +102,6 @@ impl State {
             return Err(outside_scopes(scopes));
         }
         Ok(t.account)
-    }
-
-    /// The throttles, the route, the token and its scopes, and the fault draw.
-    pub fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Box<Done>> {
-        let endpoint = req.route.endpoint;
-        let now_ms = self.now_ms();
-        let token = req
-            .token
-            .as_deref()
-            .and_then(|t| self.by_token.get(t).copied());
-        let token_user = token.and_then(|i| self.tokens.get(i).and_then(|t| t.account));
-        let applies_faults = endpoint.is_mutating() || self.config.faults.all_endpoints;
-        let mut rate = None;
-        if self.config.limits.enabled {
-            if self.dice.spurious_429(&self.config.faults, applies_faults) {
-                self.log.counters().faults_injected += 1;
-                let t = &self.config.limits.per_token;
-                let pretended = Rate {
-                    limit: t.limit,
-                    remaining: 0,
-                    period_secs: t.period_secs(),
-                };
-                let (reply, headers) = self.too_many(pretended, now_ms);
-                let mut done = Done::refused(reply, headers, token_user);
-                done.fault = Some(FaultKind::Spurious429);
-                return Err(Box::new(done));
-            }
-            let subject = Subject {
-                api: is_api_path(&req.path),
-                paging: req.is_paging(),
-                token,
-            };
-            match throttle::check(self, subject, now_ms) {
-                Verdict::Throttled(r) => {
-                    let (reply, headers) = self.too_many(r, now_ms);
-                    let mut done = Done::refused(reply, headers, token_user);
-                    done.window_spent = true;
-                    return Err(Box::new(done));
-                }
-                Verdict::Pass(r) => rate = r,
-            }
-        }
-        if endpoint == Endpoint::Unknown {
-            // The catch-all route's controller is not an API controller: no rate headers.
-            return Err(Box::new(Done::refused(Reply::no_route(), Vec::new(), None)));
-        }
-        let mut headers = throttle::headers(rate, self.config.limits.headers, false, now_ms);
-        headers.push(("cache-control", CACHE_CONTROL.to_owned()));
-        // The token the request was authorized with, and the user it acts for.
-        let authorized = match (endpoint.access(), token) {
-            (Access::Public, _) | (Access::IfToken(_), None) => Ok((None, None)),
-            (Access::IfToken(scopes), Some(idx)) => {
-                self.authorize(idx, scopes).map(|user| (Some(idx), user))
-            }
-            (Access::User(_), None) => Err(invalid_token(INVALID_TOKEN)),
-            (Access::User(scopes), Some(idx)) => match self.authorize(idx, scopes) {
-                Ok(None) => Err(Reply::error(
-                    422,
-                    "This method requires an authenticated user",
-                )),
-                Ok(user) => Ok((Some(idx), user)),
-                Err(reply) => Err(reply),
-            },
-        };
-        let (token, user) = match authorized {
-            Ok(pair) => pair,
-            Err(reply) => {
-                if reply.status == 401 {
-                    self.log.counters().auth_failures += 1;
-                }
-                return Err(Box::new(Done::refused(reply, headers, token_user)));
-            }
-        };
-        let fault = if applies_faults {
-            self.dice.draw(&self.config.faults)
-        } else {
-            None
-        };
-        if let Some(kind) = fault {
-            // Logged now, so a stall whose client gave up still shows why.
-            self.log.note_fault(seq, kind, user.map(|u| u.to_string()));
-        }
-        let stall = (fault == Some(FaultKind::Stall)).then_some(self.config.faults.stall);
-        Ok(Ticket {
-            token,
-            user,
-            headers,
-            fault,
-            stall,
-        })
     }
 
     /// An injected server error: an HTML page (a proxy's, or Rails' static one) or JSON.
@@ -239,45 +119,6 @@ impl State {
                 error: Some(text.to_owned()),
                 headers: Vec::new(),
             },
-        }
-    }
-
-    /// Runs the endpoint (unless the fault says the server failed first).
-    pub fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
-        let endpoint = req.route.endpoint;
-        let mut headers = ticket.headers;
-        let reply = match ticket.fault {
-            Some(FaultKind::OverCapacity) => {
-                headers.clear();
-                self.server_error(self.config.replies.unavailable_status)
-            }
-            Some(FaultKind::InternalError) => {
-                headers.clear();
-                self.server_error(500)
-            }
-            _ => self.dispatch(endpoint, ticket.user, req),
-        };
-        if reply.is_success()
-            && endpoint.is_mutating()
-            && let Some(t) = ticket.token.and_then(|i| self.tokens.get_mut(i))
-        {
-            t.mutations += 1;
-            if self
-                .config
-                .faults
-                .revoke_after
-                .is_some_and(|n| t.mutations >= n)
-            {
-                t.revoked = true;
-            }
-        }
-        Done {
-            broken: ticket.fault == Some(FaultKind::DropAfterActing),
-            reply,
-            headers,
-            account: ticket.user,
-            window_spent: false,
-            fault: ticket.fault,
         }
     }
 
@@ -307,18 +148,157 @@ impl State {
         };
         answer.unwrap_or_else(|refusal| refusal)
     }
+}
 
-    /// Records the answer in the log and the counters.
-    pub fn finish(&mut self, seq: u64, done: &Done) {
-        self.log.finish(
-            seq,
-            Finished {
-                status: done.reply.status,
-                error_code: done.reply.error.as_deref().map(ErrorCode::from),
-                account: done.account.map(|id| id.to_string()),
-                window_spent: done.window_spent,
-                fault: done.fault,
+impl Steps for State {
+    type Incoming = Incoming;
+    type Ticket = Ticket;
+    type Done = Done;
+
+    /// Logs the arrival (parameters without tokens) and draws the latency to apply before
+    /// answering.
+    fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
+        let mut params = BTreeMap::new();
+        if let Some(serde_json::Value::Object(body)) = &req.json {
+            for (k, v) in body {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                params.insert(k.clone(), text);
+            }
+        }
+        for (k, v) in req.params.iter().rev() {
+            params.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        params.retain(|k, _| !TOKEN_PARAMS.contains(&k.as_str()));
+        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
+    }
+
+    /// The throttles, the route, the token and its scopes, and the fault draw.
+    fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
+        let endpoint = req.route.endpoint;
+        let now_ms = self.now_ms();
+        let token = req
+            .token
+            .as_deref()
+            .and_then(|t| self.by_token.get(t).copied());
+        let token_user = token.and_then(|i| self.tokens.get(i).and_then(|t| t.account));
+        let applies_faults = endpoint.is_mutating() || self.config.faults.all_endpoints;
+        let mut rate = None;
+        if self.config.limits.enabled {
+            if self.dice.spurious_429(&self.config.faults, applies_faults) {
+                self.log.counters().faults_injected += 1;
+                let t = &self.config.limits.per_token;
+                let pretended = Rate {
+                    limit: t.limit,
+                    remaining: 0,
+                    period_secs: t.period_secs(),
+                };
+                let (reply, headers) = self.too_many(pretended, now_ms);
+                let mut done = Done::refused(reply, headers, token_user);
+                done.fault = Some(FaultKind::Spurious429);
+                return Err(done);
+            }
+            let subject = Subject {
+                api: is_api_path(&req.path),
+                paging: req.is_paging(),
+                token,
+            };
+            match throttle::check(self, subject, now_ms) {
+                Verdict::Throttled(r) => {
+                    let (reply, headers) = self.too_many(r, now_ms);
+                    let mut done = Done::refused(reply, headers, token_user);
+                    done.window_spent = true;
+                    return Err(done);
+                }
+                Verdict::Pass(r) => rate = r,
+            }
+        }
+        if endpoint == Endpoint::Unknown {
+            // The catch-all route's controller is not an API controller: no rate headers.
+            return Err(Done::refused(Reply::no_route(), Vec::new(), None));
+        }
+        let mut headers = throttle::headers(rate, self.config.limits.headers, false, now_ms);
+        headers.push(("cache-control", CACHE_CONTROL.to_owned()));
+        // The token the request was authorized with, and the user it acts for.
+        let authorized = match (endpoint.access(), token) {
+            (Access::Public, _) | (Access::IfToken(_), None) => Ok((None, None)),
+            (Access::IfToken(scopes), Some(idx)) => {
+                self.authorize(idx, scopes).map(|user| (Some(idx), user))
+            }
+            (Access::User(_), None) => Err(invalid_token(INVALID_TOKEN)),
+            (Access::User(scopes), Some(idx)) => match self.authorize(idx, scopes) {
+                Ok(None) => Err(Reply::error(
+                    422,
+                    "This method requires an authenticated user",
+                )),
+                Ok(user) => Ok((Some(idx), user)),
+                Err(reply) => Err(reply),
             },
-        );
+        };
+        let (token, user) = match authorized {
+            Ok(pair) => pair,
+            Err(reply) => {
+                if reply.status == 401 {
+                    self.log.counters().auth_failures += 1;
+                }
+                return Err(Done::refused(reply, headers, token_user));
+            }
+        };
+        let fault = self.draw_fault(seq, applies_faults, || user.map(|u| u.to_string()));
+        let stall = (fault == Some(FaultKind::Stall)).then_some(self.config.faults.stall);
+        Ok(Ticket {
+            token,
+            user,
+            headers,
+            fault,
+            stall,
+        })
+    }
+
+    fn wait(ticket: &Ticket) -> Option<Duration> {
+        ticket.stall
+    }
+
+    /// Runs the endpoint (unless the fault says the server failed first).
+    fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
+        let endpoint = req.route.endpoint;
+        let mut headers = ticket.headers;
+        let reply = match ticket.fault {
+            Some(FaultKind::OverCapacity) => {
+                headers.clear();
+                self.server_error(self.config.replies.unavailable_status)
+            }
+            Some(FaultKind::InternalError) => {
+                headers.clear();
+                self.server_error(500)
+            }
+            _ => self.dispatch(endpoint, ticket.user, req),
+        };
+        if reply.is_success()
+            && endpoint.is_mutating()
+            && let Some(t) = ticket.token.and_then(|i| self.tokens.get_mut(i))
+        {
+            t.mutations += 1;
+            if self.config.faults.revoked_by_writes(t.mutations) {
+                t.revoked = true;
+            }
+        }
+        Done {
+            broken: ticket.fault == Some(FaultKind::DropAfterActing),
+            reply,
+            headers,
+            account: ticket.user,
+            window_spent: false,
+            fault: ticket.fault,
+        }
+    }
+
+    fn finished(done: &Done) -> Finished {
+        Finished {
+            status: done.reply.status,
+            error_code: done.reply.error.as_deref().map(ErrorCode::from),
+            account: done.account.map(|id| id.to_string()),
+            window_spent: done.window_spent,
+            fault: done.fault,
+        }
     }
 }

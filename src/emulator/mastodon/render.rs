@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::config::InstanceConfig;
 use super::state::AccountRec;
+use crate::emulator::seed::mix;
 
 /// Epoch milliseconds as Ruby's `Time#iso8601(6)` writes a UTC time:
 /// `2020-09-08T13:25:00.019000Z` (the emulator's clock has millisecond precision).
@@ -273,14 +274,6 @@ fn configuration(domain: &str) -> Value {
         },
         "polls": {"max_options": 4, "max_characters_per_option": 50, "min_expiration": 300, "max_expiration": 2_629_746},
     })
-}
-
-/// splitmix64: a cheap, well-spread hash so derived fields look varied.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

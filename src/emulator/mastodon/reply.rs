@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::route::Route;
-use super::seed::Redacted;
+use crate::emulator::seed::Redacted;
 
 /// `application/json; charset=utf-8`, as Rails labels JSON.
 pub const JSON: &str = "application/json; charset=utf-8";

@@ -7,8 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::emulator::log::EndpointKind;
-
 /// An emulated endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,11 +67,6 @@ impl Endpoint {
         Endpoint::Unknown,
     ];
 
-    /// The index of this endpoint in [`Endpoint::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
     /// A short stable name, used in the request log and the statistics.
     pub fn name(self) -> &'static str {
         match self {
@@ -118,17 +111,7 @@ impl Endpoint {
     }
 }
 
-impl EndpointKind for Endpoint {
-    const ALL: &'static [Endpoint] = &Endpoint::ALL;
-
-    fn index(self) -> usize {
-        Endpoint::index(self)
-    }
-
-    fn name(self) -> &'static str {
-        Endpoint::name(self)
-    }
-}
+crate::emulator::log::endpoint_kind!(Endpoint);
 
 /// The endpoint and the account ID its path carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,6 +173,7 @@ pub fn is_api_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::log::EndpointKind;
 
     #[test]
     fn methods_and_trailing_slashes() {

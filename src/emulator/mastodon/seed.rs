@@ -11,6 +11,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::emulator::seed::Redacted;
+
 /// The builtin seed, the one `bulk-unblock emulator --network mastodon` serves without `--seed`.
 const BUILTIN_SEED: &str = include_str!("../../../sample-data/mastodon-seed.json");
 
@@ -52,15 +54,6 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "write:reports",
     "write:statuses",
 ];
-
-/// Stands in for a token in `Debug` output.
-pub(crate) struct Redacted;
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// Everything the emulated instance starts from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

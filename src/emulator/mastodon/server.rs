@@ -1,6 +1,6 @@
-//! The HTTP side of the Mastodon emulator: turns an axum request into an [`Incoming`], drives it
-//! through the pipeline steps with the awaits between them, and turns the result into a
-//! response with the core's helpers.
+//! The HTTP side of the Mastodon emulator: turns an axum request into an [`Incoming`], has the
+//! core run it through the pipeline's steps (sleeping between them), and turns the result into
+//! a response with the core's helpers.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,13 +14,14 @@ use super::admin;
 use super::pipeline::Done;
 use super::reply::Incoming;
 use super::route;
+use super::state;
 use crate::emulator::request::Parts;
 use crate::emulator::serve::{Answer, respond};
 
 /// The whole router: the core's admin views and this network's admin calls, then everything
 /// else through the emulated API.
 pub fn router(emulator: Emulator) -> Router {
-    crate::emulator::admin::routes::<Emulator>()
+    crate::emulator::admin::routes::<state::State>()
         .route("/admin/revoke", post(admin::revoke))
         .route("/admin/restore", post(admin::restore))
         .fallback(dispatch)
@@ -67,8 +68,7 @@ fn incoming(parts: Parts) -> Incoming {
     }
 }
 
-/// Every non-admin request. If the client goes away during a sleep this future is dropped:
-/// the log entry keeps status 0 and nothing is acted on.
+/// Every non-admin request (if the client goes away during a sleep, nothing is acted on).
 async fn dispatch(
     State(emulator): State<Emulator>,
     method: Method,
@@ -77,23 +77,7 @@ async fn dispatch(
     body: Bytes,
 ) -> Response {
     let req = incoming(Parts::read(&method, &uri, &headers, &body));
-    let (seq, delay) = emulator.with(|s| s.arrive(&req));
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let done = match emulator.with(|s| s.admit(seq, &req)) {
-        Err(done) => *done,
-        Ok(ticket) => {
-            if let Some(stall) = ticket.stall {
-                tokio::time::sleep(stall).await;
-            }
-            emulator.with(|s| s.act(&req, ticket))
-        }
-    };
-    let now_ms = emulator.with(|s| {
-        s.finish(seq, &done);
-        s.now_ms()
-    });
+    let (done, now_ms) = emulator.serve_request(&req).await;
     respond(answer(done), now_ms)
 }
 

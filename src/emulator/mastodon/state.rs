@@ -8,16 +8,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::admin::StateView;
 use super::config::Config;
 use super::render::Relation;
 use super::route::Endpoint;
 use super::seed::{
-    MAX_LOCAL_USERNAME_LEN, Redacted, Seed, SeedAccount, SeedError, known_scope, parse_id,
-    valid_domain, valid_token, valid_username,
+    MAX_LOCAL_USERNAME_LEN, Seed, SeedAccount, SeedError, known_scope, parse_id, valid_domain,
+    valid_token, valid_username,
 };
 use crate::emulator::faults::FaultDice;
 use crate::emulator::limits::Window;
-use crate::emulator::log::{RequestLog, Stats};
+use crate::emulator::log::RequestLog;
+use crate::emulator::seed::{Redacted, made_up_name};
 
 /// The first ID of block rows (the table's sequence has been used for a while).
 const FIRST_BLOCK_ROW: u64 = 4_001;
@@ -331,11 +333,6 @@ impl State {
         self.by_user.get(&id).and_then(|&i| self.users.get(i))
     }
 
-    /// Reseeds the fault RNG when the configured seed changed.
-    pub fn config_changed(&mut self) {
-        self.dice.reseed_if_changed(self.config.faults.seed);
-    }
-
     /// Adds a block row for `target` unless there is one; true when added.
     fn add_block(&mut self, user: usize, target: u64) -> bool {
         let row = self.next_block_row;
@@ -491,7 +488,7 @@ impl State {
                 continue;
             };
             if !self.accounts.contains_key(&id) {
-                let name = format!("u_{}", base36(id));
+                let name = made_up_name(id);
                 if self
                     .insert_account(SeedAccount::local(&raw, &name))
                     .is_err()
@@ -587,26 +584,15 @@ impl State {
             None => false,
         }
     }
-
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> Stats {
-        self.log.stats()
-    }
 }
 
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
-}
+crate::emulator::network::network_state!(State {
+    endpoint: Endpoint,
+    config: Config,
+    seed: Seed,
+    seed_error: SeedError,
+    view: StateView = super::admin::state_view,
+});
 
 #[cfg(test)]
 mod tests {
@@ -745,10 +731,7 @@ mod tests {
             ],
         );
         assert_eq!(s.blocked(OWNER), ["120000000000000000", BOB]);
-        assert!(
-            s.lookup(&format!("u_{}", base36(120_000_000_000_000_000)))
-                .is_some()
-        );
+        assert!(s.lookup(&made_up_name(120_000_000_000_000_000)).is_some());
         s.set_domain_blocks(OWNER, [" Ads.Example/".to_owned(), "bad domain".to_owned()]);
         assert_eq!(s.domain_blocks(OWNER), ["ads.example"]);
         assert!(s.set_suspended(BOB, true) && !s.set_suspended("1", true));

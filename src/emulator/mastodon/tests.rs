@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::emulator::testing::{Answer, http};
 use crate::emulator::{FaultKind, clock_ms};
 
 /// The seed's owner (`demo_owner`) and second account.
@@ -28,19 +28,8 @@ fn token(name: &str) -> String {
     token_of(name).token
 }
 
-/// A decoded answer.
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-    json: Value,
-}
-
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
+    /// The `error` of an error body.
     fn error(&self) -> Option<&str> {
         self.json["error"].as_str()
     }
@@ -65,13 +54,8 @@ struct Client {
 
 impl Client {
     fn new(running: &Running, token_name: Option<&str>) -> Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         Client {
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("client builds"),
+            http: http(),
             base: running.base_url(),
             token: token_name.map(token),
         }
@@ -137,17 +121,7 @@ fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 async fn answer(rb: reqwest::RequestBuilder) -> Answer {
-    let resp = rb.send().await.expect("request sent");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.expect("body reads");
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        text,
-        json,
-    }
+    Answer::read(rb.send().await.expect("request sent")).await
 }
 
 async fn start(configure: impl FnOnce(&mut Config)) -> Running {

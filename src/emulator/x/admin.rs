@@ -1,16 +1,15 @@
-//! What the X emulator shows on the core's admin routes: its state view (accounts, blocked
-//! sets, user count, counters), its request log and its knobs.
+//! The X emulator's state view, which the core's admin routes show at `GET /admin/state`
+//! (beside the request log and the knobs, which the core shows alike for every network):
+//! accounts, blocked sets, user count, counters.
 //!
 //! The view names accounts by user ID and screen name and never shows a credential.
 
 use serde::{Deserialize, Serialize};
 
-use super::Emulator;
-use super::config::Config;
-use super::route::Endpoint;
 use super::seed::AccessLevel;
-use crate::emulator::admin::Admin;
-use crate::emulator::log::{LoggedRequest, Stats};
+use super::state::State;
+use crate::emulator::log::Stats;
+use crate::emulator::network::NetworkState;
 
 /// One account in `GET /admin/state`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +42,8 @@ pub struct StateView {
 }
 
 /// Builds the state view.
-pub fn state_view(emulator: &Emulator) -> StateView {
-    emulator.with(|s| StateView {
+pub fn state_view(s: &State) -> StateView {
+    StateView {
         accounts: s
             .accounts
             .iter()
@@ -64,29 +63,5 @@ pub fn state_view(emulator: &Emulator) -> StateView {
             .collect(),
         users: s.users.len(),
         stats: s.stats(),
-    })
-}
-
-impl Admin for Emulator {
-    type Endpoint = Endpoint;
-    type StateView = StateView;
-    type Config = Config;
-
-    fn requests_since(&self, seq: u64) -> Vec<LoggedRequest<Endpoint>> {
-        self.with(|s| s.log.since(seq).to_vec())
-    }
-
-    fn state_view(&self) -> StateView {
-        state_view(self)
-    }
-
-    fn config(&self) -> Config {
-        Emulator::config(self)
-    }
-
-    fn replace_config(&self, next: Config) -> Result<(), String> {
-        next.validate().map_err(|e| e.to_string())?;
-        self.update_config(|c| *c = next);
-        Ok(())
     }
 }

@@ -6,14 +6,19 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
+
 use super::config::{Config, HeaderMode, SuspendedReply, endpoint_names};
 use super::route::Endpoint;
-use super::seed::{AccessLevel, Seed};
+use super::seed::{AccessLevel, Seed, SeedError};
+use super::state::State;
 use super::{Emulator, Running, SERVER, StateView};
 use crate::emulator::args::{EmulatorArgs, EmulatorError, SuspendedFlag, Switch};
+use crate::emulator::start::{self, Startup};
 
-/// Applies the flags over a configuration (flags win). Fails on a flag naming an endpoint the
-/// X emulator does not have.
+/// Applies the flags of X's own knobs over a configuration (flags win; the core applies the
+/// clock offset and the faults). Fails on a flag naming an endpoint the X emulator does not
+/// have.
 pub fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorError> {
     if let Some(w) = args.window {
         config.limits.window = w;
@@ -47,9 +52,6 @@ pub fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorErr
     if args.retry_after {
         config.limits.retry_after = true;
     }
-    if let Some(s) = args.clock_offset {
-        config.clock_offset_secs = s;
-    }
     if let Some(s) = args.skew_window {
         config.auth.skew_window = s;
     }
@@ -73,31 +75,7 @@ pub fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorErr
             SuspendedFlag::Suspended => SuspendedReply::Suspended,
         };
     }
-    args.apply_faults(&mut config.faults);
     Ok(())
-}
-
-/// Reads the seed and the scenario, applies the flags and checks the result, so an absurd
-/// value stops the emulator at startup with the knob named. Returns the seed's origin too, for
-/// the start-up lines.
-pub fn load(args: &EmulatorArgs) -> Result<(Seed, Config, String), EmulatorError> {
-    let (seed, origin) = match args.seed_file()? {
-        Some((bytes, origin)) => {
-            let seed = Seed::from_json(&bytes).map_err(|source| EmulatorError::Seed {
-                origin: origin.clone(),
-                source: Box::new(source),
-            })?;
-            (seed, origin)
-        }
-        None => (
-            Seed::builtin(),
-            "sample-data/emulator-seed.json (builtin)".to_owned(),
-        ),
-    };
-    let mut config: Config = args.scenario()?;
-    apply(args, &mut config)?;
-    config.validate().map_err(EmulatorError::Config)?;
-    Ok((seed, config, origin))
 }
 
 /// The lines printed at start: the address, then one line per account. No secrets.
@@ -119,21 +97,31 @@ pub fn banner(addr: SocketAddr, view: &StateView, seed_origin: &str) -> Vec<Stri
 
 /// Serves the X emulator until Ctrl-C.
 pub async fn run(args: &EmulatorArgs) -> Result<(), EmulatorError> {
-    let (seed, config, origin) = load(args)?;
-    let emulator = Emulator::new(seed, config).map_err(|source| EmulatorError::Seed {
-        origin: origin.clone(),
-        source: Box::new(source),
-    })?;
-    let listener = args.bind().await?;
-    let router = emulator.router();
-    let running = Running::spawn(emulator, [(SERVER, listener, router)]).map_err(|source| {
-        EmulatorError::Bind {
-            port: args.port,
-            source,
-        }
-    })?;
-    let lines = banner(running.addr(), &running.emulator.state_view(), &origin);
-    crate::emulator::args::serve_until_ctrl_c(running, &lines).await
+    start::launch::<State>(args).await
+}
+
+impl Startup for State {
+    const BUILTIN_SEED: &'static str = "sample-data/emulator-seed.json (builtin)";
+
+    fn builtin_seed() -> Seed {
+        Seed::builtin()
+    }
+
+    fn seed_from_json(bytes: &[u8]) -> Result<Seed, SeedError> {
+        Seed::from_json(bytes)
+    }
+
+    fn apply(args: &EmulatorArgs, config: &mut Config) -> Result<(), EmulatorError> {
+        apply(args, config)
+    }
+
+    fn servers(emulator: &Emulator) -> Vec<(&'static str, Router)> {
+        vec![(SERVER, emulator.router())]
+    }
+
+    fn banner(running: &Running, _seed: &Seed, origin: &str) -> Vec<String> {
+        banner(running.addr(), &running.emulator.state_view(), origin)
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +137,10 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: EmulatorArgs,
+    }
+
+    fn load(args: &EmulatorArgs) -> Result<(Seed, Config, String), EmulatorError> {
+        start::load::<State>(args)
     }
 
     #[test]
@@ -169,8 +161,7 @@ mod tests {
             "7",
         ])
         .expect("flags parse");
-        let mut config = Config::default();
-        apply(&cli.args, &mut config).expect("flags apply");
+        let (_, config, _) = load(&cli.args).expect("flags apply");
         assert_eq!(config.limits.window, Duration::from_secs(2));
         assert_eq!(config.limits.destroy.limit, 3);
         assert_eq!(config.limits.destroy.headers, HeaderMode::Headers);
@@ -197,8 +188,7 @@ mod tests {
             "12",
         ])
         .expect("flags parse");
-        let mut config = Config::default();
-        apply(&cli.args, &mut config).expect("flags apply");
+        let (_, config, _) = load(&cli.args).expect("flags apply");
         assert_eq!(config.limits.window, Duration::from_secs(10));
         assert_eq!(config.limits.destroy.window, Some(Duration::from_secs(2)));
         assert_eq!(

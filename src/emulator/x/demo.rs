@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::config::{Config, HeaderMode};
 use super::seed::Seed;
-use super::{Emulator, spawn};
+use super::state::State;
 use crate::emulator::args::EmulatorError;
-use crate::emulator::demo::{Stage, seed_lacks};
+use crate::emulator::demo::{self, Stage, seed_lacks};
 
 /// The sample account's data-archive file, as a user would download it.
 const BLOCK_JS: &[u8] = include_bytes!("../../../sample-data/block.js");
@@ -36,14 +36,8 @@ pub async fn stage(limit: u32, window: Duration) -> Result<Stage, EmulatorError>
     config.limits.window = window;
     config.limits.destroy.limit = limit;
     config.limits.destroy.headers = HeaderMode::Headers;
-    config.validate().map_err(EmulatorError::Config)?;
-    let emulator = Emulator::new(seed, config).map_err(|source| EmulatorError::Seed {
-        origin: "(builtin)".into(),
-        source: Box::new(source),
-    })?;
-    let running = spawn(emulator.clone())
-        .await
-        .map_err(|source| EmulatorError::Bind { port: 0, source })?;
+    let running = demo::serve::<State>(seed, config).await?;
+    let emulator = running.emulator.clone();
     let user = account.user_id;
     let before = emulator.blocked(user).len();
     Ok(Stage {

@@ -42,61 +42,21 @@ pub use config::{
 pub use route::Endpoint;
 pub use seed::{AccessLevel, Seed, SeedAccount, SeedApp, SeedError, SeedUser, UserState};
 
-use crate::emulator::log::Stats;
-use crate::emulator::store::Store;
-
 /// One request as the X emulator saw it.
 pub type LoggedRequest = crate::emulator::log::LoggedRequest<Endpoint>;
 
 /// An X emulator served on loopback; dropping it stops the server.
 pub type Running = crate::emulator::serve::Running<Emulator>;
 
-/// A running emulated X network. Cheap to clone: clones share the state.
-#[derive(Clone, Debug)]
-pub struct Emulator {
-    /// The state, behind the core's one lock.
-    store: Store<state::State>,
-}
+/// A running emulated X network: the core's [`Handle`](crate::emulator::Handle) on its state
+/// (knobs, request log, counters, state view) with X's own methods. Cheap to clone: clones
+/// share the state.
+pub type Emulator = crate::emulator::Handle<state::State>;
 
 impl Emulator {
-    /// Builds an emulator, checking the seed's references.
-    pub fn new(seed: Seed, config: Config) -> Result<Emulator, SeedError> {
-        Ok(Emulator {
-            store: Store::new(state::State::new(seed, config)?),
-        })
-    }
-
-    /// Runs `f` under the state lock (short and synchronous: never across an await).
-    fn with<R>(&self, f: impl FnOnce(&mut state::State) -> R) -> R {
-        self.store.with(f)
-    }
-
     /// The axum router serving the emulated API and the admin views.
     pub fn router(&self) -> Router {
         server::router(self.clone())
-    }
-
-    /// Changes knobs at runtime; the next request sees them.
-    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
-        self.with(|s| {
-            f(&mut s.config);
-            s.config_changed();
-        });
-    }
-
-    /// The current knobs.
-    pub fn config(&self) -> Config {
-        self.with(|s| s.config.clone())
-    }
-
-    /// Every request received, in arrival order.
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.with(|s| s.log.entries().to_vec())
-    }
-
-    /// The counters.
-    pub fn stats(&self) -> Stats {
-        self.with(|s| s.stats())
     }
 
     /// An account's current blocked set, ascending (empty for an unknown account).
@@ -125,11 +85,6 @@ impl Emulator {
     pub fn restore_token(&self, access_token: &str) {
         self.with(|s| s.restore_token(access_token));
     }
-
-    /// The admin state view (accounts, blocked sets, user count, counters).
-    pub fn state_view(&self) -> StateView {
-        admin::state_view(self)
-    }
 }
 
 /// The name of the X emulator's one server in [`Running`].
@@ -137,6 +92,5 @@ pub const SERVER: &str = "api";
 
 /// Binds `127.0.0.1:0` and serves `emulator` on the current runtime.
 pub async fn spawn(emulator: Emulator) -> std::io::Result<Running> {
-    let router = emulator.router();
-    Running::on_loopback(emulator, [(SERVER, router)]).await
+    crate::emulator::start::spawn(emulator).await
 }

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha1::Sha1;
 
-use super::seed::Redacted;
+use crate::emulator::seed::Redacted;
 
 /// RFC 3986 unreserved characters stay; everything else is `%XX` with uppercase hex.
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC

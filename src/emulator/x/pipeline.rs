@@ -1,9 +1,10 @@
-//! The steps every emulated request goes through, each one a short critical section:
-//! arrive (log, draw latency) → admit (authenticate, check access, count the rate window, draw
-//! a fault) → act (run the endpoint, or fail as the fault says) → finish (log the answer).
+//! The steps every emulated request goes through (the core's `Steps`), each one a short
+//! critical section: arrive (log, draw latency) → admit (authenticate, check access, count the
+//! rate window, draw a fault) → act (run the endpoint, or fail as the fault says) → finish (log
+//! the answer).
 //!
-//! Splitting at the awaits (latency before admit, a stall before act) is what keeps the state
-//! lock from ever being held across a sleep.
+//! The core runs them, sleeping between them (latency before admit, a stall before act), so
+//! the state lock is never held across a sleep.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,10 +16,10 @@ use super::route::Endpoint;
 use super::seed::{AccessLevel, UserState};
 use super::state::State;
 use super::{v1, v2};
-use crate::emulator::clock::clock_ms;
 use crate::emulator::faults::FaultKind;
 use crate::emulator::limits::{self, Verdict};
-use crate::emulator::log::{ErrorCode, Finished};
+use crate::emulator::log::{EndpointKind as _, ErrorCode, Finished};
+use crate::emulator::network::{NetworkState as _, Steps};
 
 /// A request that passed admission.
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub struct Ticket {
     headers: Vec<(&'static str, String)>,
     fault: Option<FaultKind>,
     /// How long to wait before acting (a stall fault).
-    pub stall: Option<Duration>,
+    stall: Option<Duration>,
 }
 
 /// A finished request, ready to log and answer.
@@ -59,33 +60,6 @@ impl Done {
 }
 
 impl State {
-    /// The emulator's clock now.
-    pub fn now_ms(&self) -> i64 {
-        clock_ms(self.config.clock_offset_secs)
-    }
-
-    /// Logs the arrival and draws the latency to apply before answering.
-    pub fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let mut params = BTreeMap::new();
-        for (k, v) in &req.params {
-            if !k.starts_with("oauth_") {
-                params.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        if let Some(serde_json::Value::Object(body)) = &req.json {
-            for (k, v) in body {
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                params.entry(k.clone()).or_insert(text);
-            }
-        }
-        let now_ms = self.now_ms();
-        let seq = self
-            .log
-            .arrive(now_ms, &req.method, &req.path, req.route.endpoint, params);
-        let delay = self.dice.latency(&self.config.faults);
-        (seq, delay)
-    }
-
     /// Verifies the OAuth header and returns the account index.
     fn authenticate(&mut self, req: &Incoming, now_ms: i64) -> Result<usize, AuthFailure> {
         let header = oauth::parse_header(req.authorization.as_deref())?;
@@ -146,10 +120,8 @@ impl State {
             .accounts
             .get_mut(idx)
             .ok_or(AuthFailure::InvalidToken)?;
-        if faults.revoke_after.is_some_and(|n| account.mutations >= n)
-            || faults
-                .revoke_after_requests
-                .is_some_and(|n| account.requests >= n)
+        if faults.revoked_by_writes(account.mutations)
+            || faults.revoked_by_requests(account.requests)
         {
             account.revoked = true;
             return Err(AuthFailure::InvalidToken);
@@ -157,9 +129,32 @@ impl State {
         account.requests = account.requests.saturating_add(1);
         Ok(idx)
     }
+}
+
+impl Steps for State {
+    type Incoming = Incoming;
+    type Ticket = Ticket;
+    type Done = Done;
+
+    /// Logs the arrival and draws the latency to apply before answering.
+    fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
+        let mut params = BTreeMap::new();
+        for (k, v) in &req.params {
+            if !k.starts_with("oauth_") {
+                params.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        if let Some(serde_json::Value::Object(body)) = &req.json {
+            for (k, v) in body {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                params.entry(k.clone()).or_insert(text);
+            }
+        }
+        self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
+    }
 
     /// Authentication, access checks, the rate window and the fault draw.
-    pub fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
+    fn admit(&mut self, seq: u64, req: &Incoming) -> Result<Ticket, Done> {
         let endpoint = req.route.endpoint;
         if endpoint == Endpoint::Unknown {
             return Err(Done::refused(Reply::unknown_route(&req.path), None));
@@ -329,15 +324,7 @@ impl State {
                 fault: spurious.then_some(FaultKind::Spurious429),
             });
         }
-        let fault = if applies_faults {
-            self.dice.draw(&self.config.faults)
-        } else {
-            None
-        };
-        if let Some(kind) = fault {
-            // Logged now, so a stall whose client gave up still shows why.
-            self.log.note_fault(seq, kind, Some(user_id.to_string()));
-        }
+        let fault = self.draw_fault(seq, applies_faults, || Some(user_id.to_string()));
         let stall = (fault == Some(FaultKind::Stall)).then_some(self.config.faults.stall);
         Ok(Ticket {
             account: idx,
@@ -348,8 +335,12 @@ impl State {
         })
     }
 
+    fn wait(ticket: &Ticket) -> Option<Duration> {
+        ticket.stall
+    }
+
     /// Runs the endpoint (unless the fault says the server failed first).
-    pub fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
+    fn act(&mut self, req: &Incoming, ticket: Ticket) -> Done {
         let endpoint = req.route.endpoint;
         let v2 = endpoint.is_v2();
         let idx = ticket.account;
@@ -384,12 +375,7 @@ impl State {
             && let Some(account) = self.accounts.get_mut(idx)
         {
             account.mutations += 1;
-            if self
-                .config
-                .faults
-                .revoke_after
-                .is_some_and(|n| account.mutations >= n)
-            {
+            if self.config.faults.revoked_by_writes(account.mutations) {
                 account.revoked = true;
             }
         }
@@ -403,18 +389,14 @@ impl State {
         }
     }
 
-    /// Records the answer in the log and the counters.
-    pub fn finish(&mut self, seq: u64, done: &Done) {
-        self.log.finish(
-            seq,
-            Finished {
-                status: done.reply.status,
-                error_code: done.reply.error_code.map(ErrorCode::Number),
-                account: done.account.map(|id| id.to_string()),
-                window_spent: done.window_spent,
-                fault: done.fault,
-            },
-        );
+    fn finished(done: &Done) -> Finished {
+        Finished {
+            status: done.reply.status,
+            error_code: done.reply.error_code.map(ErrorCode::Number),
+            account: done.account.map(|id| id.to_string()),
+            window_spent: done.window_spent,
+            fault: done.fault,
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::seed::{SeedUser, UserState};
+use crate::emulator::seed::mix;
 
 /// Milliseconds between the Unix epoch and the snowflake epoch.
 const SNOWFLAKE_EPOCH_MS: i64 = 1_288_834_974_657;
@@ -227,14 +228,6 @@ pub fn twitter_date(ms: i64) -> String {
         }
         _ => http,
     }
-}
-
-/// splitmix64: a cheap, well-spread hash so derived fields look varied.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

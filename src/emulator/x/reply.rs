@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::route::Route;
-use super::seed::Redacted;
+use crate::emulator::request::first_param;
+use crate::emulator::seed::Redacted;
 
 /// The base of problem `type` URIs in v2 errors (older captures use this host).
 pub const PROBLEMS: &str = "https://api.twitter.com/2/problems";
@@ -50,10 +51,7 @@ impl std::fmt::Debug for Incoming {
 impl Incoming {
     /// The first value of a parameter.
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        first_param(&self.params, key)
     }
 
     /// The first value of a parameter, when not empty.

@@ -6,8 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::emulator::log::EndpointKind;
-
 /// An emulated endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,11 +61,6 @@ impl Endpoint {
         Endpoint::V2UserByUsername,
         Endpoint::Unknown,
     ];
-
-    /// The index of this endpoint in [`Endpoint::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
 
     /// A short stable name, used in the request log and the statistics.
     pub fn name(self) -> &'static str {
@@ -137,17 +130,7 @@ impl Endpoint {
     }
 }
 
-impl EndpointKind for Endpoint {
-    const ALL: &'static [Endpoint] = &Endpoint::ALL;
-
-    fn index(self) -> usize {
-        Endpoint::index(self)
-    }
-
-    fn name(self) -> &'static str {
-        Endpoint::name(self)
-    }
-}
+crate::emulator::log::endpoint_kind!(Endpoint);
 
 /// True for paths of the v2 family (`/2` and below), whose errors are all problem JSON, also
 /// on routes the emulator does not know.
@@ -230,6 +213,7 @@ fn resolve_v2_blocking(method: &str, path: &str) -> Option<Route> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::log::EndpointKind;
 
     #[test]
     fn methods_matter() {

@@ -11,15 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Stands in for a credential in `Debug` output. The emulator keeps its own marker rather than
-/// the client's `Secret` type, so that it shares no code with the client it checks.
-pub(crate) struct Redacted;
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+use crate::emulator::seed::Redacted;
 
 /// The builtin seed, the one `bulk-unblock emulator` serves when no `--seed` is given.
 const BUILTIN_SEED: &str = include_str!("../../../sample-data/emulator-seed.json");

@@ -12,13 +12,14 @@ use super::Emulator;
 use super::pipeline::Done;
 use super::reply::{BodyKind, Incoming};
 use super::route;
+use super::state;
 use crate::emulator::admin;
 use crate::emulator::request::Parts;
 use crate::emulator::serve::{Answer, respond};
 
 /// The whole router: admin views, then everything else through the emulated API.
 pub fn router(emulator: Emulator) -> Router {
-    admin::routes::<Emulator>()
+    admin::routes::<state::State>()
         .fallback(dispatch)
         .with_state(emulator)
 }
@@ -53,8 +54,7 @@ fn base_urls(parts: &Parts) -> Vec<String> {
     urls
 }
 
-/// Every non-admin request. If the client goes away during a sleep this future is dropped:
-/// the log entry keeps status 0 and nothing is acted on.
+/// Every non-admin request (if the client goes away during a sleep, nothing is acted on).
 async fn dispatch(
     State(emulator): State<Emulator>,
     method: Method,
@@ -63,23 +63,7 @@ async fn dispatch(
     body: Bytes,
 ) -> Response {
     let req = incoming(Parts::read(&method, &uri, &headers, &body));
-    let (seq, delay) = emulator.with(|s| s.arrive(&req));
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let done = match emulator.with(|s| s.admit(seq, &req)) {
-        Err(done) => done,
-        Ok(ticket) => {
-            if let Some(stall) = ticket.stall {
-                tokio::time::sleep(stall).await;
-            }
-            emulator.with(|s| s.act(&req, ticket))
-        }
-    };
-    let now_ms = emulator.with(|s| {
-        s.finish(seq, &done);
-        s.now_ms()
-    });
+    let (done, now_ms) = emulator.serve_request(&req).await;
     respond(answer(done), now_ms)
 }
 

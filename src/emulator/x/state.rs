@@ -8,14 +8,16 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::admin::StateView;
 use super::config::Config;
 use super::route::Endpoint;
 use super::seed::{
-    AccessLevel, MAX_USER_ID, Redacted, Seed, SeedError, SeedUser, UserState, check_screen_name,
+    AccessLevel, MAX_USER_ID, Seed, SeedError, SeedUser, UserState, check_screen_name,
 };
 use crate::emulator::faults::FaultDice;
 use crate::emulator::limits::Window;
-use crate::emulator::log::{RequestLog, Stats};
+use crate::emulator::log::RequestLog;
+use crate::emulator::seed::{Redacted, made_up_name};
 
 /// An account: a user with a token, a blocked set and rate windows.
 pub struct Account {
@@ -39,15 +41,15 @@ pub struct Account {
     pub mutations: u64,
     /// Authenticated requests made with the token (for `revoke_after_requests`).
     pub requests: u64,
-    /// Rate windows, indexed by `Endpoint::index`.
+    /// Rate windows, indexed by `EndpointKind::index`.
     pub windows: [Window; Endpoint::ALL.len()],
-    /// 24-hour windows, indexed by `Endpoint::index`.
+    /// 24-hour windows, indexed by `EndpointKind::index`.
     pub daily: [Window; Endpoint::ALL.len()],
 }
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The token, its secret and the consumer key never appear (see `seed::Redacted`).
+        // The token, its secret and the consumer key never appear (see `Redacted`).
         f.debug_struct("Account")
             .field("user_id", &self.user_id)
             .field("consumer_key", &Redacted)
@@ -85,7 +87,7 @@ pub struct State {
     pub dice: FaultDice,
     /// Nonces seen, with their timestamps (only when nonce checking is on).
     pub nonces: HashMap<String, i64>,
-    /// The apps' 24-hour windows by consumer key, indexed by `Endpoint::index`: shared by every
+    /// The apps' 24-hour windows by consumer key, indexed by `EndpointKind::index`: shared by every
     /// token of the app (for `app_daily_limit`).
     pub app_daily: HashMap<String, [Window; Endpoint::ALL.len()]>,
 }
@@ -192,11 +194,6 @@ impl State {
         })
     }
 
-    /// Reseeds the fault RNG when the configured seed changed.
-    pub fn config_changed(&mut self) {
-        self.dice.reseed_if_changed(self.config.faults.seed);
-    }
-
     /// Adds or replaces users. IDs of 0 or above the signed 64-bit range are skipped, as is a
     /// user whose screen name another user already has.
     pub fn add_users(&mut self, users: impl IntoIterator<Item = SeedUser>) {
@@ -241,7 +238,7 @@ impl State {
             set.insert(id);
         }
         let synthesized = missing.into_iter().map(|id| {
-            let name = format!("u_{}", base36(id));
+            let name = made_up_name(id);
             SeedUser {
                 id,
                 name: format!("User {id}"),
@@ -292,26 +289,15 @@ impl State {
             .get(&name.to_ascii_lowercase())
             .and_then(|id| self.users.get(id))
     }
-
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> Stats {
-        self.log.stats()
-    }
 }
 
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
-}
+crate::emulator::network::network_state!(State {
+    endpoint: Endpoint,
+    config: Config,
+    seed: Seed,
+    seed_error: SeedError,
+    view: StateView = super::admin::state_view,
+});
 
 #[cfg(test)]
 mod tests {
@@ -424,8 +410,8 @@ mod tests {
     }
 
     #[test]
-    fn base36_names_fit_screen_name_rules() {
-        let name = format!("u_{}", base36(MAX_USER_ID));
+    fn made_up_names_fit_screen_name_rules() {
+        let name = made_up_name(MAX_USER_ID);
         assert_eq!(check_screen_name(&name), Ok(()), "{name}");
     }
 }

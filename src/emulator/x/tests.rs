@@ -4,11 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::header::HeaderMap;
-use serde_json::Value;
-
 use super::oauth::{self, Credentials};
 use super::*;
+use crate::emulator::testing::{Answer, http};
 use crate::emulator::{FaultKind, clock_ms};
 
 const CK: &str = "TestConsumerKey0000000001";
@@ -98,18 +96,8 @@ struct Client {
     ts_offset: i64,
 }
 
-/// A decoded answer.
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    json: Value,
-}
-
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
+    /// The v1.1 error code.
     fn code(&self) -> Option<u64> {
         self.json["errors"][0]["code"].as_u64()
     }
@@ -127,13 +115,8 @@ fn query_string(params: &[(&str, &str)]) -> String {
 
 impl Client {
     fn new(running: &Running, id: u64) -> Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         Client {
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("client builds"),
+            http: http(),
             base: running.base_url(),
             creds: creds(id),
             ts_offset: 0,
@@ -203,15 +186,7 @@ impl Client {
 }
 
 async fn answer(resp: reqwest::Response) -> Answer {
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.expect("body reads");
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        json,
-    }
+    Answer::read(resp).await
 }
 
 async fn start(config: Config) -> Running {

@@ -17,6 +17,7 @@ use super::route::Endpoint;
 use super::seed::UserState;
 use super::state::State;
 use crate::emulator::limits::length_ms;
+use crate::emulator::log::EndpointKind as _;
 
 fn options(req: &Incoming) -> V1Options {
     V1Options::from_params(req.param("skip_status"), req.param("include_entities"))
