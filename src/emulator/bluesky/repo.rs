@@ -326,18 +326,20 @@ pub fn list_records(state: &State, req: &Incoming) -> Reply {
     let page: Vec<Value> = match records {
         None => Vec::new(),
         Some(records) => {
-            let in_range = |k: &String| match cursor {
-                None => true,
-                Some(c) if reverse => k.as_str() > c,
-                Some(c) => k.as_str() < c,
+            use std::ops::Bound::{Excluded, Unbounded};
+            // The page starts after the cursor: a range of the key order, not a scan of it.
+            let (above, below) = match cursor {
+                None => (Unbounded, Unbounded),
+                Some(c) if reverse => (Excluded(c), Unbounded),
+                Some(c) => (Unbounded, Excluded(c)),
             };
+            let range = records.range::<str, _>((above, below));
             let entries: Box<dyn Iterator<Item = _>> = if reverse {
-                Box::new(records.iter())
+                Box::new(range)
             } else {
-                Box::new(records.iter().rev())
+                Box::new(range.rev())
             };
             entries
-                .filter(|(k, _)| in_range(k))
                 .take(limit)
                 .map(|(rkey, r)| {
                     json!({"uri": record_uri(&did, collection, rkey), "cid": r.cid, "value": r.value})
