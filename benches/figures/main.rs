@@ -8,15 +8,17 @@
 //! accounting of that child alone (`wait4`), never mixed with the emulator served here.
 //!
 //! Run with `cargo bench --bench figures`; one line per figure on stdout. Arguments select
-//! sections: X's `pace`, `cost`, `latency`, `scale`, `journal`, and `mastodon` (its parts
-//! alone: `mastodon-pace`, `mastodon-list`). `BENCH_REPEATS=N` repeats each measurement N
-//! times (default 3) and prints the median with the spread. X's pace runs last 35 s each, so
-//! they are done once unless `BENCH_PACE_REPEATS=N` asks for more.
+//! sections: X's `pace`, `cost`, `latency`, `scale`, `journal`, `mastodon` (its parts
+//! alone: `mastodon-pace`, `mastodon-list`) and `bluesky` (`bluesky-requests`,
+//! `bluesky-plan`, `bluesky-pace`). `BENCH_REPEATS=N` repeats each measurement N
+//! times (default 3) and prints the median with the spread. X's pace runs last 35 s each and
+//! Bluesky's about 4 minutes, so they are done once unless `BENCH_PACE_REPEATS=N` asks for more.
 //!
 //! The pieces every network uses are here and in [`launcher`] (children measured alone) and
 //! [`windows`] (rate windows rebuilt from the emulator's log); each network's sections are in a
 //! module of their own.
 
+mod bluesky;
 mod launcher;
 mod mastodon;
 mod windows;
@@ -50,6 +52,7 @@ fn main() {
         .unwrap_or(1);
     let mut env = x::credentials();
     env.extend(mastodon::credentials());
+    env.extend(bluesky::credentials());
     let bench = Bench::new(repeats, &env);
     println!(
         "# bulk-unblock figures: median [min..max] of {repeats} run(s), {pace_repeats} for pace"
@@ -76,6 +79,16 @@ fn main() {
     }
     if wanted("mastodon") || wanted("mastodon-list") {
         mastodon.list();
+    }
+    let bluesky = bluesky::Bluesky::new(&bench);
+    if wanted("bluesky") || wanted("bluesky-requests") {
+        bluesky.requests();
+    }
+    if wanted("bluesky") || wanted("bluesky-plan") {
+        bluesky.plan();
+    }
+    if wanted("bluesky") || wanted("bluesky-pace") {
+        bluesky.pace(pace_repeats);
     }
 }
 

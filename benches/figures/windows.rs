@@ -16,11 +16,15 @@ pub enum Grid {
     /// Mastodon (Rack::Attack keys its counters on `now / period`): windows of their length on
     /// a fixed grid counted from the epoch, one after the other whether requests come or not.
     Epoch(Duration),
+    /// Bluesky (the PDS's rate-limiter-flexible): a window opens at the exact millisecond of
+    /// the first request charged after the previous one closed, and lasts its length.
+    OpenedAtRequest(Duration),
 }
 
 impl Grid {
     fn length_ms(self) -> i64 {
-        let (Grid::OpenedByRequest(length) | Grid::Epoch(length)) = self;
+        let (Grid::OpenedByRequest(length) | Grid::Epoch(length) | Grid::OpenedAtRequest(length)) =
+            self;
         (length.as_millis() as i64).max(1)
     }
 }
@@ -30,6 +34,9 @@ impl Grid {
 pub enum Charge {
     /// Spent a request of the window's allowance and was served.
     Used,
+    /// Spent this many points of the window's allowance and was served (Bluesky's writes: a
+    /// delete costs 1).
+    Points(u32),
     /// Refused with 429.
     Refused,
     /// Neither (another error); it still opens a window where requests open them.
@@ -43,7 +50,7 @@ pub struct Window {
     pub start_ms: i64,
     /// When it closed.
     pub closes_ms: i64,
-    /// Requests served in it.
+    /// Requests served in it (points, where requests cost points).
     pub used: u64,
     /// 429s answered in it.
     pub refused: u64,
@@ -61,6 +68,7 @@ pub fn rebuild(arrivals: impl IntoIterator<Item = (i64, Charge)>, grid: Grid) ->
             let start = match grid {
                 Grid::OpenedByRequest(_) => at_ms.div_euclid(1000) * 1000,
                 Grid::Epoch(_) => at_ms - at_ms.rem_euclid(length),
+                Grid::OpenedAtRequest(_) => at_ms,
             };
             if let Grid::Epoch(_) = grid
                 && closes != i64::MIN
@@ -87,6 +95,7 @@ pub fn rebuild(arrivals: impl IntoIterator<Item = (i64, Charge)>, grid: Grid) ->
         let window = windows.last_mut().expect("a window is open");
         match charge {
             Charge::Used => window.used += 1,
+            Charge::Points(points) => window.used += u64::from(points),
             Charge::Refused => window.refused += 1,
             Charge::Other => {}
         }
@@ -94,9 +103,9 @@ pub fn rebuild(arrivals: impl IntoIterator<Item = (i64, Charge)>, grid: Grid) ->
     windows
 }
 
-/// Requests served in `count` windows from the `skip`th on, over what the server allowed from
-/// the first one's opening to the last one's close (`limit` a window length); and the 429s
-/// answered in them.
+/// Requests (or points) served in `count` windows from the `skip`th on, over what the server
+/// allowed from the first one's opening to the last one's close (`limit` a window length); and
+/// the 429s answered in them.
 ///
 /// A run that ended before those windows is measured over those it reached, with a warning.
 pub fn utilisation(windows: &[Window], limit: u32, skip: usize, count: usize) -> (f64, u64) {
