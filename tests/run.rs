@@ -1466,3 +1466,58 @@ fn skip_invalid_names_each_skipped_line_in_the_summary_and_the_preview() {
     }
     assert_eq!(h.requests_to(DESTROY).len(), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Journals of earlier releases
+// ---------------------------------------------------------------------------------------------
+
+/// A journal written by the release before the network seam (`5e7cb02`, X only: no `network`
+/// in its header, `by` one of X's kinds), left by a run of `sample-data/block.js` killed
+/// after 45 results.
+const EARLIER_JOURNAL: &str = "tests/fixtures/journal-before-networks.jsonl";
+
+#[test]
+fn a_journal_written_before_the_network_seam_resumes_where_it_stopped() {
+    let h = Harness::new();
+    let log = h.path("journal.jsonl");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(EARLIER_JOURNAL),
+        &log,
+    )
+    .expect("copy the journal");
+    let header = journal_header(&log);
+    assert!(header.get("network").is_none(), "written before networks");
+    let earlier = journal_records(&log);
+    let done = terminal_targets(&earlier);
+    assert_eq!(done.len(), 45, "the fixture holds 45 results");
+
+    let input = sample("block.js");
+    let mut args = vec![input.to_str().unwrap(), "--log", log.to_str().unwrap()];
+    args.extend(FAST);
+    let out = h.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        stderr(&out).contains(&format!("{} already done", done.len())),
+        "{}",
+        show(&out)
+    );
+
+    // Nothing the earlier run finished is sent again, everything else is sent once.
+    let sends = sends_per_target(&h);
+    let blocked = demo_blocked();
+    for user in &blocked {
+        let id = user.id.to_string();
+        let expected = usize::from(!done.contains(&id));
+        assert_eq!(sends.get(&id).copied().unwrap_or(0), expected, "{id}");
+    }
+    // The earlier records and header stay as they were; one terminal record per target.
+    assert_eq!(journal_header(&log), header);
+    let records = journal_records(&log);
+    assert_eq!(records[..earlier.len()], earlier[..]);
+    let per_target = outcomes_by_target(&records);
+    assert_eq!(per_target.len(), blocked.len(), "every target is recorded");
+    for (target, outcomes) in &per_target {
+        let terminal = outcomes.iter().filter(|o| is_terminal_outcome(o)).count();
+        assert_eq!(terminal, 1, "{target}: {outcomes:?}");
+    }
+}
