@@ -180,11 +180,19 @@ fn the_sample_list_deletes_every_record_of_each_target_at_the_pds_and_records_ea
     assert_eq!(entryway, [Endpoint::CreateSession]);
     let writes = h.sent(Endpoint::ApplyWrites).len() + h.sent(Endpoint::DeleteRecord).len();
     assert_eq!(writes, 1, "one batch for every record");
-    assert_eq!(
-        h.sent(Endpoint::GetProfiles).len(),
-        1,
-        "17 handles in one lookup"
-    );
+    let lookups = h.sent(Endpoint::GetProfiles);
+    assert_eq!(lookups.len(), 1, "17 handles in one lookup");
+    let mut asked: Vec<&str> = lookups[0].params["actors"].split(',').collect();
+    asked.sort_unstable();
+    // Every handle of the input (as `@name`, bare or in a profile link), and the list owner's.
+    let mut handles: Vec<&str> = records
+        .iter()
+        .filter(|r| r["by"] == "handle")
+        .map(|r| r["target"].as_str().unwrap())
+        .chain(["modlists.bsky.test"])
+        .collect();
+    handles.sort_unstable();
+    assert_eq!(asked, handles, "each handle asked once, all in one lookup");
     assert_eq!(h.sent(Endpoint::ResolveHandle).len(), 0);
     assert!(!stdout(&out).contains(&h.app_password));
 }

@@ -105,7 +105,7 @@ pub struct LoggedRequest<E> {
     pub path: String,
     /// The endpoint the request resolved to.
     pub endpoint: E,
-    /// The request's parameters (query, form and JSON body fields) except credentials.
+    /// The request's parameters except credentials, as [`logged_params`] keeps them.
     pub params: BTreeMap<String, String>,
     /// The account whose credential the request carried (its user ID, DID or account ID; never
     /// the credential itself); `None` when authentication failed before the account was known.
@@ -118,6 +118,35 @@ pub struct LoggedRequest<E> {
     pub window_spent: bool,
     /// The fault injected into this request, if any.
     pub fault: Option<FaultKind>,
+}
+
+/// A request's parameters as the log keeps them: the query's and the form's in order, a
+/// repeated name's values joined with commas (`actors=a&actors=b` is `a,b`), then the fields
+/// of a JSON body under names not given already (a string as it is, anything else as JSON).
+/// Names `secret` picks (credentials) are left out.
+pub fn logged_params(
+    pairs: &[(String, String)],
+    body: Option<&serde_json::Value>,
+    secret: impl Fn(&str) -> bool,
+) -> BTreeMap<String, String> {
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in pairs.iter().filter(|(k, _)| !secret(k)) {
+        params
+            .entry(k.clone())
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(v);
+            })
+            .or_insert_with(|| v.clone());
+    }
+    if let Some(serde_json::Value::Object(body)) = body {
+        for (k, v) in body.iter().filter(|(k, _)| !secret(k)) {
+            params
+                .entry(k.clone())
+                .or_insert_with(|| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+        }
+    }
+    params
 }
 
 impl<E> LoggedRequest<E> {
@@ -304,6 +333,27 @@ impl<E: EndpointKind> RequestLog<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_parameters_are_joined_in_order_and_secrets_left_out() {
+        let pairs: Vec<(String, String)> = [("actors", "a"), ("limit", "25"), ("actors", "b")]
+            .into_iter()
+            .chain([("password", "hunter2")])
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let body = serde_json::json!({"limit": 5, "repo": "did:plc:x", "password": "p", "n": 3});
+        let params = logged_params(&pairs, Some(&body), |k| k == "password");
+        let expected: BTreeMap<String, String> = [
+            ("actors", "a,b"),
+            ("limit", "25"),
+            ("n", "3"),
+            ("repo", "did:plc:x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(params, expected);
+    }
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
     enum Ep {

@@ -11,7 +11,6 @@
 //! them (latency before admit; a stall or the login delay before act), so the lock is never
 //! held across a sleep.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -26,6 +25,7 @@ use super::session::{self, Authed};
 use super::state::State;
 use super::xrpc::{BodyKind, Incoming, Reply, wrong_host};
 use crate::emulator::faults::FaultKind;
+use crate::emulator::log::logged_params;
 use crate::emulator::log::{ErrorCode, Finished};
 use crate::emulator::network::{NetworkState as _, Steps};
 
@@ -232,19 +232,7 @@ impl Steps for State {
 
     /// Logs the arrival (credentials left out) and draws the latency to apply first.
     fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let mut params = BTreeMap::new();
-        for (k, v) in &req.params {
-            params.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        if let Some(Value::Object(body)) = req.json() {
-            for (k, v) in body {
-                if k == "password" {
-                    continue;
-                }
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                params.entry(k.clone()).or_insert(text);
-            }
-        }
+        let params = logged_params(&req.params, req.json(), |k| k == "password");
         self.hosts.push(req.host);
         self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
     }

@@ -7,7 +7,6 @@
 //! The core runs them, sleeping between them (latency before admit, a stall before act), so
 //! the state lock is never held across a sleep.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::api;
@@ -17,6 +16,7 @@ use super::route::{Access, Endpoint, is_api_path};
 use super::state::State;
 use super::throttle::{self, Rate, Subject, Verdict};
 use crate::emulator::faults::FaultKind;
+use crate::emulator::log::logged_params;
 use crate::emulator::log::{ErrorCode, Finished};
 use crate::emulator::network::{NetworkState as _, Steps};
 
@@ -158,17 +158,9 @@ impl Steps for State {
     /// Logs the arrival (parameters without tokens) and draws the latency to apply before
     /// answering.
     fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let mut params = BTreeMap::new();
-        if let Some(serde_json::Value::Object(body)) = &req.json {
-            for (k, v) in body {
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                params.insert(k.clone(), text);
-            }
-        }
-        for (k, v) in req.params.iter().rev() {
-            params.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        params.retain(|k, _| !TOKEN_PARAMS.contains(&k.as_str()));
+        let params = logged_params(&req.params, req.json.as_ref(), |k| {
+            TOKEN_PARAMS.contains(&k)
+        });
         self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
     }
 

@@ -6,7 +6,6 @@
 //! The core runs them, sleeping between them (latency before admit, a stall before act), so
 //! the state lock is never held across a sleep.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::config::HeaderMode;
@@ -18,6 +17,7 @@ use super::state::State;
 use super::{v1, v2};
 use crate::emulator::faults::FaultKind;
 use crate::emulator::limits::{self, Verdict};
+use crate::emulator::log::logged_params;
 use crate::emulator::log::{EndpointKind as _, ErrorCode, Finished};
 use crate::emulator::network::{NetworkState as _, Steps};
 
@@ -138,18 +138,7 @@ impl Steps for State {
 
     /// Logs the arrival and draws the latency to apply before answering.
     fn arrive(&mut self, req: &Incoming) -> (u64, Duration) {
-        let mut params = BTreeMap::new();
-        for (k, v) in &req.params {
-            if !k.starts_with("oauth_") {
-                params.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        if let Some(serde_json::Value::Object(body)) = &req.json {
-            for (k, v) in body {
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                params.entry(k.clone()).or_insert(text);
-            }
-        }
+        let params = logged_params(&req.params, req.json.as_ref(), |k| k.starts_with("oauth_"));
         self.log_arrival(&req.method, &req.path, req.route.endpoint, params)
     }
 
