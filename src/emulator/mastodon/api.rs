@@ -70,6 +70,21 @@ pub fn lookup(state: &State, req: &Incoming) -> Reply {
     }
 }
 
+/// `GET /api/v1/accounts/:id`: the account by ID (`Account.find`), a suspended one marked and
+/// blanked as everywhere; 404 for an ID the instance does not know.
+pub fn account(state: &State, req: &Incoming) -> Reply {
+    let found = req
+        .route
+        .id
+        .as_deref()
+        .and_then(super::seed::parse_id)
+        .and_then(|id| state.accounts.get(&id));
+    match found {
+        Some(a) => Reply::ok(&render::account(a, &state.domain)),
+        None => Reply::not_found(),
+    }
+}
+
 /// `GET /api/v1/accounts/relationships?id[]=`: one Relationship per known ID, in the order
 /// asked, suspended accounts left out unless `with_suspended` is truthy.
 pub fn relationships(state: &State, user: u64, req: &Incoming) -> Reply {

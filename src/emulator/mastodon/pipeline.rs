@@ -131,6 +131,7 @@ impl State {
                 needs_user(user).map(|u| api::verify_credentials(self, u))
             }
             Endpoint::Lookup => Ok(api::lookup(self, req)),
+            Endpoint::Account => Ok(api::account(self, req)),
             Endpoint::Relationships => needs_user(user).map(|u| api::relationships(self, u, req)),
             Endpoint::Block => needs_user(user).map(|u| api::block_write(self, u, req, true)),
             Endpoint::Unblock => needs_user(user).map(|u| api::block_write(self, u, req, false)),

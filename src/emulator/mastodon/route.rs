@@ -15,6 +15,8 @@ pub enum Endpoint {
     VerifyCredentials,
     /// `GET /api/v1/accounts/lookup?acct=`
     Lookup,
+    /// `GET /api/v1/accounts/:id`
+    Account,
     /// `GET /api/v1/accounts/relationships?id[]=`
     Relationships,
     /// `POST /api/v1/accounts/:id/block`
@@ -52,9 +54,10 @@ pub enum Access {
 
 impl Endpoint {
     /// Every endpoint, in a fixed order (indexes of per-endpoint arrays).
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 13] = [
         Endpoint::VerifyCredentials,
         Endpoint::Lookup,
+        Endpoint::Account,
         Endpoint::Relationships,
         Endpoint::Block,
         Endpoint::Unblock,
@@ -72,6 +75,7 @@ impl Endpoint {
         match self {
             Endpoint::VerifyCredentials => "accounts/verify_credentials",
             Endpoint::Lookup => "accounts/lookup",
+            Endpoint::Account => "accounts/show",
             Endpoint::Relationships => "accounts/relationships",
             Endpoint::Block => "accounts/block",
             Endpoint::Unblock => "accounts/unblock",
@@ -85,15 +89,16 @@ impl Endpoint {
         }
     }
 
-    /// What the endpoint's controller asks of the token (`Api::V1::AccountsController`,
-    /// `Accounts::CredentialsController`, `Accounts::LookupController`,
-    /// `Accounts::RelationshipsController`, `BlocksController`, `DomainBlocksController`).
+    /// What the endpoint's controller asks of the token (`Api::V1::AccountsController`, whose
+    /// `show` also serves a request without a token, `Accounts::CredentialsController`,
+    /// `Accounts::LookupController`, `Accounts::RelationshipsController`, `BlocksController`,
+    /// `DomainBlocksController`).
     pub fn access(self) -> Access {
         const WRITE_BLOCKS: &[&str] = &["follow", "write", "write:blocks"];
         const READ_BLOCKS: &[&str] = &["follow", "read", "read:blocks"];
         match self {
             Endpoint::VerifyCredentials => Access::User(&["profile", "read", "read:accounts"]),
-            Endpoint::Lookup => Access::IfToken(&["read", "read:accounts"]),
+            Endpoint::Lookup | Endpoint::Account => Access::IfToken(&["read", "read:accounts"]),
             Endpoint::Relationships => Access::User(&["read", "read:follows"]),
             Endpoint::Block | Endpoint::Unblock => Access::User(WRITE_BLOCKS),
             Endpoint::Blocks | Endpoint::DomainBlocks => Access::User(READ_BLOCKS),
@@ -142,6 +147,7 @@ pub fn resolve(method: &str, path: &str) -> Route {
         ("GET", "/api/v1/instance") => Endpoint::Instance,
         ("GET", "/api/v2/instance") => Endpoint::InstanceV2,
         ("POST", _) => return resolve_account_action(path).unwrap_or(plain(Endpoint::Unknown)),
+        ("GET", _) => return resolve_account_show(path).unwrap_or(plain(Endpoint::Unknown)),
         _ => Endpoint::Unknown,
     };
     plain(endpoint)
@@ -161,6 +167,19 @@ fn resolve_account_action(path: &str) -> Option<Route> {
     }
     Some(Route {
         endpoint,
+        id: Some(id.to_owned()),
+    })
+}
+
+/// `GET /api/v1/accounts/:id`: one non-empty segment, after the named account routes
+/// (`verify_credentials`, `lookup`, `relationships`), which Rails matches first.
+fn resolve_account_show(path: &str) -> Option<Route> {
+    let id = path.strip_prefix("/api/v1/accounts/")?;
+    if id.is_empty() || id.contains('/') {
+        return None;
+    }
+    Some(Route {
+        endpoint: Endpoint::Account,
         id: Some(id.to_owned()),
     })
 }
@@ -196,6 +215,16 @@ mod tests {
 
     #[test]
     fn account_actions_carry_their_id() {
+        let r = resolve("GET", "/api/v1/accounts/109276928409644247");
+        assert_eq!(r.endpoint, Endpoint::Account);
+        assert_eq!(r.id.as_deref(), Some("109276928409644247"));
+        assert_eq!(
+            resolve("GET", "/api/v1/accounts/lookup").endpoint,
+            Endpoint::Lookup
+        );
+        for path in ["/api/v1/accounts/", "/api/v1/accounts/1/statuses"] {
+            assert_eq!(resolve("GET", path).endpoint, Endpoint::Unknown, "{path}");
+        }
         let r = resolve("POST", "/api/v1/accounts/109276928409644247/unblock");
         assert_eq!(r.endpoint, Endpoint::Unblock);
         assert_eq!(r.id.as_deref(), Some("109276928409644247"));

@@ -419,6 +419,50 @@ async fn lookup_resolves_acct_as_the_instance_does() {
     assert_eq!((a.status, a.error()), (401, Some(REVOKED_TOKEN)));
 }
 
+#[tokio::test]
+async fn an_account_is_shown_by_id_with_or_without_a_token() {
+    let running = start(|_| {}).await;
+    let c = Client::new(&running, Some("demo-bulk-unblock"));
+    let seed = Seed::builtin();
+    let remote = seed
+        .accounts
+        .iter()
+        .find(|a| a.domain.is_some() && !a.suspended)
+        .expect("a remote account");
+    let a = c.get(&format!("/api/v1/accounts/{}", remote.id), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json["id"], remote.id.as_str());
+    let acct = format!("{}@{}", remote.username, remote.domain.as_deref().unwrap());
+    assert_eq!(a.json["acct"], acct.as_str());
+    // The same entity as the lookup by acct.
+    let looked_up = c.get("/api/v1/accounts/lookup", &[("acct", &acct)]).await;
+    assert_eq!(a.json, looked_up.json);
+    // A suspended account is found by ID, marked and blanked.
+    let suspended = seed
+        .accounts
+        .iter()
+        .find(|a| a.suspended)
+        .expect("suspended");
+    let a = c
+        .get(&format!("/api/v1/accounts/{}", suspended.id), &[])
+        .await;
+    assert_eq!((a.status, a.json["suspended"].as_bool()), (200, Some(true)));
+    for id in ["1", "abc", "99999999999999999999"] {
+        let a = c.get(&format!("/api/v1/accounts/{id}"), &[]).await;
+        assert_eq!(
+            (a.status, a.error()),
+            (404, Some("Record not found")),
+            "{id}"
+        );
+    }
+    let anonymous = Client::new(&running, None);
+    let path = format!("/api/v1/accounts/{}", remote.id);
+    assert_eq!(anonymous.get(&path, &[]).await.status, 200);
+    running.emulator.revoke_token(&token("demo-bulk-unblock"));
+    let a = c.get(&path, &[]).await;
+    assert_eq!((a.status, a.error()), (401, Some(REVOKED_TOKEN)));
+}
+
 // ---------------------------------------------------------------- the blocks list
 
 #[tokio::test]

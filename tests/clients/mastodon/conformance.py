@@ -114,6 +114,7 @@ def bulk_unblock_run(emu):
     check(str(found.id) == str(remote.id), "lookup of a remote account")
     local = next(a for a in everything if "@" not in a.acct)
     check(str(m.account_lookup(local.acct + "@mastodon.test").id) == str(local.id), "local lookup")
+    check(m.account(remote.id).acct == remote.acct, "an account by ID")
     try:
         m.account_lookup("ghost@nowhere.example")
         check(False, "an unknown account was found")
