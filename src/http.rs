@@ -174,6 +174,37 @@ pub fn server_date(headers: &HeaderMap) -> Option<SystemTime> {
     httpdate::parse_http_date(headers.get("date")?.to_str().ok()?).ok()
 }
 
+/// A reset or a wait further away than this is garbage, not a window: the longest any network
+/// announces is a day, and some slack.
+pub const MAX_RESET_AHEAD: Duration = Duration::from_secs(25 * 3600);
+
+/// Whether a window's reset is plausible next to the server's `now` (not over a day ahead).
+pub fn plausible_reset(reset: SystemTime, server_now: SystemTime) -> bool {
+    reset
+        .duration_since(server_now)
+        .map_or(true, |ahead| ahead <= MAX_RESET_AHEAD)
+}
+
+/// A non-negative integer header; anything else is absent.
+pub fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is converted against `now`), capped at
+/// [`MAX_RESET_AHEAD`].
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(MAX_RESET_AHEAD.as_secs())));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RESET_AHEAD),
+    )
+}
+
 /// A reqwest client: the timeout, no redirects (an API answer is never a redirect to follow
 /// with credentials), no proxy for loopback (the emulator), a pool for concurrent workers.
 fn build_client(base: &str, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {

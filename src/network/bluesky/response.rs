@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use crate::network::{ErrorCode, RateInfo, RateWindow, Span, Unit, Verdict};
 
-/// A reset further away than this is garbage (the longest window, a day, and some slack).
-const MAX_RESET_AHEAD: Duration = Duration::from_secs(25 * 3600);
+use crate::http::{MAX_RESET_AHEAD, header_number as number};
+pub use crate::http::{retry_after, server_date};
 
 /// The server rounds `RateLimit-Reset` down to the second; a request sent at the bare reset
 /// may still meet the old window, so one second is added.
@@ -129,27 +129,6 @@ pub fn rate_info(headers: &HeaderMap, request: Request, per_ip: Option<Policy>) 
             remaining,
             reset,
         }),
-    )
-}
-
-/// A non-negative integer header; anything else is absent.
-fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-pub use crate::http::server_date;
-
-/// `Retry-After` in seconds (the HTTP-date form is converted against `now`).
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(MAX_RESET_AHEAD.as_secs())));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(now)
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_RESET_AHEAD),
     )
 }
 

@@ -11,8 +11,7 @@ use reqwest::header::HeaderMap;
 
 use crate::network::{RateInfo, RateWindow, Span, Unit, Verdict};
 
-/// A reset further away than this is garbage (the longest throttle is 15 minutes).
-const MAX_RESET_AHEAD: Duration = Duration::from_secs(25 * 3600);
+use crate::http::{header_number as number, plausible_reset};
 
 /// What to do about a token the instance refuses (401).
 pub const INVALID_TOKEN_HINT: &str = "The access token is invalid or was revoked: make a new \
@@ -42,10 +41,7 @@ pub fn rate_info(headers: &HeaderMap) -> RateInfo {
     let window = (|| {
         let remaining = number(headers, "x-ratelimit-remaining")?;
         let reset = parse_reset(headers.get("x-ratelimit-reset")?.to_str().ok()?)?;
-        let plausible = reset
-            .duration_since(now)
-            .map_or(true, |ahead| ahead <= MAX_RESET_AHEAD);
-        plausible.then_some(RateWindow {
+        plausible_reset(reset, now).then_some(RateWindow {
             unit: Unit::Requests,
             limit: number(headers, "x-ratelimit-limit"),
             remaining,
@@ -53,11 +49,6 @@ pub fn rate_info(headers: &HeaderMap) -> RateInfo {
         })
     })();
     RateInfo::default().with(Span::Short, window)
-}
-
-/// A non-negative integer header; anything else is absent.
-fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 /// Parses `X-RateLimit-Reset`: ISO 8601 with fractional seconds

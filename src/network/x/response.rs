@@ -12,8 +12,8 @@ use serde::Deserialize;
 use crate::network::{ErrorCode, RateInfo, RateWindow, Settled, Span, Unit, UserRef, Verdict};
 use crate::outcome::{Action, Outcome};
 
-/// A reset further away than this is treated as garbage (the longest window is 24 hours).
-const MAX_RESET_AHEAD: Duration = Duration::from_secs(25 * 3600);
+use crate::http::header_number as number;
+pub use crate::http::{plausible_reset, retry_after, server_date};
 
 /// Reads `x-rate-limit-*` and the 24-hour `x-user-limit-24hour-*` / `x-app-limit-24hour-*` headers.
 /// A window whose reset is further than a day from the server's `Date` (or the local clock
@@ -47,34 +47,6 @@ fn window(headers: &HeaderMap, prefix: &str) -> Option<RateWindow> {
         remaining,
         reset,
     })
-}
-
-/// A non-negative integer header; anything else is absent.
-fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-pub use crate::http::server_date;
-
-/// `Retry-After` in seconds (the HTTP-date form is converted against `now`).
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(MAX_RESET_AHEAD.as_secs())));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(now)
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_RESET_AHEAD),
-    )
-}
-
-/// Whether a reset time is plausible relative to the server's `now`.
-pub fn plausible_reset(reset: SystemTime, server_now: SystemTime) -> bool {
-    reset
-        .duration_since(server_now)
-        .map_or(true, |ahead| ahead <= MAX_RESET_AHEAD)
 }
 
 /// The first error of a v1.1 error body (`{"errors":[{"code":N,"message":"..."}]}`), or of the
@@ -495,7 +467,7 @@ mod tests {
                 let mut h = HeaderMap::new();
                 h.insert("retry-after", HeaderValue::from_str(&secs.to_string()).unwrap());
                 let d = retry_after(&h, SystemTime::now()).unwrap();
-                prop_assert!(d <= MAX_RESET_AHEAD);
+                prop_assert!(d <= crate::http::MAX_RESET_AHEAD);
             }
         }
     }
