@@ -222,6 +222,38 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// A fault that may pass, without an error code.
+    pub fn transient(message: impl Into<String>) -> Verdict {
+        Verdict::Transient {
+            error_code: None,
+            message: message.into(),
+        }
+    }
+
+    /// An answer the client could not read (a proxy's page, a cut body): worth sending again.
+    pub fn unexpected(what: impl std::fmt::Display) -> Verdict {
+        Verdict::transient(format!("unexpected answer from the server: {what}"))
+    }
+
+    /// An answer to the credentials check the client could not read: sending it again would
+    /// not help, so the run stops with it.
+    pub fn unexpected_final(what: impl std::fmt::Display) -> Verdict {
+        Verdict::Final {
+            error_code: None,
+            message: format!("unexpected answer from the server: {what}"),
+        }
+    }
+
+    /// A request the client cannot make: what it needs was not learnt before the run.
+    pub fn not_ready(what: &str) -> Verdict {
+        Verdict::Final {
+            error_code: None,
+            message: format!("{what} was not learnt before the run"),
+        }
+    }
+}
+
 /// One response (or transport failure), sorted: `V` is [`Acted`] for actions and
 /// `Result<T, Verdict>` for reads that return data.
 #[derive(Clone, Debug, PartialEq, Eq)]

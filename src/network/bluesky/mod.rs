@@ -144,24 +144,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn transient(message: String) -> Verdict {
-    Verdict::Transient {
-        error_code: None,
-        message,
-    }
-}
-
-fn unexpected(message: &str) -> Verdict {
-    transient(format!("unexpected answer from the server: {message}"))
-}
-
-fn not_ready(what: &str) -> Verdict {
-    Verdict::Final {
-        error_code: None,
-        message: format!("{what} was not learnt before the run"),
-    }
-}
-
 impl BlueskyClient {
     /// Builds a client. No request is sent.
     pub fn new(
@@ -347,7 +329,7 @@ impl BlueskyClient {
             return (refused, None);
         }
         let Some(live) = self.live() else {
-            return (not_ready("the session"), None);
+            return (Verdict::not_ready("the session"), None);
         };
         if live.generation != generation {
             return (resend(), None);
@@ -364,7 +346,7 @@ impl BlueskyClient {
             .await;
         let exchange = match refreshed {
             Ok(exchange) => exchange,
-            Err(error) => return (transient(error.message()), None),
+            Err(error) => return (Verdict::transient(error.message()), None),
         };
         let status = Some(exchange.status);
         if exchange.is_success() {
@@ -374,7 +356,7 @@ impl BlueskyClient {
                     self.install(answer, generation + 1);
                     (resend(), status)
                 }
-                Err(message) => (unexpected(&message), status),
+                Err(message) => (Verdict::unexpected(&message), status),
             };
         }
         let error = XrpcError::parse(&exchange.body);
@@ -389,7 +371,7 @@ impl BlueskyClient {
             // The refresh token was revoked or has expired: log in again, once.
             _ if matches!(exchange.status, 400 | 401) => self.login_again(generation).await,
             Failure::Verdict(verdict) => (verdict, status),
-            Failure::Session => (transient(error.describe(exchange.status)), status),
+            Failure::Session => (Verdict::transient(error.describe(exchange.status)), status),
         }
     }
 
@@ -398,7 +380,7 @@ impl BlueskyClient {
         tracing::info!("the session could not be refreshed; logging in again");
         let exchange = match self.create_session().await {
             Ok(exchange) => exchange,
-            Err(error) => return (transient(error.message()), None),
+            Err(error) => return (Verdict::transient(error.message()), None),
         };
         let status = Some(exchange.status);
         if exchange.is_success() {
@@ -417,7 +399,7 @@ impl BlueskyClient {
                         status,
                     )
                 }
-                Err(message) => (unexpected(&message), status),
+                Err(message) => (Verdict::unexpected(&message), status),
             };
         }
         let verdict = Self::login_refused(&exchange);
@@ -431,14 +413,14 @@ impl BlueskyClient {
     fn token(&self) -> Result<(Secret, u64), Verdict> {
         self.live()
             .map(|l| (l.access, l.generation))
-            .ok_or_else(|| not_ready("the session"))
+            .ok_or_else(|| Verdict::not_ready("the session"))
     }
 
     /// The account's DID.
     fn me(&self) -> Result<String, Verdict> {
         self.live()
             .map(|l| l.did)
-            .ok_or_else(|| not_ready("the session"))
+            .ok_or_else(|| Verdict::not_ready("the session"))
     }
 
     /// Sends an authenticated request; an answer refusing its access token renews the
@@ -454,7 +436,7 @@ impl BlueskyClient {
         let exchange = self
             .send(Host::Pds, method, nsid, query, body, Some(&token))
             .await
-            .map_err(|e| Reply::bare(transient(e.message())))?;
+            .map_err(|e| Reply::bare(Verdict::transient(e.message())))?;
         if exchange.status == 400 {
             let error = XrpcError::parse(&exchange.body);
             if response::classify(400, &exchange.headers, &error) == Failure::Session {
@@ -475,7 +457,7 @@ impl BlueskyClient {
         let error = XrpcError::parse(&exchange.body);
         match response::classify(exchange.status, &exchange.headers, &error) {
             Failure::Verdict(verdict) => verdict,
-            Failure::Session => transient(error.describe(exchange.status)),
+            Failure::Session => Verdict::transient(error.describe(exchange.status)),
         }
     }
 
@@ -524,7 +506,7 @@ impl BlueskyClient {
             Err(error) => return Reply::no_answer(error.message()),
         };
         let verdict = if exchange.is_success() {
-            parse_records(&exchange.body).map_err(|m| unexpected(&m))
+            parse_records(&exchange.body).map_err(|m| Verdict::unexpected(&m))
         } else {
             Err(Self::failure(&exchange))
         };
@@ -557,7 +539,7 @@ impl BlueskyClient {
             return self.reply(&exchange, Err(verdict), Request::Read);
         }
         let verdict = parse_profiles(&exchange.body)
-            .map_err(|m| unexpected(&m))
+            .map_err(|m| Verdict::unexpected(&m))
             .map(|profiles| {
                 let mut known = self.known();
                 for (did, handle) in &profiles {
@@ -622,7 +604,7 @@ impl BlueskyClient {
         let learnt = match exchange.status {
             200..=299 => parse_did(&exchange.body)
                 .map(Some)
-                .map_err(|m| unexpected(&m)),
+                .map_err(|m| Verdict::unexpected(&m)),
             // HandleNotFound on the PDS's own domains, InvalidRequest elsewhere: nobody.
             400 => Ok(None),
             _ => Err(Self::failure(&exchange)),
@@ -682,7 +664,7 @@ impl BlueskyClient {
         }
         let batch = &writes[..writes.len().min(MAX_WRITES)];
         let Ok(did) = self.me() else {
-            return Reply::bare(Err(not_ready("the session")));
+            return Reply::bare(Err(Verdict::not_ready("the session")));
         };
         let body = json!({
             "repo": did,
@@ -745,7 +727,7 @@ impl BlueskyClient {
         subjects: &[(Collection, String)],
     ) -> Reply<Acted> {
         let Ok(did) = self.me() else {
-            return Reply::bare(Err(not_ready("the session")));
+            return Reply::bare(Err(Verdict::not_ready("the session")));
         };
         let body = json!({
             "repo": did,
@@ -823,7 +805,7 @@ impl BlueskyClient {
             return Reply::bare(Ok(answers(self)));
         }
         let Ok(did) = self.me() else {
-            return Reply::bare(Err(not_ready("the session")));
+            return Reply::bare(Err(Verdict::not_ready("the session")));
         };
         let created_at = humantime::format_rfc3339_millis(self.http.clock().server_now());
         let record = |w: &Write| {

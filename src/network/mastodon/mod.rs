@@ -241,13 +241,6 @@ fn reply<V>(exchange: &Exchange, verdict: V) -> Reply<V> {
     }
 }
 
-fn unexpected(message: impl std::fmt::Display) -> Verdict {
-    Verdict::Transient {
-        error_code: None,
-        message: format!("unexpected answer from the server: {message}"),
-    }
-}
-
 /// An answer that is neither a success nor one [`response::refusal`] sorts: it ends the
 /// request as it is (`HTTP 404: Record not found`).
 fn final_answer(exchange: &Exchange) -> Verdict {
@@ -384,7 +377,8 @@ impl MastodonClient {
 
     /// A page of `GET /api/v1/blocks`: the accounts' IDs, and their addresses as names.
     fn account_page(&self, body: &[u8], next: Option<String>) -> Result<BlockPage, Verdict> {
-        let accounts: Vec<AccountEntity> = serde_json::from_slice(body).map_err(unexpected)?;
+        let accounts: Vec<AccountEntity> =
+            serde_json::from_slice(body).map_err(Verdict::unexpected)?;
         let mut known = self.known();
         let mut page = BlockPage {
             next,
@@ -411,7 +405,7 @@ impl MastodonClient {
 
     /// A page of `GET /api/v1/domain_blocks`: the domains, lowercase, as the "IDs".
     fn domain_page(&self, body: &[u8], next: Option<String>) -> Result<BlockPage, Verdict> {
-        let domains: Vec<String> = serde_json::from_slice(body).map_err(unexpected)?;
+        let domains: Vec<String> = serde_json::from_slice(body).map_err(Verdict::unexpected)?;
         Ok(BlockPage {
             ids: domains
                 .iter()
@@ -508,7 +502,7 @@ fn classify_account(
     match exchange.status {
         200..=299 => {
             let relationship: Relationship =
-                serde_json::from_slice(&exchange.body).map_err(unexpected)?;
+                serde_json::from_slice(&exchange.body).map_err(Verdict::unexpected)?;
             let wanted = action == Action::Block;
             match relationship.blocking {
                 Some(blocking) if blocking != wanted => Ok(settled(
@@ -571,10 +565,7 @@ impl Network for MastodonClient {
                     screen_name: Some(known.address(&me.acct)),
                 })
             }
-            Err(e) => Err(Verdict::Final {
-                error_code: None,
-                message: format!("unexpected answer from the server: {e}"),
-            }),
+            Err(e) => Err(Verdict::unexpected_final(e)),
         };
         reply(&exchange, verdict)
     }
@@ -632,7 +623,7 @@ impl Network for MastodonClient {
                         crate::display::shorten(&account.id, 40)
                     ),
                 }),
-                Err(e) => Err(unexpected(e)),
+                Err(e) => Err(Verdict::unexpected(e)),
             },
             404 | 410 => {
                 let mut known = self.known();

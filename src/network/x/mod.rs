@@ -153,10 +153,7 @@ impl XClient {
             Ok(Settled {
                 outcome: Outcome::Unblocked | Outcome::NotFound,
                 ..
-            }) => parse(exchange.status, &exchange.body).map_err(|message| Verdict::Transient {
-                error_code: None,
-                message: format!("unexpected answer from the server: {message}"),
-            }),
+            }) => parse(exchange.status, &exchange.body).map_err(Verdict::unexpected),
             Ok(Settled {
                 error_code,
                 message,
@@ -276,10 +273,7 @@ impl Network for XClient {
             Err(error) => return Reply::no_answer(error.message()),
         };
         let verdict = if exchange.status == 200 {
-            parse_me(&exchange.body).map_err(|message| Verdict::Final {
-                error_code: None,
-                message: format!("unexpected answer from the server: {message}"),
-            })
+            parse_me(&exchange.body).map_err(Verdict::unexpected_final)
         } else {
             match response::classify(
                 Action::Unblock,

@@ -106,25 +106,6 @@ fn reply<V>(verdict: V, exchange: Option<&Exchange>) -> Reply<V> {
     }
 }
 
-fn transient(message: String) -> Verdict {
-    Verdict::Transient {
-        error_code: None,
-        message,
-    }
-}
-
-fn unexpected(message: &str) -> Verdict {
-    transient(format!("unexpected answer from the server: {message}"))
-}
-
-/// A request the client cannot make: what it needs was not learnt before the run.
-fn not_ready(what: &str) -> Verdict {
-    Verdict::Final {
-        error_code: None,
-        message: format!("{what} was not learnt before the run"),
-    }
-}
-
 fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
 }
@@ -160,7 +141,7 @@ impl XV2Client {
         match self.transport.send(Method::GET, path, params).await {
             Ok(exchange) => {
                 let verdict = if is_success(exchange.status) {
-                    parse(&exchange.body).map_err(|m| unexpected(&m))
+                    parse(&exchange.body).map_err(|m| Verdict::unexpected(&m))
                 } else {
                     match response::classify_error(
                         exchange.status,
@@ -254,10 +235,10 @@ impl XV2Client {
         match known.by_name.get(&target.text().to_lowercase()) {
             Some(Resolved::User(user)) => match &user.user_id {
                 Some(id) if id.parse::<u64>().is_ok() => Ok(user.clone()),
-                _ => Err(unexpected("a user ID that is not a number")),
+                _ => Err(Verdict::unexpected("a user ID that is not a number")),
             },
             // `settled` answers these before any request.
-            Some(Resolved::Gone(_)) | None => Err(not_ready("the ID of this screen name")),
+            Some(Resolved::Gone(_)) | None => Err(Verdict::not_ready("the ID of this screen name")),
         }
     }
 }
@@ -336,10 +317,7 @@ impl Network for XV2Client {
                 .inspect(|account| {
                     let _ = self.me.set(account.user_id.clone());
                 })
-                .map_err(|m| Verdict::Final {
-                    error_code: None,
-                    message: format!("unexpected answer from the server: {m}"),
-                });
+                .map_err(Verdict::unexpected_final);
             return reply(verdict, Some(&exchange));
         }
         // v2 gives no code for a refused timestamp: a 401 may be our clock, so correct it from
@@ -375,14 +353,14 @@ impl Network for XV2Client {
             return Reply::bare(Err(super::one_at_a_time(targets.len())));
         };
         let Some(me) = self.me.get() else {
-            return Reply::bare(Err(not_ready("the account's user ID")));
+            return Reply::bare(Err(Verdict::not_ready("the account's user ID")));
         };
         let user = match self.user_of(target) {
             Ok(user) => user,
             Err(verdict) => return Reply::bare(Err(verdict)),
         };
         let Some(id) = user.user_id.clone() else {
-            return Reply::bare(Err(unexpected("a user without an ID")));
+            return Reply::bare(Err(Verdict::unexpected("a user without an ID")));
         };
         let sent = match action {
             Action::Unblock => {
@@ -407,7 +385,7 @@ impl Network for XV2Client {
 
     async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
         let Some(me) = self.me.get() else {
-            return Reply::bare(Err(not_ready("the account's user ID")));
+            return Reply::bare(Err(Verdict::not_ready("the account's user ID")));
         };
         let path = format!("/2/users/{me}/blocking");
         let mut params = vec![("max_results", PAGE_SIZE)];
