@@ -79,10 +79,7 @@ pub async fn check<N: Network>(
         blocklist::fetch(network, pages, &mut list, cancel, verbosity).await?;
         let unknown = network.to_resolve(Action::Unblock, targets);
         let users = crate::resolve::look_up(network, lookups, &unknown, cancel, verbosity).await?;
-        let resolved = users
-            .into_iter()
-            .filter_map(|user| Some((TargetKey::name(&user.screen_name?), user.user_id?)))
-            .collect();
+        let resolved = crate::resolve::by_name(users);
         let findings = sort(targets, list.ids.len(), &resolved, |target| {
             network.settled(Action::Unblock, target).map(|s| s.outcome)
         });

@@ -77,8 +77,13 @@ pub async fn resolve<N: Network>(
         .cloned()
         .collect();
     let users = look_up(network, lookups, &names, cancel, verbosity).await?;
-    Ok(users
+    Ok(by_name(users))
+}
+
+/// The IDs of users the server named, by name (those it gave both for).
+pub fn by_name(users: Vec<UserRef>) -> HashMap<TargetKey, String> {
+    users
         .into_iter()
         .filter_map(|user| Some((TargetKey::name(&user.screen_name?), user.user_id?)))
-        .collect())
+        .collect()
 }
