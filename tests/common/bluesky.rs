@@ -130,32 +130,18 @@ impl Bsky {
 
     /// `run ARGS` started in the background, its output in files named after `name`.
     pub fn spawn(&self, name: &str, sub: &str, args: &[&str]) -> Child {
-        let out = std::fs::File::create(self.path(&format!("{name}.stdout"))).expect("stdout");
-        let err = std::fs::File::create(self.path(&format!("{name}.stderr"))).expect("stderr");
-        self.with_network(self.command(), sub, args)
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("binary starts")
+        let cmd = self.with_network(self.command(), sub, args);
+        super::spawn_logged(self.dir.path(), name, cmd)
     }
 
     /// The exit status and output of a background command.
-    pub fn output_of(&self, name: &str, mut child: Child) -> Output {
-        let status = child.wait().expect("child waited for");
-        Output {
-            status,
-            stdout: std::fs::read(self.path(&format!("{name}.stdout"))).unwrap_or_default(),
-            stderr: std::fs::read(self.path(&format!("{name}.stderr"))).unwrap_or_default(),
-        }
+    pub fn output_of(&self, name: &str, child: Child) -> Output {
+        super::logged_output(self.dir.path(), name, child)
     }
 
     /// Every request received at `endpoint`.
     pub fn sent(&self, endpoint: Endpoint) -> Vec<LoggedRequest> {
-        self.emulator
-            .requests()
-            .into_iter()
-            .filter(|r| r.endpoint == endpoint)
-            .collect()
+        self.emulator.requests_to(endpoint)
     }
 
     /// Every request received at one host.

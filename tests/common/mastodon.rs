@@ -133,20 +133,13 @@ impl Instance {
 
     /// A prepared command started in the background, its stdout and stderr going to files
     /// named after `name` (a chatty child never blocks on a full pipe).
-    pub fn spawn(&self, name: &str, mut cmd: Command) -> Child {
-        let out = std::fs::File::create(self.path(&format!("{name}.stdout"))).expect("stdout");
-        let err = std::fs::File::create(self.path(&format!("{name}.stderr"))).expect("stderr");
-        cmd.stdout(out).stderr(err).spawn().expect("binary starts")
+    pub fn spawn(&self, name: &str, cmd: Command) -> Child {
+        super::spawn_logged(self.dir.path(), name, cmd)
     }
 
     /// The exit status and output of a background command started by [`Instance::spawn`].
-    pub fn background_output(&self, name: &str, mut child: Child) -> Output {
-        let status = child.wait().expect("child waited for");
-        Output {
-            status,
-            stdout: std::fs::read(self.path(&format!("{name}.stdout"))).unwrap_or_default(),
-            stderr: std::fs::read(self.path(&format!("{name}.stderr"))).unwrap_or_default(),
-        }
+    pub fn background_output(&self, name: &str, child: Child) -> Output {
+        super::logged_output(self.dir.path(), name, child)
     }
 
     /// Every request received at `endpoint`, in arrival order.

@@ -138,11 +138,7 @@ impl Harness {
     /// Every request the emulator received at `endpoint` (v2 paths carry IDs, so tests that
     /// speak of an endpoint rather than a path use this).
     pub fn requests_at(&self, endpoint: Endpoint) -> Vec<LoggedRequest> {
-        self.emulator
-            .requests()
-            .into_iter()
-            .filter(|r| r.endpoint == endpoint)
-            .collect()
+        self.emulator.requests_to(endpoint)
     }
 
     /// The account's blocked set on the server now.
@@ -251,26 +247,16 @@ impl Harness {
     /// directory (named after `name`), so a chatty child never blocks on a full pipe; read them
     /// with [`Harness::background_output`] once it has exited.
     pub fn spawn_run(&self, name: &str, args: &[&str]) -> std::process::Child {
-        let out = std::fs::File::create(self.path(&format!("{name}.stdout"))).expect("stdout");
-        let err = std::fs::File::create(self.path(&format!("{name}.stderr"))).expect("stderr");
-        self.command()
-            .arg("run")
+        let mut cmd = self.command();
+        cmd.arg("run")
             .args(args)
-            .args(["--api-base", &self.base_url()])
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("binary starts")
+            .args(["--api-base", &self.base_url()]);
+        spawn_logged(self.dir.path(), name, cmd)
     }
 
     /// The exit status and output of a background run started by [`Harness::spawn_run`].
-    pub fn background_output(&self, name: &str, mut child: std::process::Child) -> Output {
-        let status = child.wait().expect("child waited for");
-        Output {
-            status,
-            stdout: std::fs::read(self.path(&format!("{name}.stdout"))).unwrap_or_default(),
-            stderr: std::fs::read(self.path(&format!("{name}.stderr"))).unwrap_or_default(),
-        }
+    pub fn background_output(&self, name: &str, child: std::process::Child) -> Output {
+        logged_output(self.dir.path(), name, child)
     }
 
     /// The target of every `blocks/destroy` request received, in arrival order: the `user_id`,
@@ -333,10 +319,29 @@ impl Harness {
     /// A prepared command (any subcommand) started in the background, its stdout and stderr
     /// going to files named after `name` like [`Harness::spawn_run`]; read them with
     /// [`Harness::background_output`].
-    pub fn spawn_command(&self, name: &str, mut cmd: Command) -> std::process::Child {
-        let out = std::fs::File::create(self.path(&format!("{name}.stdout"))).expect("stdout");
-        let err = std::fs::File::create(self.path(&format!("{name}.stderr"))).expect("stderr");
-        cmd.stdout(out).stderr(err).spawn().expect("binary starts")
+    pub fn spawn_command(&self, name: &str, cmd: Command) -> std::process::Child {
+        spawn_logged(self.dir.path(), name, cmd)
+    }
+}
+
+/// Starts `cmd` in the background with its stdout and stderr in `NAME.stdout` and
+/// `NAME.stderr` under `dir`, so a chatty child never blocks on a full pipe.
+pub fn spawn_logged(dir: &Path, name: &str, mut cmd: Command) -> std::process::Child {
+    let file = |ext: &str| std::fs::File::create(dir.join(format!("{name}.{ext}"))).expect(ext);
+    cmd.stdout(file("stdout"))
+        .stderr(file("stderr"))
+        .spawn()
+        .expect("binary starts")
+}
+
+/// The exit status of a child started by [`spawn_logged`], with what it wrote.
+pub fn logged_output(dir: &Path, name: &str, mut child: std::process::Child) -> Output {
+    let status = child.wait().expect("child waited for");
+    let read = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap_or_default();
+    Output {
+        status,
+        stdout: read("stdout"),
+        stderr: read("stderr"),
     }
 }
 
