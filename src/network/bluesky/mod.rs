@@ -643,11 +643,12 @@ impl BlueskyClient {
             let answers = targets
                 .iter()
                 .map(|t| {
-                    self.settled_now(Action::Unblock, t)
-                        .unwrap_or_else(|| Settled {
-                            message: Some("the account's records were not read before".to_owned()),
-                            ..self.answer(Outcome::Failed, t)
-                        })
+                    // Bound first, so the lock is released before `answer` takes it again.
+                    let settled = self.known().settled(Action::Unblock, t);
+                    settled.unwrap_or_else(|| Settled {
+                        message: Some("the account's records were not read before".to_owned()),
+                        ..self.answer(Outcome::Failed, t)
+                    })
                 })
                 .collect();
             return Reply::bare(Ok(answers));
@@ -859,11 +860,6 @@ impl BlueskyClient {
             Err(Self::failure(&exchange))
         };
         self.reply(&exchange, verdict, Request::Write)
-    }
-
-    /// [`Network::settled`], also asked inside an action.
-    fn settled_now(&self, action: Action, target: &Target) -> Option<Settled> {
-        self.known().settled(action, target)
     }
 }
 
@@ -1114,7 +1110,7 @@ impl Network for BlueskyClient {
     }
 
     fn settled(&self, action: Action, target: &Target) -> Option<Settled> {
-        self.settled_now(action, target)
+        self.known().settled(action, target)
     }
 }
 
