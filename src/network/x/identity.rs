@@ -216,14 +216,6 @@ pub fn parse_screen_name(raw: &str) -> Result<Target, TargetError> {
     Ok(Target::new(&SCREEN_NAME, name))
 }
 
-/// The number of a target that is a user ID.
-pub fn id_of(target: &Target) -> Option<u64> {
-    target
-        .is(&USER_ID)
-        .then(|| target.text().parse().ok())
-        .flatten()
-}
-
 /// Reads one list token: a user ID, `@name`, a bare name, or a profile link.
 pub fn list_target(token: &str) -> Result<Target, String> {
     if let Some(rest) = profile_link_rest(token) {
