@@ -349,7 +349,6 @@ impl Budget {
     /// The window of `span` as last known.
     pub fn window(&self, span: Span) -> Option<WindowState> {
         self.windows[span.index()].map(|k| WindowState {
-            span,
             unit: k.unit,
             remaining: k.remaining,
             limit: k.limit,
@@ -366,8 +365,6 @@ impl Budget {
 /// A server window as the pacer knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowState {
-    /// Which limiter.
-    pub span: Span,
     /// What it counts.
     pub unit: Unit,
     /// What is left.
