@@ -166,6 +166,14 @@ impl Known {
         }
     }
 
+    /// The user an account ID names, with its full address when the client learnt one.
+    fn user(&self, id: &str) -> UserRef {
+        UserRef {
+            user_id: Some(id.to_owned()),
+            screen_name: self.names.get(id).cloned(),
+        }
+    }
+
     /// Remembers a domain as the instance's own.
     fn learn_local(&mut self, domain: &str) {
         let domain = domain.to_ascii_lowercase();
@@ -420,16 +428,10 @@ impl MastodonClient {
     fn user_of(&self, target: &Target) -> Result<UserRef, Verdict> {
         let known = self.known();
         if target.is(&ACCOUNT_ID) {
-            return Ok(UserRef {
-                user_id: Some(target.text().to_owned()),
-                screen_name: known.names.get(target.text()).cloned(),
-            });
+            return Ok(known.user(target.text()));
         }
         match known.by_acct.get(&known.key(target.text())) {
-            Some(found) => Ok(UserRef {
-                user_id: Some(found.id.clone()),
-                screen_name: known.names.get(&found.id).cloned(),
-            }),
+            Some(found) => Ok(known.user(&found.id)),
             // `to_resolve` names every acct not known; `settled` answers the unknown ones.
             None => Err(Verdict::Final {
                 error_code: None,
@@ -695,13 +697,8 @@ impl Network for MastodonClient {
         }
         let found = known.by_acct.get(&key)?;
         let listed = known.listed.as_ref().filter(|_| !self.domains)?;
-        (action == Action::Unblock && !found.suspended && !listed.contains(&found.id)).then(|| {
-            let user = UserRef {
-                user_id: Some(found.id.clone()),
-                screen_name: known.names.get(&found.id).cloned(),
-            };
-            not_blocked(user, NOT_LISTED)
-        })
+        (action == Action::Unblock && !found.suspended && !listed.contains(&found.id))
+            .then(|| not_blocked(known.user(&found.id), NOT_LISTED))
     }
 }
 
