@@ -433,10 +433,7 @@ impl MastodonClient {
         match known.by_acct.get(&known.key(target.text())) {
             Some(found) => Ok(known.user(&found.id)),
             // `to_resolve` names every acct not known; `settled` answers the unknown ones.
-            None => Err(Verdict::Final {
-                error_code: None,
-                message: "the ID of this acct was not learnt before the run".to_owned(),
-            }),
+            None => Err(Verdict::not_ready("the ID of this acct")),
         }
     }
 
