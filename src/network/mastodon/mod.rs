@@ -474,13 +474,7 @@ impl MastodonClient {
         let verdict = if exchange.is_success() {
             Ok(Settled::bare(action.success()))
         } else {
-            match response::refusal(exchange.status, &exchange.body) {
-                Some(verdict) => Err(verdict),
-                None => Ok(Settled {
-                    message: Some(response::describe(exchange.status, &exchange.body)),
-                    ..Settled::bare(Outcome::Failed)
-                }),
-            }
+            refused_or_failed(&exchange, UserRef::default())
         };
         reply(&exchange, verdict.map(|settled| vec![settled]))
     }
@@ -518,13 +512,21 @@ fn classify_account(
             Outcome::NotFound,
             Some(response::error_message(&exchange.body).unwrap_or_else(|| "Not found".into())),
         )),
-        status => match response::refusal(status, &exchange.body) {
-            Some(verdict) => Err(verdict),
-            None => Ok(settled(
-                Outcome::Failed,
-                Some(response::describe(status, &exchange.body)),
-            )),
-        },
+        _ => refused_or_failed(exchange, user),
+    }
+}
+
+/// How an answer that did not succeed ends a request about `user`: the verdict of a refusal,
+/// or else a failure described by its status and error.
+fn refused_or_failed(exchange: &Exchange, user: UserRef) -> Result<Settled, Verdict> {
+    match response::refusal(exchange.status, &exchange.body) {
+        Some(verdict) => Err(verdict),
+        None => Ok(Settled {
+            outcome: Outcome::Failed,
+            user,
+            error_code: None,
+            message: Some(response::describe(exchange.status, &exchange.body)),
+        }),
     }
 }
 
