@@ -93,16 +93,13 @@ impl Known {
     }
 }
 
-/// A reply carrying `verdict`, with what the exchange (if any) announced.
-fn reply<V>(verdict: V, exchange: Option<&Exchange>) -> Reply<V> {
-    match exchange {
-        Some(e) => Reply {
-            verdict,
-            http_status: Some(e.status),
-            rate: rate_info(&e.headers),
-            server_date: server_date(&e.headers),
-        },
-        None => Reply::bare(verdict),
+/// A reply carrying `verdict`, with what the exchange announced.
+fn reply<V>(verdict: V, exchange: &Exchange) -> Reply<V> {
+    Reply {
+        verdict,
+        http_status: Some(exchange.status),
+        rate: rate_info(&exchange.headers),
+        server_date: server_date(&exchange.headers),
     }
 }
 
@@ -152,7 +149,7 @@ impl XV2Client {
                         Err(verdict) => Err(verdict),
                     }
                 };
-                reply(verdict, Some(&exchange))
+                reply(verdict, &exchange)
             }
             Err(error) => Reply::no_answer(error.message()),
         }
@@ -318,7 +315,7 @@ impl Network for XV2Client {
                     let _ = self.me.set(account.user_id.clone());
                 })
                 .map_err(Verdict::unexpected_final);
-            return reply(verdict, Some(&exchange));
+            return reply(verdict, &exchange);
         }
         // v2 gives no code for a refused timestamp: a 401 may be our clock, so correct it from
         // the server's `Date` once before calling the credentials wrong.
@@ -328,7 +325,7 @@ impl Network for XV2Client {
                 error_code: None,
                 message: super::response::timestamp_refused("HTTP 401"),
             };
-            return reply(Err(verdict), Some(&exchange));
+            return reply(Err(verdict), &exchange);
         }
         let problem = Problem::parse(&exchange.body);
         let message = problem.message(exchange.status);
@@ -345,7 +342,7 @@ impl Network for XV2Client {
                     message: format!("HTTP {}: {message}", exchange.status),
                 },
             };
-        reply(Err(verdict), Some(&exchange))
+        reply(Err(verdict), &exchange)
     }
 
     async fn act(&self, action: Action, targets: &[Target]) -> Reply<Acted> {
@@ -380,7 +377,7 @@ impl Network for XV2Client {
         let verdict =
             response::classify(action, exchange.status, &exchange.body, &exchange.headers)
                 .map(|settled| vec![Settled { user, ..settled }]);
-        reply(verdict, Some(&exchange))
+        reply(verdict, &exchange)
     }
 
     async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {
