@@ -103,10 +103,6 @@ fn reply<V>(verdict: V, exchange: &Exchange) -> Reply<V> {
     }
 }
 
-fn is_success(status: u16) -> bool {
-    (200..300).contains(&status)
-}
-
 impl XV2Client {
     /// Builds a client. No request is sent.
     pub fn new(settings: XSettings, clock: Arc<ServerClock>) -> Result<XV2Client, BaseUrlError> {
@@ -137,7 +133,7 @@ impl XV2Client {
     ) -> Reply<Result<T, Verdict>> {
         match self.transport.send(Method::GET, path, params).await {
             Ok(exchange) => {
-                let verdict = if is_success(exchange.status) {
+                let verdict = if exchange.is_success() {
                     parse(&exchange.body).map_err(|m| Verdict::unexpected(&m))
                 } else {
                     match response::classify_error(
@@ -309,7 +305,7 @@ impl Network for XV2Client {
             Ok(exchange) => exchange,
             Err(error) => return Reply::no_answer(error.message()),
         };
-        if is_success(exchange.status) {
+        if exchange.is_success() {
             let verdict = response::parse_me(&exchange.body)
                 .inspect(|account| {
                     let _ = self.me.set(account.user_id.clone());
