@@ -24,7 +24,7 @@ use super::transport::Transport;
 use super::{BaseUrlError, XSettings};
 use crate::clock::ServerClock;
 use crate::http::Exchange;
-use crate::network::x::response::{rate_info, server_date};
+use crate::network::x::response::{rate_info, server_date, unread};
 use crate::network::{
     Account, Acted, BlockPage, Network, NetworkId, Reply, Settled, UserRef, Verdict,
 };
@@ -141,7 +141,7 @@ impl XV2Client {
                         &exchange.body,
                         &exchange.headers,
                     ) {
-                        Ok(settled) => Err(response::unread(settled, exchange.status)),
+                        Ok(settled) => Err(unread(settled, exchange.status)),
                         Err(verdict) => Err(verdict),
                     }
                 };
