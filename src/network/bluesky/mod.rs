@@ -139,6 +139,15 @@ pub struct BlueskyClient {
     one_by_one: AtomicBool,
 }
 
+/// A request to send again after the session was renewed for the `ExpiredToken` it met;
+/// `message` is what is recorded should the renewed token be refused too.
+fn expired_again(message: &str) -> Verdict {
+    Verdict::Resend {
+        error_code: Some(crate::network::ErrorCode::Name("ExpiredToken".into())),
+        message: message.to_owned(),
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each value is consistent between acquisitions, so a panic elsewhere cannot spoil it.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -319,11 +328,11 @@ impl BlueskyClient {
     /// logs in again, once; a refused login ends every later renewal too.
     async fn renew(&self, generation: u64) -> (Verdict, Option<u16>) {
         let _renewing = self.renewing.lock().await;
-        let resend = || Verdict::Resend {
-            error_code: Some(crate::network::ErrorCode::Name("ExpiredToken".into())),
-            message: "the server refused the session's access token (ExpiredToken) again after \
-                      it was renewed; check the machine's clock"
-                .to_owned(),
+        let resend = || {
+            expired_again(
+                "the server refused the session's access token (ExpiredToken) again after it \
+                 was renewed; check the machine's clock",
+            )
         };
         if let Some(refused) = lock(&self.refused).clone() {
             return (refused, None);
@@ -388,14 +397,10 @@ impl BlueskyClient {
                 Ok(answer) => {
                     self.install(answer, generation + 1);
                     (
-                        Verdict::Resend {
-                            error_code: Some(crate::network::ErrorCode::Name(
-                                "ExpiredToken".into(),
-                            )),
-                            message: "the server refused the session's access token again \
-                                      after logging in again"
-                                .to_owned(),
-                        },
+                        expired_again(
+                            "the server refused the session's access token again after \
+                             logging in again",
+                        ),
                         status,
                     )
                 }
