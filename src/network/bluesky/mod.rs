@@ -669,8 +669,9 @@ impl BlueskyClient {
             }));
         }
         let batch = &writes[..writes.len().min(MAX_WRITES)];
-        let Ok(did) = self.me() else {
-            return Reply::bare(Err(Verdict::not_ready("the session")));
+        let did = match self.me() {
+            Ok(did) => did,
+            Err(verdict) => return Reply::bare(Err(verdict)),
         };
         let body = json!({
             "repo": did,
@@ -732,8 +733,9 @@ impl BlueskyClient {
         targets: &[Target],
         subjects: &[(Collection, String)],
     ) -> Reply<Acted> {
-        let Ok(did) = self.me() else {
-            return Reply::bare(Err(Verdict::not_ready("the session")));
+        let did = match self.me() {
+            Ok(did) => did,
+            Err(verdict) => return Reply::bare(Err(verdict)),
         };
         let body = json!({
             "repo": did,
@@ -810,8 +812,9 @@ impl BlueskyClient {
         if writes.is_empty() {
             return Reply::bare(Ok(answers(self)));
         }
-        let Ok(did) = self.me() else {
-            return Reply::bare(Err(Verdict::not_ready("the session")));
+        let did = match self.me() {
+            Ok(did) => did,
+            Err(verdict) => return Reply::bare(Err(verdict)),
         };
         let created_at = humantime::format_rfc3339_millis(self.http.clock().server_now());
         let record = |w: &Write| {
