@@ -203,8 +203,17 @@ fn io_error(path: &Path, what: &str, source: std::io::Error) -> Error {
     }
 }
 
+/// A pacer for lookups, at `lookup_rate`.
+pub fn lookup_pacer(
+    network: NetworkId,
+    list_rate: Rate,
+    clock: &std::sync::Arc<crate::clock::ServerClock>,
+) -> Pacer {
+    Pacer::new(lookup_rate(network, list_rate), clock.clone())
+}
+
 /// The pace of lookups: their own limit (the network's default), or the list pace if faster.
-pub fn lookup_rate(network: NetworkId, list_rate: Rate) -> Rate {
+fn lookup_rate(network: NetworkId, list_rate: Rate) -> Rate {
     let lookups = network.defaults().lookup_rate;
     if list_rate.per_second() > lookups.per_second() {
         list_rate
@@ -335,7 +344,7 @@ pub async fn to_file<N: Network>(
             .filter(|id| !partial.names.contains_key(*id))
             .cloned()
             .collect();
-        let lookups = Pacer::new(lookup_rate(network.network(), rate), clock.clone());
+        let lookups = lookup_pacer(network.network(), rate, clock);
         let mut found = names(network, &lookups, &unnamed, cancel).await?;
         found.extend(partial.names.drain());
         Some(found)

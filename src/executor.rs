@@ -182,8 +182,8 @@ impl<N: Network> Iterator for Jobs<'_, N> {
                     (target, cost)
                 }
             };
-            let full = job.targets.len() >= self.limit.targets
-                || job.cost.saturating_add(cost) > self.limit.cost;
+            // A job full by count was returned when it filled, below: only the cost can be over.
+            let full = job.cost.saturating_add(cost) > self.limit.cost;
             if full && !job.targets.is_empty() {
                 self.next = Some((target, cost));
                 return Some(job);

@@ -598,3 +598,11 @@ fn list_token(line: &str) -> &str {
 /// A line that looks like a CSV row without a header.
 pub const SEVERAL_FIELDS: &str = "line has several comma-separated fields; add a header row \
      naming the ID or name column";
+
+/// What follows `prefix` when `s` starts with it, ignoring ASCII case: the schemes, hosts and
+/// prefixes of the links and IDs the networks' parsers read.
+pub(crate) fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}

@@ -234,10 +234,7 @@ pub async fn execute(
     let Some(journal) = journal else {
         if job.check {
             let pages = Pacer::new(job.list_rate, clock.clone());
-            let lookups = Pacer::new(
-                blocklist::lookup_rate(job.net.network, job.list_rate),
-                clock,
-            );
+            let lookups = blocklist::lookup_pacer(job.net.network, job.list_rate, &clock);
             crate::check::check(
                 &network,
                 &pages,
@@ -357,10 +354,7 @@ async fn prepare<N: Network>(
         let lookups = if network.network().defaults().lookups_share_limit {
             actions
         } else {
-            own = Pacer::new(
-                blocklist::lookup_rate(network.network(), list_rate),
-                clock.clone(),
-            );
+            own = blocklist::lookup_pacer(network.network(), list_rate, clock);
             &own
         };
         crate::resolve::look_up(network, lookups, &unknown, cancel, verbosity).await?;

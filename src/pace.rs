@@ -27,8 +27,9 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::ServerClock;
 use crate::reply::{RateInfo, RateWindow, Reply, Signal, Span, Unit};
 
-/// The longest a single wait for a window may last (a garbage reset must not park the run for days).
-const MAX_WINDOW_WAIT: Duration = Duration::from_secs(25 * 3600);
+/// The longest a single wait for a window may last (a garbage reset must not park the run for
+/// days): as far ahead as a reset is believed at all.
+const MAX_WINDOW_WAIT: Duration = crate::http::MAX_RESET_AHEAD;
 /// First backoff after a 429 that gave no hint; doubled each time, with full jitter.
 const BACKOFF_429_BASE: Duration = Duration::from_secs(1);
 /// Longest backoff after 429s: one full standard window.
@@ -349,7 +350,6 @@ impl Budget {
     /// The window of `span` as last known.
     pub fn window(&self, span: Span) -> Option<WindowState> {
         self.windows[span.index()].map(|k| WindowState {
-            span,
             unit: k.unit,
             remaining: k.remaining,
             limit: k.limit,
@@ -366,8 +366,6 @@ impl Budget {
 /// A server window as the pacer knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowState {
-    /// Which limiter.
-    pub span: Span,
     /// What it counts.
     pub unit: Unit,
     /// What is left.

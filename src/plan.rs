@@ -32,11 +32,14 @@ pub fn plan(targets: Vec<Target>, journal: &Replay) -> Plan {
     let mut out = Plan::default();
     for target in targets {
         let key = target.key();
-        if seen.contains(&key) {
+        // Read before the key moves into the set: one insertion then tells a duplicate, where
+        // a lookup and an insertion were two probes of the set for every unique target.
+        let latest = journal.latest(&key);
+        if seen.insert(key, ()).is_some() {
             out.duplicates += 1;
             continue;
         }
-        match journal.latest(&key) {
+        match latest {
             Some(outcome) if outcome.is_terminal() => out.done += 1,
             Some(_) => {
                 out.retry += 1;
@@ -45,7 +48,6 @@ pub fn plan(targets: Vec<Target>, journal: &Replay) -> Plan {
             None => out.todo.push(target),
         }
         out.unique += 1;
-        seen.insert(key, ());
     }
     out
 }

@@ -165,19 +165,6 @@ impl TargetKey {
     pub fn name(text: &str) -> TargetKey {
         TargetKey::new(Space::Name, text)
     }
-
-    /// The space.
-    pub fn space(&self) -> Space {
-        self.space
-    }
-
-    /// The normalised text.
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        match &self.repr {
-            Repr::Number(n) => std::borrow::Cow::Owned(n.to_string()),
-            Repr::Text(text) => std::borrow::Cow::Borrowed(text),
-        }
-    }
 }
 
 /// `text` as a number, when it is a canonical decimal (no sign, no leading zero) that fits

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use crate::input::{Column, Identities, SEVERAL_FIELDS};
+use crate::input::{Column, Identities, SEVERAL_FIELDS, strip_prefix_ignore_case};
 use crate::target::{Kind, Space, Target};
 
 /// An account named by its DID.
@@ -94,7 +94,7 @@ impl Identities for BlueskyIdentities {
     fn parse_cell(&self, kind: &'static Kind, cell: &str) -> Result<Target, String> {
         if kind == &DID {
             // An export with `--lists` writes the lists it left in the same column.
-            if starts_with_ignore_case(cell, "at://") {
+            if strip_prefix_ignore_case(cell, "at://").is_some() {
                 return parse_list_uri(cell);
             }
             parse_did(cell)
@@ -127,7 +127,7 @@ impl Identities for BlueskyIdentities {
 /// Reads one list token: a DID, a handle (with or without `@`), a profile or list link from
 /// the app, or an at-URI naming an account or a list.
 pub fn list_target(token: &str) -> Result<Target, String> {
-    if starts_with_ignore_case(token, "at://") {
+    if strip_prefix_ignore_case(token, "at://").is_some() {
         return at_uri_target(token);
     }
     if let Some(rest) = app_link_rest(token) {
@@ -142,7 +142,7 @@ pub fn list_target(token: &str) -> Result<Target, String> {
     if token.contains(',') {
         return Err(SEVERAL_FIELDS.to_owned());
     }
-    if starts_with_ignore_case(token, "did:") {
+    if strip_prefix_ignore_case(token, "did:").is_some() {
         return parse_did(token);
     }
     parse_handle(token)
@@ -241,7 +241,7 @@ fn check_handle(handle: &str) -> Result<(), String> {
 
 /// A DID or a handle naming an account (an at-URI's authority, a link's profile).
 fn actor(raw: &str) -> Result<Target, String> {
-    if starts_with_ignore_case(raw, "did:") {
+    if strip_prefix_ignore_case(raw, "did:").is_some() {
         parse_did(raw)
     } else {
         parse_handle(raw)
@@ -343,16 +343,6 @@ fn link_target(rest: &str) -> Result<Target, String> {
             shorten(path)
         )),
     }
-}
-
-fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
-    strip_prefix_ignore_case(s, prefix).is_some()
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 /// The authority of a list target's at-URI (a DID, or a lowercased handle).

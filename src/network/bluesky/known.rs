@@ -293,15 +293,6 @@ impl Known {
         }
     }
 
-    /// The records of a subject.
-    pub fn keys(&self, collection: Collection, subject: &str) -> Vec<String> {
-        self.listing(collection)
-            .keys(subject)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
     /// What acting on `target` costs in points: unblocking deletes each of its records (1
     /// point each), blocking creates one (3 points).
     pub fn cost(&self, action: Action, target: &Target) -> u32 {
@@ -339,7 +330,7 @@ impl Known {
         if !self.complete(collection) {
             return None;
         }
-        let has_records = !self.listing(collection).keys(&subject).is_empty();
+        let has_records = self.has_records(collection, &subject);
         let settled = |outcome: Outcome, message: Option<&str>| {
             Some(Settled {
                 outcome,
@@ -404,8 +395,7 @@ impl Known {
                     "what `{target}` names was not learnt before the run"
                 ));
             };
-            let has = !self.listing(collection).keys(&subject).is_empty()
-                || self.blocked.contains(&subject);
+            let has = self.has_records(collection, &subject) || self.blocked.contains(&subject);
             if !has && !writes.iter().any(|w| w.subject == subject) {
                 writes.push(Write {
                     collection,

@@ -139,6 +139,15 @@ pub struct BlueskyClient {
     one_by_one: AtomicBool,
 }
 
+/// A request to send again after the session was renewed for the `ExpiredToken` it met;
+/// `message` is what is recorded should the renewed token be refused too.
+fn expired_again(message: &str) -> Verdict {
+    Verdict::Resend {
+        error_code: Some(crate::network::ErrorCode::Name("ExpiredToken".into())),
+        message: message.to_owned(),
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each value is consistent between acquisitions, so a panic elsewhere cannot spoil it.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -319,11 +328,11 @@ impl BlueskyClient {
     /// logs in again, once; a refused login ends every later renewal too.
     async fn renew(&self, generation: u64) -> (Verdict, Option<u16>) {
         let _renewing = self.renewing.lock().await;
-        let resend = || Verdict::Resend {
-            error_code: Some(crate::network::ErrorCode::Name("ExpiredToken".into())),
-            message: "the server refused the session's access token (ExpiredToken) again after \
-                      it was renewed; check the machine's clock"
-                .to_owned(),
+        let resend = || {
+            expired_again(
+                "the server refused the session's access token (ExpiredToken) again after it \
+                 was renewed; check the machine's clock",
+            )
         };
         if let Some(refused) = lock(&self.refused).clone() {
             return (refused, None);
@@ -388,14 +397,10 @@ impl BlueskyClient {
                 Ok(answer) => {
                     self.install(answer, generation + 1);
                     (
-                        Verdict::Resend {
-                            error_code: Some(crate::network::ErrorCode::Name(
-                                "ExpiredToken".into(),
-                            )),
-                            message: "the server refused the session's access token again \
-                                      after logging in again"
-                                .to_owned(),
-                        },
+                        expired_again(
+                            "the server refused the session's access token again after \
+                             logging in again",
+                        ),
                         status,
                     )
                 }
@@ -643,11 +648,12 @@ impl BlueskyClient {
             let answers = targets
                 .iter()
                 .map(|t| {
-                    self.settled_now(Action::Unblock, t)
-                        .unwrap_or_else(|| Settled {
-                            message: Some("the account's records were not read before".to_owned()),
-                            ..self.answer(Outcome::Failed, t)
-                        })
+                    // Bound first, so the lock is released before `answer` takes it again.
+                    let settled = self.known().settled(Action::Unblock, t);
+                    settled.unwrap_or_else(|| Settled {
+                        message: Some("the account's records were not read before".to_owned()),
+                        ..self.answer(Outcome::Failed, t)
+                    })
                 })
                 .collect();
             return Reply::bare(Ok(answers));
@@ -663,8 +669,9 @@ impl BlueskyClient {
             }));
         }
         let batch = &writes[..writes.len().min(MAX_WRITES)];
-        let Ok(did) = self.me() else {
-            return Reply::bare(Err(Verdict::not_ready("the session")));
+        let did = match self.me() {
+            Ok(did) => did,
+            Err(verdict) => return Reply::bare(Err(verdict)),
         };
         let body = json!({
             "repo": did,
@@ -726,8 +733,9 @@ impl BlueskyClient {
         targets: &[Target],
         subjects: &[(Collection, String)],
     ) -> Reply<Acted> {
-        let Ok(did) = self.me() else {
-            return Reply::bare(Err(Verdict::not_ready("the session")));
+        let did = match self.me() {
+            Ok(did) => did,
+            Err(verdict) => return Reply::bare(Err(verdict)),
         };
         let body = json!({
             "repo": did,
@@ -804,8 +812,9 @@ impl BlueskyClient {
         if writes.is_empty() {
             return Reply::bare(Ok(answers(self)));
         }
-        let Ok(did) = self.me() else {
-            return Reply::bare(Err(Verdict::not_ready("the session")));
+        let did = match self.me() {
+            Ok(did) => did,
+            Err(verdict) => return Reply::bare(Err(verdict)),
         };
         let created_at = humantime::format_rfc3339_millis(self.http.clock().server_now());
         let record = |w: &Write| {
@@ -859,11 +868,6 @@ impl BlueskyClient {
             Err(Self::failure(&exchange))
         };
         self.reply(&exchange, verdict, Request::Write)
-    }
-
-    /// [`Network::settled`], also asked inside an action.
-    fn settled_now(&self, action: Action, target: &Target) -> Option<Settled> {
-        self.known().settled(action, target)
     }
 }
 
@@ -1114,7 +1118,7 @@ impl Network for BlueskyClient {
     }
 
     fn settled(&self, action: Action, target: &Target) -> Option<Settled> {
-        self.settled_now(action, target)
+        self.known().settled(action, target)
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::network::{ErrorCode, RateInfo, RateWindow, Span, Unit, Verdict};
 
-use crate::http::{MAX_RESET_AHEAD, header_number as number};
+use crate::http::{header_number as number, plausible_reset};
 pub use crate::http::{retry_after, server_date};
 
 /// The server rounds `RateLimit-Reset` down to the second; a request sent at the bare reset
@@ -107,10 +107,7 @@ pub fn rate_info(headers: &HeaderMap, request: Request, per_ip: Option<Policy>) 
         return RateInfo::default();
     };
     let now = server_date(headers).unwrap_or_else(SystemTime::now);
-    if reset
-        .duration_since(now)
-        .is_ok_and(|ahead| ahead > MAX_RESET_AHEAD)
-    {
+    if !plausible_reset(reset, now) {
         return RateInfo::default();
     }
     let policy = policy(headers);

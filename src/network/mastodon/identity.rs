@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use crate::input::{Column, Identities, SEVERAL_FIELDS};
+use crate::input::{Column, Identities, SEVERAL_FIELDS, strip_prefix_ignore_case};
 use crate::target::{Kind, Space, Target, TargetKey};
 
 /// An account named by the instance's account ID (digits).
@@ -352,11 +352,9 @@ pub fn domain_token(token: &str) -> Result<Target, String> {
 
 /// What follows `https://` or `http://` (any case), when `token` starts with one.
 fn strip_scheme(token: &str) -> Option<&str> {
-    ["https://", "http://"].into_iter().find_map(|scheme| {
-        let head = token.get(..scheme.len())?;
-        head.eq_ignore_ascii_case(scheme)
-            .then(|| &token[scheme.len()..])
-    })
+    ["https://", "http://"]
+        .into_iter()
+        .find_map(|scheme| strip_prefix_ignore_case(token, scheme))
 }
 
 /// The account a profile link names, when `token` is a link at all: `https://domain/@user`

@@ -166,6 +166,14 @@ impl Known {
         }
     }
 
+    /// The user an account ID names, with its full address when the client learnt one.
+    fn user(&self, id: &str) -> UserRef {
+        UserRef {
+            user_id: Some(id.to_owned()),
+            screen_name: self.names.get(id).cloned(),
+        }
+    }
+
     /// Remembers a domain as the instance's own.
     fn learn_local(&mut self, domain: &str) {
         let domain = domain.to_ascii_lowercase();
@@ -420,21 +428,12 @@ impl MastodonClient {
     fn user_of(&self, target: &Target) -> Result<UserRef, Verdict> {
         let known = self.known();
         if target.is(&ACCOUNT_ID) {
-            return Ok(UserRef {
-                user_id: Some(target.text().to_owned()),
-                screen_name: known.names.get(target.text()).cloned(),
-            });
+            return Ok(known.user(target.text()));
         }
         match known.by_acct.get(&known.key(target.text())) {
-            Some(found) => Ok(UserRef {
-                user_id: Some(found.id.clone()),
-                screen_name: known.names.get(&found.id).cloned(),
-            }),
+            Some(found) => Ok(known.user(&found.id)),
             // `to_resolve` names every acct not known; `settled` answers the unknown ones.
-            None => Err(Verdict::Final {
-                error_code: None,
-                message: "the ID of this acct was not learnt before the run".to_owned(),
-            }),
+            None => Err(Verdict::not_ready("the ID of this acct")),
         }
     }
 
@@ -475,13 +474,7 @@ impl MastodonClient {
         let verdict = if exchange.is_success() {
             Ok(Settled::bare(action.success()))
         } else {
-            match response::refusal(exchange.status, &exchange.body) {
-                Some(verdict) => Err(verdict),
-                None => Ok(Settled {
-                    message: Some(response::describe(exchange.status, &exchange.body)),
-                    ..Settled::bare(Outcome::Failed)
-                }),
-            }
+            refused_or_failed(&exchange, UserRef::default())
         };
         reply(&exchange, verdict.map(|settled| vec![settled]))
     }
@@ -519,13 +512,21 @@ fn classify_account(
             Outcome::NotFound,
             Some(response::error_message(&exchange.body).unwrap_or_else(|| "Not found".into())),
         )),
-        status => match response::refusal(status, &exchange.body) {
-            Some(verdict) => Err(verdict),
-            None => Ok(settled(
-                Outcome::Failed,
-                Some(response::describe(status, &exchange.body)),
-            )),
-        },
+        _ => refused_or_failed(exchange, user),
+    }
+}
+
+/// How an answer that did not succeed ends a request about `user`: the verdict of a refusal,
+/// or else a failure described by its status and error.
+fn refused_or_failed(exchange: &Exchange, user: UserRef) -> Result<Settled, Verdict> {
+    match response::refusal(exchange.status, &exchange.body) {
+        Some(verdict) => Err(verdict),
+        None => Ok(Settled {
+            outcome: Outcome::Failed,
+            user,
+            error_code: None,
+            message: Some(response::describe(exchange.status, &exchange.body)),
+        }),
     }
 }
 
@@ -695,13 +696,8 @@ impl Network for MastodonClient {
         }
         let found = known.by_acct.get(&key)?;
         let listed = known.listed.as_ref().filter(|_| !self.domains)?;
-        (action == Action::Unblock && !found.suspended && !listed.contains(&found.id)).then(|| {
-            let user = UserRef {
-                user_id: Some(found.id.clone()),
-                screen_name: known.names.get(&found.id).cloned(),
-            };
-            not_blocked(user, NOT_LISTED)
-        })
+        (action == Action::Unblock && !found.suspended && !listed.contains(&found.id))
+            .then(|| not_blocked(known.user(&found.id), NOT_LISTED))
     }
 }
 

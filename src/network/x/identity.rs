@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::input::{Column, Identities, Parsed, SEVERAL_FIELDS};
+use crate::input::{Column, Identities, Parsed, SEVERAL_FIELDS, strip_prefix_ignore_case};
 use crate::target::{Kind, Space, Target, TargetKey};
 
 /// A user named by numeric ID.
@@ -216,14 +216,6 @@ pub fn parse_screen_name(raw: &str) -> Result<Target, TargetError> {
     Ok(Target::new(&SCREEN_NAME, name))
 }
 
-/// The number of a target that is a user ID.
-pub fn id_of(target: &Target) -> Option<u64> {
-    target
-        .is(&USER_ID)
-        .then(|| target.text().parse().ok())
-        .flatten()
-}
-
 /// Reads one list token: a user ID, `@name`, a bare name, or a profile link.
 pub fn list_target(token: &str) -> Result<Target, String> {
     if let Some(rest) = profile_link_rest(token) {
@@ -265,12 +257,6 @@ fn profile_link_rest(token: &str) -> Option<&str> {
         strip_prefix_ignore_case(s, host)
             .filter(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
     })
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 /// First path segments that belong to the site, not to a user. Screen names cannot take

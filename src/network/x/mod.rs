@@ -154,14 +154,7 @@ impl XClient {
                 outcome: Outcome::Unblocked | Outcome::NotFound,
                 ..
             }) => parse(exchange.status, &exchange.body).map_err(Verdict::unexpected),
-            Ok(Settled {
-                error_code,
-                message,
-                ..
-            }) => Err(Verdict::Final {
-                error_code,
-                message: message.unwrap_or_else(|| format!("HTTP {}", exchange.status)),
-            }),
+            Ok(settled) => Err(response::unread(settled, exchange.status)),
             Err(verdict) => Err(verdict),
         };
         let refused = matches!(verdict, Err(Verdict::Resend { .. }));

@@ -170,6 +170,14 @@ pub fn classify(
     }
 }
 
+/// A read answered with a target outcome where data was expected: the read failed for good.
+pub fn unread(settled: Settled, status: u16) -> Verdict {
+    Verdict::Final {
+        error_code: settled.error_code,
+        message: settled.message.unwrap_or_else(|| format!("HTTP {status}")),
+    }
+}
+
 /// When a status and code mean the credentials themselves are refused, what the user should do.
 pub fn rejection_hint(status: u16, code: Option<i64>) -> Option<&'static str> {
     Some(match (status, code) {

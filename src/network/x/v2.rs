@@ -24,7 +24,7 @@ use super::transport::Transport;
 use super::{BaseUrlError, XSettings};
 use crate::clock::ServerClock;
 use crate::http::Exchange;
-use crate::network::x::response::{rate_info, server_date};
+use crate::network::x::response::{rate_info, server_date, unread};
 use crate::network::{
     Account, Acted, BlockPage, Network, NetworkId, Reply, Settled, UserRef, Verdict,
 };
@@ -93,21 +93,14 @@ impl Known {
     }
 }
 
-/// A reply carrying `verdict`, with what the exchange (if any) announced.
-fn reply<V>(verdict: V, exchange: Option<&Exchange>) -> Reply<V> {
-    match exchange {
-        Some(e) => Reply {
-            verdict,
-            http_status: Some(e.status),
-            rate: rate_info(&e.headers),
-            server_date: server_date(&e.headers),
-        },
-        None => Reply::bare(verdict),
+/// A reply carrying `verdict`, with what the exchange announced.
+fn reply<V>(verdict: V, exchange: &Exchange) -> Reply<V> {
+    Reply {
+        verdict,
+        http_status: Some(exchange.status),
+        rate: rate_info(&exchange.headers),
+        server_date: server_date(&exchange.headers),
     }
-}
-
-fn is_success(status: u16) -> bool {
-    (200..300).contains(&status)
 }
 
 impl XV2Client {
@@ -140,7 +133,7 @@ impl XV2Client {
     ) -> Reply<Result<T, Verdict>> {
         match self.transport.send(Method::GET, path, params).await {
             Ok(exchange) => {
-                let verdict = if is_success(exchange.status) {
+                let verdict = if exchange.is_success() {
                     parse(&exchange.body).map_err(|m| Verdict::unexpected(&m))
                 } else {
                     match response::classify_error(
@@ -148,11 +141,11 @@ impl XV2Client {
                         &exchange.body,
                         &exchange.headers,
                     ) {
-                        Ok(settled) => Err(response::unread(settled, exchange.status)),
+                        Ok(settled) => Err(unread(settled, exchange.status)),
                         Err(verdict) => Err(verdict),
                     }
                 };
-                reply(verdict, Some(&exchange))
+                reply(verdict, &exchange)
             }
             Err(error) => Reply::no_answer(error.message()),
         }
@@ -312,13 +305,13 @@ impl Network for XV2Client {
             Ok(exchange) => exchange,
             Err(error) => return Reply::no_answer(error.message()),
         };
-        if is_success(exchange.status) {
+        if exchange.is_success() {
             let verdict = response::parse_me(&exchange.body)
                 .inspect(|account| {
                     let _ = self.me.set(account.user_id.clone());
                 })
                 .map_err(Verdict::unexpected_final);
-            return reply(verdict, Some(&exchange));
+            return reply(verdict, &exchange);
         }
         // v2 gives no code for a refused timestamp: a 401 may be our clock, so correct it from
         // the server's `Date` once before calling the credentials wrong.
@@ -328,7 +321,7 @@ impl Network for XV2Client {
                 error_code: None,
                 message: super::response::timestamp_refused("HTTP 401"),
             };
-            return reply(Err(verdict), Some(&exchange));
+            return reply(Err(verdict), &exchange);
         }
         let problem = Problem::parse(&exchange.body);
         let message = problem.message(exchange.status);
@@ -345,7 +338,7 @@ impl Network for XV2Client {
                     message: format!("HTTP {}: {message}", exchange.status),
                 },
             };
-        reply(Err(verdict), Some(&exchange))
+        reply(Err(verdict), &exchange)
     }
 
     async fn act(&self, action: Action, targets: &[Target]) -> Reply<Acted> {
@@ -380,7 +373,7 @@ impl Network for XV2Client {
         let verdict =
             response::classify(action, exchange.status, &exchange.body, &exchange.headers)
                 .map(|settled| vec![Settled { user, ..settled }]);
-        reply(verdict, Some(&exchange))
+        reply(verdict, &exchange)
     }
 
     async fn blocked_page(&self, cursor: Option<&str>) -> Reply<Result<BlockPage, Verdict>> {

@@ -187,14 +187,6 @@ pub fn classify_error(status: u16, body: &[u8], headers: &HeaderMap) -> Result<S
     })
 }
 
-/// A read answered with a target outcome where data was expected: the read failed for good.
-pub fn unread(settled: Settled, status: u16) -> Verdict {
-    Verdict::Final {
-        error_code: settled.error_code,
-        message: settled.message.unwrap_or_else(|| format!("HTTP {status}")),
-    }
-}
-
 /// Sorts one response to the v2 block or unblock request. `user` is left empty: the answer
 /// (`{"data":{"blocking":false}}`) does not name the user, the caller does.
 pub fn classify(
