@@ -69,6 +69,8 @@ pub struct Exchange {
     pub sent: SystemTime,
     /// Local time the response head arrived.
     pub received: SystemTime,
+    /// The server's `Date`, when it sent one: read once here for the clock and every reply.
+    pub date: Option<SystemTime>,
 }
 
 impl Exchange {
@@ -147,7 +149,8 @@ impl Http {
         let received = SystemTime::now();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        if let Some(date) = server_date(&headers) {
+        let date = server_date(&headers);
+        if let Some(date) = date {
             self.clock.observe(date, sent, received);
         }
         let body = read_body(response).await?;
@@ -157,13 +160,14 @@ impl Http {
             body,
             sent,
             received,
+            date,
         })
     }
 
     /// After the server refused a request for its timestamp, trusts its `Date` alone from now
     /// on.
     pub fn resync(&self, exchange: &Exchange) {
-        if let Some(date) = server_date(&exchange.headers) {
+        if let Some(date) = exchange.date {
             self.clock.reset_to(date, exchange.sent, exchange.received);
         }
     }

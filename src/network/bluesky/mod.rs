@@ -265,7 +265,7 @@ impl BlueskyClient {
             verdict,
             http_status: Some(exchange.status),
             rate: response::rate_info(&exchange.headers, request, per_ip),
-            server_date: response::server_date(&exchange.headers),
+            server_date: exchange.date,
         }
     }
 
@@ -450,7 +450,7 @@ impl BlueskyClient {
                     verdict,
                     http_status: status.or(Some(400)),
                     rate: Default::default(),
-                    server_date: response::server_date(&exchange.headers),
+                    server_date: exchange.date,
                 });
             }
         }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::network::{ErrorCode, RateInfo, RateWindow, Span, Unit, Verdict};
 
 use crate::http::{header_number as number, plausible_reset};
-pub use crate::http::{retry_after, server_date};
+use crate::http::{retry_after, server_date};
 
 /// The server rounds `RateLimit-Reset` down to the second; a request sent at the bare reset
 /// may still meet the old window, so one second is added.

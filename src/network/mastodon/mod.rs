@@ -245,7 +245,7 @@ fn reply<V>(exchange: &Exchange, verdict: V) -> Reply<V> {
         verdict,
         http_status: Some(exchange.status),
         rate: response::rate_info(&exchange.headers),
-        server_date: crate::http::server_date(&exchange.headers),
+        server_date: exchange.date,
     }
 }
 

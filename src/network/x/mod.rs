@@ -128,7 +128,7 @@ impl XClient {
             verdict,
             http_status: Some(exchange.status),
             rate: response::rate_info(&exchange.headers),
-            server_date: response::server_date(&exchange.headers),
+            server_date: exchange.date,
         }
     }
 

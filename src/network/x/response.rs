@@ -13,7 +13,7 @@ use crate::network::{ErrorCode, RateInfo, RateWindow, Settled, Span, Unit, UserR
 use crate::outcome::{Action, Outcome};
 
 use crate::http::header_number as number;
-pub use crate::http::{plausible_reset, retry_after, server_date};
+use crate::http::{plausible_reset, retry_after, server_date};
 
 /// Reads `x-rate-limit-*` and the 24-hour `x-user-limit-24hour-*` / `x-app-limit-24hour-*` headers.
 /// A window whose reset is further than a day from the server's `Date` (or the local clock

@@ -24,7 +24,7 @@ use super::transport::Transport;
 use super::{BaseUrlError, XSettings};
 use crate::clock::ServerClock;
 use crate::http::Exchange;
-use crate::network::x::response::{rate_info, server_date, unread};
+use crate::network::x::response::{rate_info, unread};
 use crate::network::{
     Account, Acted, BlockPage, Network, NetworkId, Reply, Settled, UserRef, Verdict,
 };
@@ -99,7 +99,7 @@ fn reply<V>(verdict: V, exchange: &Exchange) -> Reply<V> {
         verdict,
         http_status: Some(exchange.status),
         rate: rate_info(&exchange.headers),
-        server_date: server_date(&exchange.headers),
+        server_date: exchange.date,
     }
 }
 

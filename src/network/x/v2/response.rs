@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
-use crate::network::x::response::{retry_after, server_date};
+use crate::http::{retry_after, server_date};
 use crate::network::{Account, BlockPage, Settled, UserRef, Verdict};
 use crate::outcome::{Action, Outcome};
 
