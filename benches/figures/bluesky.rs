@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bulk_unblock::emulator::bluesky::seed::made_up_handle;
 use bulk_unblock::emulator::bluesky::{
     Budget, Config, Emulator, Endpoint, LoggedRequest, Running, Seed, spawn,
 };
@@ -76,12 +77,6 @@ fn did(i: usize) -> String {
     format!("did:plc:figuresfiguresf{tail}")
 }
 
-/// The handle the emulator gives the user of [`did`]`(i)`.
-fn handle(i: usize) -> String {
-    let did = did(i);
-    format!("u-{}.bsky.test", &did[did.len() - 10..])
-}
-
 /// Bluesky's sections, acting as the builtin seed's first account.
 pub struct Bluesky<'a> {
     bench: &'a Bench,
@@ -118,7 +113,7 @@ impl Bluesky<'_> {
         let mut text = String::with_capacity(n * 40);
         for i in 0..n {
             if by_handle {
-                let _ = writeln!(text, "@{}", handle(i));
+                let _ = writeln!(text, "@{}", made_up_handle(&did(i)));
             } else {
                 let _ = writeln!(text, "{}", did(i));
             }
