@@ -14,8 +14,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bulk_unblock::emulator::bluesky::seed::made_up_handle;
 use bulk_unblock::emulator::bluesky::{
-    Budget, Config, Emulator, Endpoint, LoggedRequest, Running, Seed, spawn,
+    Budget, Config, Emulator, Endpoint, Limits, LoggedRequest, Running, Seed, spawn,
 };
 
 use crate::launcher::ChildRun;
@@ -76,12 +77,6 @@ fn did(i: usize) -> String {
     format!("did:plc:figuresfiguresf{tail}")
 }
 
-/// The handle the emulator gives the user of [`did`]`(i)`.
-fn handle(i: usize) -> String {
-    let did = did(i);
-    format!("u-{}.bsky.test", &did[did.len() - 10..])
-}
-
 /// Bluesky's sections, acting as the builtin seed's first account.
 pub struct Bluesky<'a> {
     bench: &'a Bench,
@@ -118,7 +113,7 @@ impl Bluesky<'_> {
         let mut text = String::with_capacity(n * 40);
         for i in 0..n {
             if by_handle {
-                let _ = writeln!(text, "@{}", handle(i));
+                let _ = writeln!(text, "@{}", made_up_handle(&did(i)));
             } else {
                 let _ = writeln!(text, "{}", did(i));
             }
@@ -178,8 +173,11 @@ impl Bluesky<'_> {
                         eprintln!("warning: {name} left {left} block records");
                     }
                     let log = running.emulator.requests();
-                    let rebuilt =
-                        windows::rebuild(point_charges(&log), Grid::OpenedAtRequest(WINDOW));
+                    let limits = running.emulator.config().limits;
+                    let rebuilt = windows::rebuild(
+                        point_charges(&log, &limits),
+                        Grid::OpenedAtRequest(WINDOW),
+                    );
                     utilisation.push(windows::utilisation(&rebuilt, POINTS, 0, WINDOWS).0);
                     let measured = &rebuilt[..rebuilt.len().min(WINDOWS)];
                     gaps.extend(
@@ -304,13 +302,13 @@ impl Bluesky<'_> {
 }
 
 /// The arrivals the account's point budget charged: every repo write, with the points of
-/// those the server applied (a delete 1, a create 3, as the emulator's defaults charge).
-fn point_charges(log: &[LoggedRequest]) -> Vec<(i64, Charge)> {
+/// those the server applied, as the emulator's `limits` charge them.
+fn point_charges(log: &[LoggedRequest], limits: &Limits) -> Vec<(i64, Charge)> {
     log.iter()
         .filter(|e| e.endpoint.is_write())
         .map(|e| {
             let charge = match e.status {
-                200..=299 => Charge::Points(points(e)),
+                200..=299 => Charge::Points(points(e, limits)),
                 429 => Charge::Refused,
                 _ => Charge::Other,
             };
@@ -319,11 +317,11 @@ fn point_charges(log: &[LoggedRequest]) -> Vec<(i64, Charge)> {
         .collect()
 }
 
-/// The points a logged write costs.
-fn points(e: &LoggedRequest) -> u32 {
+/// The points a logged write costs under `limits`.
+fn points(e: &LoggedRequest, limits: &Limits) -> u32 {
     match e.endpoint {
-        Endpoint::DeleteRecord => 1,
-        Endpoint::CreateRecord => 3,
+        Endpoint::DeleteRecord => limits.delete_points,
+        Endpoint::CreateRecord => limits.create_points,
         Endpoint::ApplyWrites => {
             let writes: serde_json::Value = e
                 .params
@@ -335,9 +333,9 @@ fn points(e: &LoggedRequest) -> u32 {
                 .into_iter()
                 .flatten()
                 .map(|w| match w["$type"].as_str() {
-                    Some("com.atproto.repo.applyWrites#create") => 3,
-                    Some("com.atproto.repo.applyWrites#update") => 2,
-                    _ => 1,
+                    Some("com.atproto.repo.applyWrites#create") => limits.create_points,
+                    Some("com.atproto.repo.applyWrites#update") => limits.update_points,
+                    _ => limits.delete_points,
                 })
                 .sum()
         }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bulk_unblock::emulator::mastodon::{
     Config, Emulator, Endpoint, HeaderMode, LoggedRequest, Running, Seed, Throttle, spawn,
 };
+use bulk_unblock::emulator::seed::made_up_name;
 
 use crate::windows::{self, Charge, Grid};
 use crate::{Bench, figure};
@@ -104,7 +105,7 @@ impl Mastodon<'_> {
         for i in 0..n {
             let id = FIRST_ID + i;
             if i % acct_every == 0 {
-                let _ = writeln!(text, "@u_{}", base36(id));
+                let _ = writeln!(text, "@{}", made_up_name(id));
             } else {
                 let _ = writeln!(text, "{id}");
             }
@@ -281,19 +282,4 @@ fn is_paging(e: &LoggedRequest) -> bool {
     ["page", "min_id", "max_id", "since_id"]
         .iter()
         .any(|k| e.params.get(*k).is_some_and(|v| !v.is_empty()))
-}
-
-/// The emulator's name for a made-up account: `u_` and its ID in base 36.
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).expect("ASCII digits")
 }

@@ -8,6 +8,8 @@
 //! and have profiles: deleted, deactivated and taken-down accounts are left out, which is how
 //! a client learns a blocked account is gone.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::BLOCK;
@@ -61,12 +63,13 @@ pub fn get_profiles(state: &State, req: &Incoming, viewer: Authed) -> Reply {
     if let Some(bad) = actors.iter().find(|a| !is_at_identifier(a)) {
         return invalid(format!("Invalid AT identifier (got {})", Value::from(*bad)));
     }
+    let blocking = Blocking::of(state, viewer);
     let mut seen = std::collections::HashSet::new();
     let profiles: Vec<Value> = actors
         .iter()
         .filter_map(|a| state.active_user(a))
         .filter(|u| seen.insert(u.did.clone()))
-        .map(|u| profile(state, u, viewer, true))
+        .map(|u| profile(u, &blocking, true))
         .collect();
     Reply::ok(&json!({ "profiles": profiles }))
 }
@@ -85,7 +88,9 @@ pub fn get_profile(state: &State, req: &Incoming, viewer: Authed) -> Reply {
         ));
     }
     match state.user(actor) {
-        Some(u) if u.state == UserState::Active => Reply::ok(&profile(state, u, viewer, true)),
+        Some(u) if u.state == UserState::Active => {
+            Reply::ok(&profile(u, &Blocking::of(state, viewer), true))
+        }
         Some(u) if u.state == UserState::Deactivated => {
             Reply::error(400, "AccountDeactivated", "Account is deactivated")
         }
@@ -129,8 +134,9 @@ pub fn get_blocks(state: &State, req: &Incoming, viewer: Authed) -> Reply {
         .filter(|(rkey, _)| cursor.is_none_or(|c| rkey.as_str() < c))
         .take(limit)
         .collect();
+    let blocking = Blocking::of(state, viewer);
     let mut body = json!({
-        "blocks": page.iter().map(|(_, u)| profile(state, u, viewer, false)).collect::<Vec<_>>()
+        "blocks": page.iter().map(|(_, u)| profile(u, &blocking, false)).collect::<Vec<_>>()
     });
     if page.len() == limit
         && let Some((rkey, _)) = page.last()
@@ -140,13 +146,41 @@ pub fn get_blocks(state: &State, req: &Incoming, viewer: Authed) -> Reply {
     Reply::ok(&body)
 }
 
+/// The viewer's blocks as the profile views show them: for each subject, the block record
+/// with the greatest key (the newest). Read once per request, not once per profile.
+struct Blocking<'a> {
+    /// The viewer's DID.
+    viewer_did: &'a str,
+    /// The newest block record's key by subject.
+    newest: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Blocking<'a> {
+    fn of(state: &'a State, viewer: Authed) -> Blocking<'a> {
+        let viewer_did = state.accounts[viewer.account].did.as_str();
+        let newest = state
+            .repos
+            .get(viewer_did)
+            .and_then(|r| r.collections.get(BLOCK))
+            .into_iter()
+            .flatten()
+            .filter_map(|(rkey, r)| Some((r.value.get("subject")?.as_str()?, rkey.as_str())))
+            // Keys ascend, so a later key of the same subject replaces an earlier one.
+            .collect();
+        Blocking { viewer_did, newest }
+    }
+
+    /// The URI of the viewer's newest block of `did`, if any.
+    fn uri(&self, did: &str) -> Option<String> {
+        self.newest
+            .get(did)
+            .map(|rkey| record_uri(self.viewer_did, BLOCK, rkey))
+    }
+}
+
 /// A profile view (`detailed` adds the counts), with the viewer's newest block of the account.
-fn profile(state: &State, user: &SeedUser, viewer: Authed, detailed: bool) -> Value {
-    let viewer_did = &state.accounts[viewer.account].did;
-    let blocking = state
-        .keys_with_subject(viewer_did, BLOCK, &user.did)
-        .pop()
-        .map(|rkey| record_uri(viewer_did, BLOCK, &rkey));
+fn profile(user: &SeedUser, blocking: &Blocking<'_>, detailed: bool) -> Value {
+    let blocking = blocking.uri(&user.did);
     let mut view = json!({
         "did": user.did,
         "handle": user.handle,

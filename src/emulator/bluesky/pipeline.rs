@@ -141,19 +141,36 @@ impl State {
             ..Ticket::default()
         };
         if self.config.faults.all_endpoints {
-            if self.dice.spurious_429(&self.config.faults, true) {
-                self.log.counters().faults_injected += 1;
-                let mut done = refuse(Reply::status(429), ticket.account.clone());
-                done.headers = charged.headers(&self.config.limits, now_ms, true);
-                done.fault = Some(FaultKind::Spurious429);
-                return Err(done);
-            }
-            ticket.fault = self.draw_fault(seq, true, || ticket.account.clone());
-            if ticket.fault == Some(FaultKind::Stall) {
-                ticket.delay += self.config.faults.stall;
-            }
+            self.roll_faults(seq, true, &charged, now_ms, &mut ticket, true)?;
         }
         Ok(ticket)
+    }
+
+    /// The fault dice on an admitted request when the faults apply to it: a spurious 429 (the
+    /// `Err`, with the limiters' refusal headers), else the fault drawn for the ticket, a stall
+    /// added to its delay.
+    fn roll_faults(
+        &mut self,
+        seq: u64,
+        applies: bool,
+        charged: &Charged,
+        now_ms: i64,
+        ticket: &mut Ticket,
+        private: bool,
+    ) -> Result<(), Done> {
+        if self.dice.spurious_429(&self.config.faults, applies) {
+            self.log.counters().faults_injected += 1;
+            let headers = charged.headers(&self.config.limits, now_ms, true);
+            let mut done = Done::refused(Reply::status(429), headers, ticket.account.clone());
+            done.private = private;
+            done.fault = Some(FaultKind::Spurious429);
+            return Err(done);
+        }
+        ticket.fault = self.draw_fault(seq, applies, || ticket.account.clone());
+        if ticket.fault == Some(FaultKind::Stall) {
+            ticket.delay += self.config.faults.stall;
+        }
+        Ok(())
     }
 
     fn auth_failed(&mut self, failure: session::AuthFailure) -> Done {
@@ -322,20 +339,10 @@ impl Steps for State {
             })?;
         ticket.headers = charged.headers(&self.config.limits, now_ms, false);
         let applies = endpoint.is_write() || self.config.faults.all_endpoints;
-        if self.dice.spurious_429(&self.config.faults, applies) {
-            self.log.counters().faults_injected += 1;
-            let mut done = refuse(Reply::status(429), &ticket);
-            done.headers = charged.headers(&self.config.limits, now_ms, true);
-            done.fault = Some(FaultKind::Spurious429);
-            return Err(done);
-        }
-        ticket.fault = self.draw_fault(seq, applies, || ticket.account.clone());
+        self.roll_faults(seq, applies, &charged, now_ms, &mut ticket, private)?;
         if endpoint.is_write() {
             self.writes_seen += 1;
             self.strike_stale(ticket.account.as_deref());
-        }
-        if ticket.fault == Some(FaultKind::Stall) {
-            ticket.delay += self.config.faults.stall;
         }
         if endpoint == Endpoint::CreateSession {
             ticket.delay += self.config.sessions.login_delay;

@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::emulator::log::EndpointKind;
+
 /// An emulated XRPC method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,10 +156,7 @@ pub fn resolve(method: &str, path: &str) -> Route {
             expected_method: None,
         };
     };
-    let endpoint = Endpoint::ALL
-        .into_iter()
-        .find(|e| *e != Endpoint::Unknown && e.name() == nsid)
-        .unwrap_or(Endpoint::Unknown);
+    let endpoint = Endpoint::from_name(nsid).unwrap_or(Endpoint::Unknown);
     let expected_method = endpoint
         .http_method()
         .filter(|expected| *expected != method && !(method == "HEAD" && *expected == "GET"));

@@ -34,12 +34,9 @@ pub fn router(emulator: Emulator, host: Host) -> Router {
 
 /// Reads what the pipeline needs from the request.
 fn incoming(host: Host, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Incoming {
-    // The body is read below, once; XRPC parameters come from the query only.
+    // The body is read below, once; XRPC parameters come from the query only, so the core
+    // reads the parts without the body and its parameters are the query's.
     let parts = Parts::read(method, uri, headers, b"");
-    let params = uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -72,7 +69,7 @@ fn incoming(host: Host, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
         route: route::resolve(&parts.method, &parts.path),
         method: parts.method,
         path: parts.path,
-        params,
+        params: parts.params,
         body,
         authorization: parts.authorization,
         ip,

@@ -73,16 +73,12 @@ pub struct Record {
     pub cid: String,
 }
 
-/// A repo: records by collection and key (keys sort as the PDS sorts them, bytewise), and the
-/// latest commit.
+/// A repo: records by collection and key (keys sort as the PDS sorts them, bytewise). Its
+/// commits are not kept: a write answers with its own, and nothing reads an older one.
 #[derive(Clone, Debug, Default)]
 pub struct Repo {
     /// Records by collection, then record key.
     pub collections: BTreeMap<String, BTreeMap<String, Record>>,
-    /// The latest commit's revision (a TID).
-    pub rev: String,
-    /// The latest commit's CID.
-    pub commit_cid: String,
 }
 
 /// A refresh token the PDS keeps (by its `jti`).
@@ -278,9 +274,10 @@ impl State {
                 }
             }
         }
-        for (did, repo) in &mut repos {
-            repo.rev = tids.next(now_ms);
-            repo.commit_cid = commit_cid(did, &repo.rev);
+        // Each seeded repo's first commit takes a revision, so the clock has moved past them
+        // all before any write.
+        for _ in 0..repos.len() {
+            tids.next(now_ms);
         }
         let dice = FaultDice::new(config.faults.seed);
         Ok(State {
@@ -578,7 +575,7 @@ impl State {
         let rev = self.tids.next(now_ms);
         let commit = Commit {
             cid: commit_cid(did, &rev),
-            rev: rev.clone(),
+            rev,
         };
         let repo = self.repos.get_mut(did)?;
         let mut applied = Vec::with_capacity(writes.len());
@@ -614,8 +611,6 @@ impl State {
                 }
             }
         }
-        repo.rev = rev;
-        repo.commit_cid = commit.cid.clone();
         let counters = self.log.counters();
         counters.blocks_applied += created;
         counters.unblocks_applied += deleted;
@@ -658,12 +653,10 @@ impl State {
             records.remove(key);
         }
         if !chosen.is_empty() {
+            // The deletions are a commit of their own: it takes a revision, so later ones sort
+            // after it.
             let now_ms = self.now_ms();
-            let rev = self.tids.next(now_ms);
-            if let Some(repo) = self.repos.get_mut(did) {
-                repo.commit_cid = commit_cid(did, &rev);
-                repo.rev = rev;
-            }
+            self.tids.next(now_ms);
         }
         chosen
     }

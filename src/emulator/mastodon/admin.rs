@@ -81,8 +81,8 @@ pub fn state_view(s: &State) -> StateView {
                 UserView {
                     address: s.address(u.account).unwrap_or_default(),
                     blocked_count: u.blocks.len(),
-                    blocked: s.blocked(&id),
-                    domain_blocks: s.domain_blocks(&id),
+                    blocked: u.blocks.values().map(u64::to_string).collect(),
+                    domain_blocks: u.domain_blocks.values().cloned().collect(),
                     tokens: s
                         .tokens
                         .iter()

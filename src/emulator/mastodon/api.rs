@@ -5,7 +5,8 @@
 //! only read parameters, change the block rows and shape the answer, as the matching Mastodon
 //! controller does.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Bound;
 
 use serde_json::{Value, json};
 
@@ -129,19 +130,38 @@ pub fn block_write(state: &mut State, user: u64, req: &Incoming, block: bool) ->
 
 /// One page of rows, newest first: below `max_id`, above `since_id` (both row IDs, read with
 /// `to_i`), `limit` of the rows `keep` accepts (`paginate_by_max_id`).
-fn page<'a, T: 'a>(
-    rows: impl DoubleEndedIterator<Item = (&'a u64, &'a T)>,
+///
+/// The two IDs become bounds of a range on the rows, so a page costs its own length rather
+/// than a walk through every newer row. The comparison is the signed one of the query: a row
+/// ID past `i64::MAX` reads as `i64::MAX`.
+fn page<'a, T>(
+    rows: &'a BTreeMap<u64, T>,
     req: &Incoming,
     limit: usize,
     keep: impl Fn(&T) -> bool,
 ) -> Vec<(u64, &'a T)> {
     let max_id = req.present("max_id").map(|v| ruby_to_i(&v));
     let since_id = req.present("since_id").map(|v| ruby_to_i(&v));
-    rows.rev()
-        .filter(|(row, _)| {
-            let row = i64::try_from(**row).unwrap_or(i64::MAX);
-            max_id.is_none_or(|m| row < m) && since_id.is_none_or(|s| row > s)
-        })
+    // `row < max_id`: nothing when max_id is not above zero.
+    let upper = match max_id.map(u64::try_from) {
+        None => Bound::Unbounded,
+        Some(Ok(m)) => Bound::Excluded(m),
+        Some(Err(_)) => return Vec::new(),
+    };
+    // `row > since_id`: every row when since_id is negative, none when it is `i64::MAX`.
+    let lower = match since_id {
+        None => Bound::Unbounded,
+        Some(s) if s < 0 => Bound::Unbounded,
+        Some(i64::MAX) => return Vec::new(),
+        Some(s) => Bound::Excluded(s.unsigned_abs()),
+    };
+    if let (Bound::Excluded(low), Bound::Excluded(high)) = (lower, upper)
+        && low >= high
+    {
+        return Vec::new();
+    }
+    rows.range((lower, upper))
+        .rev()
         .filter(|(_, item)| keep(item))
         .take(limit)
         .map(|(row, item)| (*row, item))
@@ -171,6 +191,26 @@ fn link(req: &Incoming, path: &str, rows: &[u64], limit: usize) -> Option<String
     (!links.is_empty()).then(|| links.join(", "))
 }
 
+/// A paged list answer: the page of `rows` as `page` picks it, each row rendered (a row
+/// `render` declines is left out of the body but still counts for the `Link` header).
+fn list_page<'a, T, V: serde::Serialize>(
+    req: &Incoming,
+    path: &str,
+    rows: &'a BTreeMap<u64, T>,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+    render: impl Fn(&'a T) -> Option<V>,
+) -> Reply {
+    let rows = page(rows, req, limit, keep);
+    let body: Vec<V> = rows.iter().filter_map(|(_, item)| render(item)).collect();
+    let ids: Vec<u64> = rows.iter().map(|(row, _)| *row).collect();
+    let reply = Reply::ok(&body);
+    match link(req, path, &ids, limit) {
+        Some(l) => reply.with_header("link", l),
+        None => reply,
+    }
+}
+
 /// `GET /api/v1/blocks`: the blocked accounts, newest block first, suspended accounts left
 /// out (before the limit applies, as the query excludes them), paged by block row ID.
 pub fn blocks(state: &State, user: u64, req: &Incoming) -> Reply {
@@ -179,20 +219,19 @@ pub fn blocks(state: &State, user: u64, req: &Incoming) -> Reply {
     let Some(u) = state.user(user) else {
         return Reply::ok(&json!([]));
     };
-    let rows = page(u.blocks.iter(), req, limit, |target| {
-        state.accounts.get(target).is_some_and(|a| !a.suspended)
-    });
-    let accounts: Vec<Value> = rows
-        .iter()
-        .filter_map(|(_, target)| state.accounts.get(target))
-        .map(|a| render::account(a, &state.domain))
-        .collect();
-    let ids: Vec<u64> = rows.iter().map(|(row, _)| *row).collect();
-    let reply = Reply::ok(&accounts);
-    match link(req, "/api/v1/blocks", &ids, limit) {
-        Some(l) => reply.with_header("link", l),
-        None => reply,
-    }
+    list_page(
+        req,
+        "/api/v1/blocks",
+        &u.blocks,
+        limit,
+        |target| state.accounts.get(target).is_some_and(|a| !a.suspended),
+        |target| {
+            state
+                .accounts
+                .get(target)
+                .map(|a| render::account(a, &state.domain))
+        },
+    )
 }
 
 /// `GET /api/v1/domain_blocks`: the blocked domains as strings, newest first, paged by row ID.
@@ -202,14 +241,14 @@ pub fn domain_blocks(state: &State, user: u64, req: &Incoming) -> Reply {
     let Some(u) = state.user(user) else {
         return Reply::ok(&json!([]));
     };
-    let rows = page(u.domain_blocks.iter(), req, limit, |_| true);
-    let domains: Vec<&String> = rows.iter().map(|(_, d)| *d).collect();
-    let ids: Vec<u64> = rows.iter().map(|(row, _)| *row).collect();
-    let reply = Reply::ok(&domains);
-    match link(req, "/api/v1/domain_blocks", &ids, limit) {
-        Some(l) => reply.with_header("link", l),
-        None => reply,
-    }
+    list_page(
+        req,
+        "/api/v1/domain_blocks",
+        &u.domain_blocks,
+        limit,
+        |_| true,
+        Some,
+    )
 }
 
 /// `POST /api/v1/domain_blocks` and `DELETE /api/v1/domain_blocks` (`domain` from the query,

@@ -37,17 +37,18 @@ fn token(parts: &Parts) -> Option<String> {
             .eq_ignore_ascii_case("bearer ")
             .then(|| h[7..].trim().to_owned())
     });
+    // The first value of a parameter, trimmed; blank counts as absent.
     let param = |key: &str| {
         parts
-            .params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.trim().to_owned())
+            .param(key)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
     };
     from_header
         .filter(|t| !t.is_empty())
-        .or_else(|| param("access_token").filter(|t| !t.is_empty()))
-        .or_else(|| param("bearer_token").filter(|t| !t.is_empty()))
+        .or_else(|| param("access_token"))
+        .or_else(|| param("bearer_token"))
 }
 
 /// Parses what the pipeline needs from the request.

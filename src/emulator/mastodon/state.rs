@@ -333,6 +333,18 @@ impl State {
         self.by_user.get(&id).and_then(|&i| self.users.get(i))
     }
 
+    /// The user of account `id`, to change, if it is one.
+    fn user_mut(&mut self, id: u64) -> Option<&mut UserRec> {
+        self.by_user.get(&id).and_then(|&i| self.users.get_mut(i))
+    }
+
+    /// The token with this value, to change.
+    fn token_mut(&mut self, token: &str) -> Option<&mut TokenRec> {
+        self.by_token
+            .get(token)
+            .and_then(|&i| self.tokens.get_mut(i))
+    }
+
     /// Adds a block row for `target` unless there is one; true when added.
     fn add_block(&mut self, user: usize, target: u64) -> bool {
         let row = self.next_block_row;
@@ -372,11 +384,7 @@ impl State {
 
     /// `UnblockService`: removes the block row; true when there was one.
     pub fn unblock(&mut self, account: u64, target: u64) -> bool {
-        let Some(u) = self
-            .by_user
-            .get(&account)
-            .and_then(|&i| self.users.get_mut(i))
-        else {
+        let Some(u) = self.user_mut(account) else {
             return false;
         };
         match u.block_rows.remove(&target) {
@@ -398,11 +406,7 @@ impl State {
 
     /// `unblock_domain!`; true when there was a row.
     pub fn unblock_domain(&mut self, account: u64, domain: &str) -> bool {
-        let Some(u) = self
-            .by_user
-            .get(&account)
-            .and_then(|&i| self.users.get_mut(i))
-        else {
+        let Some(u) = self.user_mut(account) else {
             return false;
         };
         let row = u
@@ -540,11 +544,7 @@ impl State {
 
     /// Revokes a token; false when no token has that value.
     pub fn revoke_token(&mut self, token: &str) -> bool {
-        match self
-            .by_token
-            .get(token)
-            .and_then(|&i| self.tokens.get_mut(i))
-        {
+        match self.token_mut(token) {
             Some(t) => {
                 t.revoked = true;
                 true
@@ -570,11 +570,7 @@ impl State {
 
     /// Restores a revoked token and restarts its counts, as a freshly issued token would.
     pub fn restore_token(&mut self, token: &str) -> bool {
-        match self
-            .by_token
-            .get(token)
-            .and_then(|&i| self.tokens.get_mut(i))
-        {
+        match self.token_mut(token) {
             Some(t) => {
                 t.revoked = false;
                 t.mutations = 0;

@@ -64,31 +64,35 @@ fn count(window: &mut Window, throttle: &Throttle, now_ms: i64) -> Result<Rate, 
 
 /// Runs the throttles over a request, counting it where Rack::Attack would.
 pub fn check(state: &mut State, subject: Subject, now_ms: i64) -> Verdict {
-    let mut applied = Vec::new();
-    match run(state, subject, now_ms, &mut applied) {
+    let mut lowest = None;
+    match run(state, subject, now_ms, &mut lowest) {
         Err(rate) => Verdict::Throttled(Rate {
             remaining: 0,
             ..rate
         }),
-        Ok(()) => Verdict::Pass(applied.into_iter().min_by_key(|r| r.remaining)),
+        Ok(()) => Verdict::Pass(lowest),
     }
 }
 
-/// The throttles in Rack::Attack's order; stops at the first refusal.
+/// The throttles in Rack::Attack's order; stops at the first refusal. `lowest` keeps the
+/// applied throttle with the least remaining (the first of equals).
 fn run(
     state: &mut State,
     subject: Subject,
     now_ms: i64,
-    applied: &mut Vec<Rate>,
+    lowest: &mut Option<Rate>,
 ) -> Result<(), Rate> {
-    let limits = state.config.limits.clone();
+    let limits = &state.config.limits;
     let token = subject.token.filter(|&i| i < state.tokens.len());
     let user = token
         .and_then(|i| state.tokens[i].account)
         .and_then(|a| state.by_user.get(&a).copied());
     let mut step = |window: Option<&mut Window>, throttle: &Throttle| -> Result<(), Rate> {
         if let Some(window) = window {
-            applied.push(count(window, throttle, now_ms)?);
+            let rate = count(window, throttle, now_ms)?;
+            if lowest.is_none_or(|l| rate.remaining < l.remaining) {
+                *lowest = Some(rate);
+            }
         }
         Ok(())
     };
