@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderMap;
 
 use crate::clock::ServerClock;
+use crate::reply::MAX_RESET_AHEAD;
 
 /// The longest body kept; the rest is not read. A page of 80 Mastodon accounts with long
 /// profiles (notes, verified fields, custom emoji) passes 256 KiB.
@@ -177,10 +178,6 @@ impl Http {
 pub fn server_date(headers: &HeaderMap) -> Option<SystemTime> {
     httpdate::parse_http_date(headers.get("date")?.to_str().ok()?).ok()
 }
-
-/// A reset or a wait further away than this is garbage, not a window: the longest any network
-/// announces is a day, and some slack.
-pub const MAX_RESET_AHEAD: Duration = Duration::from_secs(25 * 3600);
 
 /// Whether a window's reset is plausible next to the server's `now` (not over a day ahead).
 pub fn plausible_reset(reset: SystemTime, server_now: SystemTime) -> bool {

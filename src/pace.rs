@@ -29,7 +29,7 @@ use crate::reply::{RateInfo, RateWindow, Reply, Signal, Span, Unit};
 
 /// The longest a single wait for a window may last (a garbage reset must not park the run for
 /// days): as far ahead as a reset is believed at all.
-const MAX_WINDOW_WAIT: Duration = crate::http::MAX_RESET_AHEAD;
+const MAX_WINDOW_WAIT: Duration = crate::reply::MAX_RESET_AHEAD;
 /// First backoff after a 429 that gave no hint; doubled each time, with full jitter.
 const BACKOFF_429_BASE: Duration = Duration::from_secs(1);
 /// Longest backoff after 429s: one full standard window.

@@ -222,6 +222,10 @@ pub enum Verdict {
     },
 }
 
+/// A reset or a wait further away than this is garbage, not a window: the longest any network
+/// announces is a day, and some slack. Headers are read by it and waits capped at it.
+pub const MAX_RESET_AHEAD: Duration = Duration::from_secs(25 * 3600);
+
 impl Verdict {
     /// A fault that may pass, without an error code.
     pub fn transient(message: impl Into<String>) -> Verdict {

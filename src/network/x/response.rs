@@ -475,7 +475,7 @@ mod tests {
                 let mut h = HeaderMap::new();
                 h.insert("retry-after", HeaderValue::from_str(&secs.to_string()).unwrap());
                 let d = retry_after(&h, SystemTime::now()).unwrap();
-                prop_assert!(d <= crate::http::MAX_RESET_AHEAD);
+                prop_assert!(d <= crate::reply::MAX_RESET_AHEAD);
             }
         }
     }
